@@ -1,0 +1,57 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Config, loadConfig } from './config/config';
+import { ApiDeps, closeApiDeps, createApiDeps } from './deps';
+import { AppState, createApp } from './http/app';
+import { checkRedisDurability } from './lib/redis-durability';
+
+export type RunningApi = { server: http.Server; url: string; deps: ApiDeps; stop: () => Promise<void> };
+
+/** Starts the HTTP API (port 0 picks a free port, as tests do). */
+export async function startApi(config: Config, deps?: ApiDeps): Promise<RunningApi> {
+  const d = deps ?? (await createApiDeps(config));
+  const state: AppState = { shuttingDown: false };
+  const server = http.createServer(createApp(d, state));
+  // Keep-alive longer than typical proxy idle timeouts, so nginx never reuses a closed socket.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    server,
+    url,
+    deps: d,
+    stop: async () => {
+      state.shuttingDown = true;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      if (!deps) await closeApiDeps(d);
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const deps = await createApiDeps(config);
+  await checkRedisDurability(deps.redis, deps.logger);
+  const api = await startApi(config, deps);
+  deps.logger.info(`API listening on ${api.url}`);
+  const shutdown = async (signal: string) => {
+    deps.logger.info(`${signal}: closing HTTP server, then connections`);
+    await api.stop();
+    await closeApiDeps(deps);
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

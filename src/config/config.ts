@@ -1,0 +1,141 @@
+import { z } from 'zod';
+
+const DEV_JWT_SECRET = 'dev-only-secret-change-me-0123456789abcdef';
+
+/** Non-negative integer read from an env string. */
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .optional()
+    .transform((v) => v ?? def);
+
+const url = (def: string, protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a ${protocols.join(' or ')} URL`)
+    .optional()
+    .transform((v) => v ?? def);
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).optional().default('development'),
+  PORT: int(3000, 0, 65535),
+  HOST: z.string().min(1).optional().default('0.0.0.0'),
+  DATABASE_URL: url('postgres://postgres@127.0.0.1:5432/flashsale', ['postgres:', 'postgresql:']),
+  PG_POOL_MAX: int(10, 1, 200),
+  REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  REDIS_PREFIX: z.string().regex(/^[a-z0-9_-]{1,32}$/i, 'must be 1-32 letters, digits, - or _').optional().default('fs'),
+  QUEUE_NAME: z.string().regex(/^[a-z0-9_-]{1,64}$/i, 'must be 1-64 letters, digits, - or _').optional().default('purchases'),
+  JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  RATE_LIMIT_USER_PER_MIN: int(60),
+  RATE_LIMIT_IP_PER_MIN: int(1200),
+  TRUST_PROXY_HOPS: int(0, 0, 10),
+  QUEUE_MAX_BACKLOG: int(100_000, 1),
+  BACKLOG_POLL_MS: int(250, 10, 10_000),
+  BODY_LIMIT_BYTES: int(16 * 1024, 256, 10 * 1024 * 1024),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silent']).optional().default('info'),
+  WORKER_CONCURRENCY: int(200, 1, 5000),
+  WORKER_BATCH_SIZE: int(100, 1, 1000),
+  WORKER_BATCH_WAIT_MS: int(2, 0, 1000),
+  WORKER_ATTEMPTS: int(5, 1, 100),
+  WORKER_BACKOFF_MS: int(200, 1, 60_000),
+  WORKER_LOCK_MS: int(30_000, 500, 600_000),
+  WORKER_STALLED_INTERVAL_MS: int(30_000, 200, 600_000),
+  WORKER_FAULT_HOLD_MS: int(0, 0, 600_000),
+  SEED_DEMO: z.enum(['true', 'false']).optional().default('true').transform((v) => v === 'true'),
+});
+
+export type Config = Readonly<{
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  databaseUrl: string;
+  pgPoolMax: number;
+  redisUrl: string;
+  redisPrefix: string;
+  queueName: string;
+  jwtSecret: string;
+  /** True when JWT_SECRET was not set and the public dev default is in use. */
+  jwtSecretIsDefault: boolean;
+  rateLimitUserPerMin: number;
+  rateLimitIpPerMin: number;
+  trustProxyHops: number;
+  queueMaxBacklog: number;
+  backlogPollMs: number;
+  bodyLimitBytes: number;
+  logLevel: string;
+  worker: Readonly<{
+    concurrency: number;
+    batchSize: number;
+    batchWaitMs: number;
+    attempts: number;
+    backoffMs: number;
+    lockMs: number;
+    stalledIntervalMs: number;
+    /** Fault-testing only: hold each write transaction open this long. */
+    faultHoldMs: number;
+  }>;
+  seedDemo: boolean;
+}>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Reads and validates the environment once. Throws a ConfigError naming every bad variable.
+ * @example const config = loadConfig(process.env);
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset so `FOO= npm start` falls back to the default.
+  const raw = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  if (e.NODE_ENV === 'production' && !e.JWT_SECRET) {
+    throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production');
+  }
+  return Object.freeze({
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    pgPoolMax: e.PG_POOL_MAX,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    queueName: e.QUEUE_NAME,
+    jwtSecret: e.JWT_SECRET ?? DEV_JWT_SECRET,
+    jwtSecretIsDefault: !e.JWT_SECRET,
+    rateLimitUserPerMin: e.RATE_LIMIT_USER_PER_MIN,
+    rateLimitIpPerMin: e.RATE_LIMIT_IP_PER_MIN,
+    trustProxyHops: e.TRUST_PROXY_HOPS,
+    queueMaxBacklog: e.QUEUE_MAX_BACKLOG,
+    backlogPollMs: e.BACKLOG_POLL_MS,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    logLevel: e.LOG_LEVEL,
+    worker: Object.freeze({
+      concurrency: e.WORKER_CONCURRENCY,
+      batchSize: e.WORKER_BATCH_SIZE,
+      batchWaitMs: e.WORKER_BATCH_WAIT_MS,
+      attempts: e.WORKER_ATTEMPTS,
+      backoffMs: e.WORKER_BACKOFF_MS,
+      lockMs: e.WORKER_LOCK_MS,
+      stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
+      faultHoldMs: e.WORKER_FAULT_HOLD_MS,
+    }),
+    seedDemo: e.SEED_DEMO,
+  });
+}

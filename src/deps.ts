@@ -1,0 +1,42 @@
+import { Redis } from 'ioredis';
+import { Config } from './config/config';
+import { createDb, Db } from './lib/db';
+import { createLogger, Logger } from './lib/logger';
+import { connectRedis, createApiRedis } from './lib/redis';
+import { createKeys, Keys } from './redis/keys';
+import { loadScripts } from './redis/scripts';
+import { BacklogMonitor, createPurchaseQueue, PurchaseQueue } from './modules/purchases/queue';
+
+/** Everything the API needs, wired explicitly (no container, no module singletons). */
+export type ApiDeps = {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  redis: Redis;
+  keys: Keys;
+  queue: PurchaseQueue;
+  backlog: BacklogMonitor;
+};
+
+export async function createApiDeps(config: Config, logger = createLogger(config.logLevel, 'api')): Promise<ApiDeps> {
+  const db = createDb(config.databaseUrl, config.pgPoolMax);
+  const redis = await connectRedis(createApiRedis(config.redisUrl, 'fs-api'));
+  loadScripts(redis);
+  const keys = createKeys(config.redisPrefix);
+  const queue = createPurchaseQueue(redis, {
+    name: config.queueName,
+    prefix: keys.bullPrefix,
+    attempts: config.worker.attempts,
+    backoffMs: config.worker.backoffMs,
+  });
+  const backlog = new BacklogMonitor(queue, config.queueMaxBacklog, config.backlogPollMs, logger);
+  await backlog.start();
+  return { config, logger, db, redis, keys, queue, backlog };
+}
+
+export async function closeApiDeps(deps: ApiDeps): Promise<void> {
+  deps.backlog.stop();
+  await deps.queue.close();
+  await deps.redis.quit().catch(() => undefined);
+  await deps.db.destroy();
+}

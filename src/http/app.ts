@@ -1,0 +1,51 @@
+import express, { Express, Request } from 'express';
+import helmet from 'helmet';
+import { ApiDeps } from '../deps';
+import { requireAdmin, requireUser } from '../modules/auth/middleware';
+import { healthRouter } from '../modules/health/routes';
+import { adminProductsRouter } from '../modules/products/routes';
+import { purchasesRouter } from '../modules/purchases/routes';
+import { adminSalesRouter, publicSalesRouter } from '../modules/sales/routes';
+import { errorHandler, notFoundHandler } from './error-handler';
+import { jsonBody, requestId } from './middleware';
+import { attemptLimiter, ipKey } from './rate-limit';
+
+export type AppState = { shuttingDown: boolean };
+
+/**
+ * Builds the Express app from explicit dependencies. Tests call this and listen on port 0.
+ * @example const app = createApp(await createApiDeps(loadConfig()));
+ */
+export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false }): Express {
+  const { config, logger } = deps;
+  const app = express();
+  // Trust exactly the configured number of proxies, never `true` (spoofable X-Forwarded-For).
+  app.set('trust proxy', config.trustProxyHops);
+  app.set('etag', false);
+  app.disable('x-powered-by');
+  app.use(helmet());
+  app.use(requestId(logger));
+
+  const body = jsonBody(config.bodyLimitBytes);
+  const user = requireUser(config.jwtSecret);
+  const limiters = [
+    attemptLimiter({ redis: deps.redis, prefix: deps.keys.rateLimit('ip'), perMinute: config.rateLimitIpPerMin, key: ipKey }),
+    attemptLimiter({
+      redis: deps.redis,
+      prefix: deps.keys.rateLimit('user'),
+      perMinute: config.rateLimitUserPerMin,
+      key: (req: Request) => req.principal?.userId ?? ipKey(req),
+    }),
+  ].filter((l) => l !== null);
+
+  const api = express.Router();
+  api.use(healthRouter({ ...deps, isShuttingDown: () => state.shuttingDown }));
+  api.use(publicSalesRouter(deps));
+  api.use(purchasesRouter(deps, { user, attempt: [...limiters, body] }));
+  api.use('/admin', requireAdmin(config.jwtSecret), body, adminProductsRouter(deps), adminSalesRouter(deps));
+  app.use('/api', api);
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger));
+  return app;
+}

@@ -1,0 +1,42 @@
+import { randomUUID } from 'node:crypto';
+import express, { NextFunction, Request, Response } from 'express';
+import { AppError } from '../lib/errors';
+import { Logger } from '../lib/logger';
+import { requestContext } from '../lib/request-context';
+
+/** Accepts a sane inbound X-Request-Id or makes one; every log line of the request carries it. */
+export function requestId(logger: Logger) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const inbound = req.header('x-request-id');
+    const id = inbound && /^[\w.-]{1,64}$/.test(inbound) ? inbound : randomUUID();
+    res.setHeader('X-Request-Id', id);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      requestContext.run({ requestId: id }, () =>
+        logger.http('request', {
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+        }),
+      );
+    });
+    requestContext.run({ requestId: id }, next);
+  };
+}
+
+/**
+ * Strict JSON body parsing, mounted after auth on the routes that take a body.
+ * A body that is not JSON gets 415; an empty body is left for the schema to judge.
+ */
+export function jsonBody(limitBytes: number) {
+  const parser = express.json({ limit: limitBytes, strict: true, type: () => true });
+  return (req: Request, res: Response, next: NextFunction) => {
+    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    if (!hasBody) return next();
+    if (!req.is('application/json')) {
+      return next(new AppError('unsupported_media_type', 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json'));
+    }
+    parser(req, res, next);
+  };
+}

@@ -1,0 +1,50 @@
+import knex, { Knex } from 'knex';
+import { Client } from 'pg';
+
+export type Db = Knex;
+
+export function createDb(databaseUrl: string, poolMax: number): Db {
+  return knex({
+    client: 'pg',
+    connection: databaseUrl,
+    pool: { min: 0, max: poolMax },
+    // Fail fast instead of queueing forever when PostgreSQL is down.
+    acquireConnectionTimeout: 10_000,
+  });
+}
+
+/** Creates the database named in the URL when it is missing (first `npm start` / `npm test`). */
+export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!/^[a-zA-Z0-9_]+$/.test(name)) throw new Error(`Refusing to create database with unusual name "${name}"`);
+  url.pathname = '/postgres';
+  const admin = new Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount) return false;
+    try {
+      // Identifier cannot be a bind parameter; the name was checked against a strict pattern above.
+      await admin.query(`CREATE DATABASE "${name}"`);
+    } catch (err) {
+      // Two processes racing to create it: the other one won, which is fine.
+      if ((err as { code?: string }).code !== '42P04' && (err as { code?: string }).code !== '23505') throw err;
+    }
+    return true;
+  } finally {
+    await admin.end();
+  }
+}
+
+/** PostgreSQL error codes we translate; see http/error-handler.ts. */
+export const PgCodes = {
+  uniqueViolation: '23505',
+  foreignKeyViolation: '23503',
+  checkViolation: '23514',
+  invalidTextRepresentation: '22P02',
+} as const;
+
+export function pgCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}

@@ -1,0 +1,37 @@
+import jwt from 'jsonwebtoken';
+
+export type Principal = Readonly<{ userId: string; role: 'admin' | 'shopper' }>;
+
+/** Clock leeway the brief allows on `exp` (seconds). */
+const LEEWAY_S = 30;
+
+/**
+ * Verifies a bearer token: HS256 only (alg none and every other algorithm refused),
+ * `exp` required, `sub` a non-empty string of at most 128 characters.
+ * Returns null for any token that is not acceptable.
+ */
+export function verifyToken(token: string, secret: string): Principal | null {
+  let payload: string | jwt.JwtPayload;
+  try {
+    payload = jwt.verify(token, secret, { algorithms: ['HS256'], clockTolerance: LEEWAY_S });
+  } catch {
+    return null;
+  }
+  if (typeof payload !== 'object' || typeof payload.exp !== 'number') return null;
+  const { sub, role } = payload as { sub?: unknown; role?: unknown };
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128) return null;
+  if (role !== undefined && role !== 'admin' && role !== 'shopper') return null;
+  return { userId: sub, role: role === 'admin' ? 'admin' : 'shopper' };
+}
+
+/**
+ * Signs a token the way the storefront would (for the CLI, tests and load tools).
+ * @example signToken({ sub: 'alice', role: 'admin' }, secret, 3600)
+ */
+export function signToken(claims: { sub: string; role?: 'admin' | 'shopper' }, secret: string, ttlSeconds = 3600): string {
+  return jwt.sign(claims.role ? { role: claims.role } : {}, secret, {
+    algorithm: 'HS256',
+    subject: claims.sub,
+    expiresIn: ttlSeconds,
+  });
+}

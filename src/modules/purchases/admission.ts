@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { Errors } from '../../lib/errors';
+import { Logger } from '../../lib/logger';
+import { admitRefusal } from '../../redis/admit-codes';
+import { Keys, scopedIdempotencyKey } from '../../redis/keys';
+import { scripts } from '../../redis/scripts';
+import { PurchaseJob } from './job';
+import { BacklogMonitor, enqueuePurchase, PurchaseQueue } from './queue';
+import { PurchaseStatus, writeFinal, writeQueued } from './read-model';
+
+export type AdmissionDeps = {
+  redis: Redis;
+  keys: Keys;
+  queue: PurchaseQueue;
+  backlog: BacklogMonitor;
+  logger: Logger;
+  /** Looks up a sale the gate does not know (rare path): decides 404 vs 503. */
+  saleExists: (saleId: string) => Promise<boolean>;
+};
+
+export type Attempt = { saleId: string; userId: string; quantity: number; idempotencyKey: string | null };
+
+export type AttemptResult = {
+  /** true: a new purchase was admitted now (202); false: an earlier one was returned (200). */
+  created: boolean;
+  purchase: { purchaseId: string; saleId: string; quantity: number; status: PurchaseStatus; createdAt: string };
+};
+
+/**
+ * Admits one purchase attempt: backlog check (in memory), the Lua gate (one round
+ * trip), then the enqueue. A failed enqueue gives the reservation back.
+ */
+export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Promise<AttemptResult> {
+  if (deps.backlog.isOverloaded()) throw Errors.overloaded(deps.backlog.retryAfterSeconds());
+
+  const keys = deps.keys.sale(attempt.saleId);
+  const idemKey = attempt.idempotencyKey ? scopedIdempotencyKey(attempt.userId, attempt.idempotencyKey) : '';
+  const purchaseId = randomUUID();
+  const [code, id, status, createdAtMs, quantity] = await scripts.admit(deps.redis, keys, {
+    purchaseId,
+    userId: attempt.userId,
+    quantity: attempt.quantity,
+    nowMs: Date.now(),
+    idemKey,
+  });
+
+  if (code === -1) {
+    if (await deps.saleExists(attempt.saleId)) {
+      throw Errors.unavailable('SALE_UNAVAILABLE', 'This sale is being restored; try again shortly', 2);
+    }
+    throw Errors.notFound('SALE_NOT_FOUND', 'Sale not found');
+  }
+  if (code < 0) throw admitRefusal(code);
+
+  const purchase = {
+    purchaseId: id!,
+    saleId: attempt.saleId,
+    quantity: quantity!,
+    status: status as PurchaseStatus,
+    createdAt: new Date(createdAtMs!).toISOString(),
+  };
+  // Same key again, or ioredis replaying the command after a reconnect: the earlier purchase.
+  if (code === 2) return { created: false, purchase };
+
+  const job: PurchaseJob = {
+    purchaseId,
+    saleId: attempt.saleId,
+    userId: attempt.userId,
+    quantity: purchase.quantity,
+    admittedAt: createdAtMs!,
+    idempotencyKey: attempt.idempotencyKey,
+  };
+  try {
+    await writeQueued(deps.redis, deps.keys, { ...purchase, userId: attempt.userId });
+  } catch (err) {
+    // No job was sent, so nothing can confirm this purchase later: a 503 is safe.
+    return compensate(deps, attempt, purchase, idemKey, err, false);
+  }
+  try {
+    await enqueuePurchase(deps.queue, job);
+    deps.backlog.noteEnqueued();
+  } catch (err) {
+    return compensate(deps, attempt, purchase, idemKey, err, true);
+  }
+  return { created: true, purchase };
+}
+
+/**
+ * The reservation's compensation: give the units back unless a worker already
+ * claimed the purchase (then the job exists and the purchase goes on normally).
+ */
+async function compensate(
+  deps: AdmissionDeps,
+  attempt: Attempt,
+  purchase: AttemptResult['purchase'],
+  idemKey: string,
+  cause: unknown,
+  jobMayExist: boolean,
+): Promise<AttemptResult> {
+  const keys = deps.keys.sale(attempt.saleId);
+  deps.logger.error('enqueue failed after admission', { purchaseId: purchase.purchaseId, err: (cause as Error).message });
+  let released: number;
+  try {
+    released = await scripts.release(deps.redis, keys, { purchaseId: purchase.purchaseId, idemKey, reason: 'ENQUEUE_FAILED' });
+  } catch (err) {
+    // Redis is unreachable. If the job may exist, answering an error now could be
+    // contradicted by a later confirmation, so the purchase stays admitted and a worker
+    // (if the job exists) or reconciliation settles it.
+    deps.logger.error('release after failed enqueue failed', { purchaseId: purchase.purchaseId, err: (err as Error).message });
+    if (jobMayExist) return { created: true, purchase };
+    throw Errors.unavailable('QUEUE_UNAVAILABLE', 'The purchase could not be queued; please retry', 1);
+  }
+  if (released === 0) return { created: true, purchase };
+  await writeFinal(deps.redis, deps.keys, [
+    { ...purchase, userId: attempt.userId, status: 'rejected', reason: 'ENQUEUE_FAILED' },
+  ]).catch(() => undefined);
+  throw Errors.unavailable('QUEUE_UNAVAILABLE', 'The purchase could not be queued; nothing was taken, please retry', 1);
+}

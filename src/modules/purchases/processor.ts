@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { Db } from '../../lib/db';
+import { Logger } from '../../lib/logger';
+import { Keys } from '../../redis/keys';
+import { scripts } from '../../redis/scripts';
+import { saleLockKey } from '../sales/sale';
+import { PurchaseJob, PurchaseOutcome } from './job';
+import { writeFinal } from './read-model';
+import {
+  ExistingPurchase,
+  existingPurchases,
+  insertDecisions,
+  lockSale,
+  OrderInsert,
+  PurchaseInsert,
+  saleForWrite,
+  takeStock,
+  userTotals,
+  usedIdempotencyKeys,
+} from './repository';
+
+export type ProcessorDeps = {
+  db: Db;
+  redis: Redis;
+  keys: Keys;
+  logger: Logger;
+  /** Fault-testing only: keep each write transaction open this long (ms). */
+  faultHoldMs: number;
+  /** Called after outcomes are committed and applied to Redis (realtime push hooks in here). */
+  onOutcomes?: (jobs: PurchaseJob[], outcomes: PurchaseOutcome[]) => void;
+};
+
+const fromExisting = (e: ExistingPurchase): PurchaseOutcome =>
+  e.orderId ? { purchaseId: e.id, status: 'confirmed', orderId: e.orderId } : { purchaseId: e.id, status: 'rejected', reason: e.reason ?? 'REJECTED' };
+
+/**
+ * Writes a batch of one sale's purchases in ONE transaction under the sale's advisory
+ * lock (group commit), then applies the outcomes to the Redis gate.
+ *
+ * Exactly once: a purchase already in PostgreSQL (redelivered job) is reported, never
+ * written again; orders.purchase_id is unique as a last guard. A purchase the API
+ * released before any worker claimed it (enqueue failed, shopper got 503) is skipped.
+ */
+export async function processBatch(deps: ProcessorDeps, saleId: string, jobs: PurchaseJob[]): Promise<PurchaseOutcome[]> {
+  const keys = deps.keys.sale(saleId);
+  const ids = jobs.map((j) => j.purchaseId);
+  const claims = await scripts.claim(deps.redis, keys, ids);
+  const claimOf = new Map(ids.map((id, i) => [id, claims[i]]));
+
+  const outcomes = await deps.db.transaction(async (trx) => {
+    await lockSale(trx, saleLockKey(saleId));
+    if (deps.faultHoldMs > 0) await trx.raw('SELECT pg_sleep(?)', [deps.faultHoldMs / 1000]);
+
+    const existing = await existingPurchases(trx, ids);
+    const fresh = jobs.filter((j) => {
+      if (existing.has(j.purchaseId)) return false;
+      const claim = claimOf.get(j.purchaseId);
+      return claim === 'processing' || claim === 'missing';
+    });
+    const sale = await saleForWrite(trx, saleId);
+    const totals = await userTotals(trx, saleId, [...new Set(fresh.map((j) => j.userId))]);
+    const keyed = fresh.filter((j) => j.idempotencyKey !== null);
+    const usedKeys = await usedIdempotencyKeys(trx, saleId, [...new Set(keyed.map((j) => j.idempotencyKey!))]);
+
+    const purchases: PurchaseInsert[] = [];
+    const orders: OrderInsert[] = [];
+    const decided = new Map<string, PurchaseOutcome>();
+    let remaining = sale?.remaining ?? 0;
+    let taken = 0;
+    for (const job of [...fresh].sort((a, b) => a.admittedAt - b.admittedAt)) {
+      const userKey = `${job.userId}\u0000${job.idempotencyKey}`;
+      const held = totals.get(job.userId) ?? 0;
+      const reason = !sale
+        ? 'SALE_NOT_FOUND'
+        : sale.cancelled
+          ? 'SALE_CANCELLED'
+          : job.idempotencyKey !== null && usedKeys.has(userKey)
+            ? 'DUPLICATE_ATTEMPT'
+            : remaining < job.quantity
+              ? 'SOLD_OUT'
+              : held + job.quantity > sale.perUserLimit
+                ? 'LIMIT_EXCEEDED'
+                : null;
+      const base = {
+        id: job.purchaseId,
+        sale_id: saleId,
+        user_id: job.userId,
+        quantity: job.quantity,
+        admitted_at: new Date(job.admittedAt),
+      };
+      if (reason || !sale) {
+        purchases.push({ ...base, status: 'rejected', reason: reason ?? 'SALE_NOT_FOUND', idempotency_key: null });
+        decided.set(job.purchaseId, { purchaseId: job.purchaseId, status: 'rejected', reason: reason ?? 'SALE_NOT_FOUND' });
+        continue;
+      }
+      const orderId = randomUUID();
+      remaining -= job.quantity;
+      taken += job.quantity;
+      totals.set(job.userId, held + job.quantity);
+      if (job.idempotencyKey !== null) usedKeys.add(userKey);
+      purchases.push({ ...base, status: 'confirmed', reason: null, idempotency_key: job.idempotencyKey });
+      orders.push({
+        id: orderId,
+        purchase_id: job.purchaseId,
+        sale_id: saleId,
+        user_id: job.userId,
+        quantity: job.quantity,
+        unit_price_cents: sale.priceCents,
+        total_cents: sale.priceCents * job.quantity,
+      });
+      decided.set(job.purchaseId, { purchaseId: job.purchaseId, status: 'confirmed', orderId });
+    }
+    await insertDecisions(trx, purchases, orders);
+    await takeStock(trx, saleId, taken);
+
+    return jobs.map((j): PurchaseOutcome => {
+      const prior = existing.get(j.purchaseId);
+      if (prior) return fromExisting(prior);
+      return decided.get(j.purchaseId) ?? { purchaseId: j.purchaseId, status: 'skipped' };
+    });
+  });
+
+  await applyOutcomes(deps, saleId, jobs, outcomes);
+  return outcomes;
+}
+
+/** After commit: the gate gives back rejected units (exactly once), and pollers see the result. */
+async function applyOutcomes(deps: ProcessorDeps, saleId: string, jobs: PurchaseJob[], outcomes: PurchaseOutcome[]): Promise<void> {
+  const final = outcomes.filter((o) => o.status !== 'skipped') as Exclude<PurchaseOutcome, { status: 'skipped' }>[];
+  if (final.length === 0) return;
+  await scripts.finalize(deps.redis, deps.keys.sale(saleId), final);
+  const jobById = new Map(jobs.map((j) => [j.purchaseId, j]));
+  await writeFinal(
+    deps.redis,
+    deps.keys,
+    final.map((o) => {
+      const j = jobById.get(o.purchaseId)!;
+      return {
+        purchaseId: o.purchaseId,
+        saleId,
+        userId: j.userId,
+        quantity: j.quantity,
+        status: o.status,
+        ...(o.status === 'confirmed' ? { orderId: o.orderId } : { reason: o.reason }),
+        createdAt: new Date(j.admittedAt).toISOString(),
+      };
+    }),
+  );
+  deps.onOutcomes?.(jobs, outcomes);
+}
+
+/**
+ * A job that exhausted its retries: record it as rejected (PROCESSING_FAILED) and give
+ * its units back, unless PostgreSQL already holds an outcome for it. Idempotent.
+ */
+export async function markProcessingFailed(deps: ProcessorDeps, job: PurchaseJob): Promise<PurchaseOutcome> {
+  const outcome = await deps.db.transaction(async (trx) => {
+    await lockSale(trx, saleLockKey(job.saleId));
+    const prior = (await existingPurchases(trx, [job.purchaseId])).get(job.purchaseId);
+    if (prior) return fromExisting(prior);
+    await trx('purchases')
+      .insert({
+        id: job.purchaseId,
+        sale_id: job.saleId,
+        user_id: job.userId,
+        quantity: job.quantity,
+        status: 'rejected',
+        reason: 'PROCESSING_FAILED',
+        idempotency_key: null,
+        admitted_at: new Date(job.admittedAt),
+      })
+      .onConflict('id')
+      .ignore();
+    return { purchaseId: job.purchaseId, status: 'rejected', reason: 'PROCESSING_FAILED' } as const;
+  });
+  await applyOutcomes(deps, job.saleId, [job], [outcome]);
+  return outcome;
+}

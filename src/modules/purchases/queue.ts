@@ -1,0 +1,78 @@
+import { Queue, QueueOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Logger } from '../../lib/logger';
+import { PURCHASE_JOB_NAME, PurchaseJob } from './job';
+
+export type PurchaseQueue = Queue<PurchaseJob>;
+
+export function createPurchaseQueue(
+  connection: Redis,
+  opts: { name: string; prefix: string; attempts: number; backoffMs: number },
+): PurchaseQueue {
+  return new Queue<PurchaseJob>(opts.name, {
+    connection,
+    prefix: opts.prefix,
+    defaultJobOptions: {
+      attempts: opts.attempts,
+      backoff: { type: 'exponential', delay: opts.backoffMs },
+      // Completed jobs are dropped soon (the outcome lives in PostgreSQL and the read model);
+      // failed ones stay for the sweeper and for people to inspect.
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  } satisfies QueueOptions);
+}
+
+export function enqueuePurchase(queue: PurchaseQueue, job: PurchaseJob) {
+  return queue.add(PURCHASE_JOB_NAME, job, { jobId: job.purchaseId });
+}
+
+/**
+ * Keeps the queue's backlog in memory so admission never pays a Redis call to
+ * check it: polled every `pollMs`, plus what this process enqueued since the last poll.
+ */
+export class BacklogMonitor {
+  private waiting = 0;
+  private sinceLastPoll = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly queue: PurchaseQueue,
+    private readonly limit: number,
+    private readonly pollMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.poll();
+    this.timer = setInterval(() => void this.poll(), this.pollMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  isOverloaded(): boolean {
+    return this.waiting + this.sinceLastPoll >= this.limit;
+  }
+
+  noteEnqueued(): void {
+    this.sinceLastPoll += 1;
+  }
+
+  /** Seconds a client should wait before retrying, from the poll period. */
+  retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.pollMs / 1000));
+  }
+
+  private async poll(): Promise<void> {
+    try {
+      const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'delayed');
+      this.waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
+      this.sinceLastPoll = 0;
+    } catch (err) {
+      this.logger.warn('backlog poll failed', { err: (err as Error).message });
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import { Knex } from 'knex';
+import { PurchaseStatus } from './read-model';
+
+/** PostgreSQL access for the worker's write path. All calls run inside the caller's transaction. */
+
+export async function lockSale(trx: Knex.Transaction, lockKey: string): Promise<void> {
+  await trx.raw('SELECT pg_advisory_xact_lock(?::bigint)', [lockKey]);
+}
+
+export type SaleForWrite = { perUserLimit: number; priceCents: number; cancelled: boolean; remaining: number };
+
+export async function saleForWrite(trx: Knex.Transaction, saleId: string): Promise<SaleForWrite | undefined> {
+  const { rows } = await trx.raw<{ rows: { per_user_limit: number; price_cents: string; cancelled_at: Date | null; remaining: number }[] }>(
+    `SELECT s.per_user_limit, s.price_cents, s.cancelled_at, i.remaining
+       FROM sales s JOIN sale_inventory i ON i.sale_id = s.id
+      WHERE s.id = ? FOR UPDATE OF i`,
+    [saleId],
+  );
+  const r = rows[0];
+  return r && { perUserLimit: r.per_user_limit, priceCents: Number(r.price_cents), cancelled: r.cancelled_at !== null, remaining: r.remaining };
+}
+
+export type ExistingPurchase = { id: string; status: PurchaseStatus; reason: string | null; orderId: string | null };
+
+export async function existingPurchases(trx: Knex.Transaction | Knex, ids: string[]): Promise<Map<string, ExistingPurchase>> {
+  if (ids.length === 0) return new Map();
+  const rows = await trx('purchases as p')
+    .leftJoin('orders as o', 'o.purchase_id', 'p.id')
+    .whereIn('p.id', ids)
+    .select<{ id: string; status: PurchaseStatus; reason: string | null; order_id: string | null }[]>('p.id', 'p.status', 'p.reason', 'o.id as order_id');
+  return new Map(rows.map((r) => [r.id, { id: r.id, status: r.status, reason: r.reason, orderId: r.order_id }]));
+}
+
+/** Units each user already holds in this sale (confirmed or paid). */
+export async function userTotals(trx: Knex.Transaction, saleId: string, userIds: string[]): Promise<Map<string, number>> {
+  if (userIds.length === 0) return new Map();
+  const rows = await trx('purchases')
+    .where({ sale_id: saleId })
+    .whereIn('user_id', userIds)
+    .whereIn('status', ['confirmed', 'paid'])
+    .groupBy('user_id')
+    .select<{ user_id: string; units: string }[]>('user_id', trx.raw('sum(quantity) AS units'));
+  return new Map(rows.map((r) => [r.user_id, Number(r.units)]));
+}
+
+/** Idempotency keys already used by a confirmed purchase (guards a key Redis forgot). */
+export async function usedIdempotencyKeys(trx: Knex.Transaction, saleId: string, keys: string[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const rows = await trx('purchases')
+    .where({ sale_id: saleId })
+    .whereIn('idempotency_key', keys)
+    .select<{ user_id: string; idempotency_key: string }[]>('user_id', 'idempotency_key');
+  return new Set(rows.map((r) => `${r.user_id}\u0000${r.idempotency_key}`));
+}
+
+export type PurchaseInsert = {
+  id: string;
+  sale_id: string;
+  user_id: string;
+  quantity: number;
+  status: 'confirmed' | 'rejected';
+  reason: string | null;
+  idempotency_key: string | null;
+  admitted_at: Date;
+};
+
+export type OrderInsert = {
+  id: string;
+  purchase_id: string;
+  sale_id: string;
+  user_id: string;
+  quantity: number;
+  unit_price_cents: number;
+  total_cents: number;
+};
+
+export async function insertDecisions(trx: Knex.Transaction, purchases: PurchaseInsert[], orders: OrderInsert[]): Promise<void> {
+  if (purchases.length) await trx('purchases').insert(purchases);
+  if (orders.length) await trx('orders').insert(orders);
+}
+
+export async function takeStock(trx: Knex.Transaction, saleId: string, units: number): Promise<void> {
+  if (units > 0) await trx('sale_inventory').where({ sale_id: saleId }).decrement('remaining', units);
+}

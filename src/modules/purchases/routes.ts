@@ -1,0 +1,49 @@
+import { RequestHandler, Router } from 'express';
+import { parse, parseId, paginationSchema } from '../../http/validate';
+import { Db } from '../../lib/db';
+import { Errors } from '../../lib/errors';
+import { principalOf } from '../auth/middleware';
+import { findSale } from '../sales/repository';
+import { attemptPurchase, AdmissionDeps } from './admission';
+import { listUserPurchases, readPurchase } from './read-model';
+import { attemptBodySchema, idempotencyKeySchema } from './validators';
+
+export type PurchaseRouteDeps = Omit<AdmissionDeps, 'saleExists'> & { db: Db };
+
+/**
+ * Shopper purchase routes. `guard` runs auth, rate limits and body parsing in that
+ * order, so a bad token is refused before the body is even read.
+ */
+export function purchasesRouter(deps: PurchaseRouteDeps, guard: { user: RequestHandler; attempt: RequestHandler[] }): Router {
+  const admission: AdmissionDeps = { ...deps, saleExists: async (id) => (await findSale(deps.db, id)) !== undefined };
+  const router = Router();
+
+  router.post('/sales/:saleId/purchases', guard.user, ...guard.attempt, async (req, res) => {
+    const { userId } = principalOf(req);
+    const saleId = parseId(req.params.saleId, 'SALE_NOT_FOUND', 'Sale');
+    const body = parse(attemptBodySchema, req.body);
+    const rawKey = req.header('idempotency-key');
+    const idempotencyKey = rawKey === undefined ? null : parse(idempotencyKeySchema, rawKey, 'Idempotency-Key header');
+    const result = await attemptPurchase(admission, { saleId, userId, quantity: body?.quantity ?? 1, idempotencyKey });
+    const statusUrl = `/api/purchases/${result.purchase.purchaseId}`;
+    res
+      .status(result.created ? 202 : 200)
+      .location(statusUrl)
+      .json({ ...result.purchase, statusUrl });
+  });
+
+  router.get('/purchases/:purchaseId', guard.user, async (req, res) => {
+    const { userId } = principalOf(req);
+    const purchaseId = parseId(req.params.purchaseId, 'PURCHASE_NOT_FOUND', 'Purchase');
+    const purchase = await readPurchase(deps.redis, deps.db, deps.keys, purchaseId, userId);
+    if (!purchase) throw Errors.notFound('PURCHASE_NOT_FOUND', 'Purchase not found');
+    res.json(purchase);
+  });
+
+  router.get('/me/purchases', guard.user, async (req, res) => {
+    const { userId } = principalOf(req);
+    const page = parse(paginationSchema, req.query, 'query');
+    res.json({ items: await listUserPurchases(deps.redis, deps.db, deps.keys, userId, page), ...page });
+  });
+  return router;
+}

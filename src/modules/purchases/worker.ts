@@ -1,0 +1,83 @@
+import { Job, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Config } from '../../config/config';
+import { Db } from '../../lib/db';
+import { Logger } from '../../lib/logger';
+import { Keys } from '../../redis/keys';
+import { SaleBatcher } from './batcher';
+import { PurchaseJob, PurchaseOutcome } from './job';
+import { markProcessingFailed, processBatch, ProcessorDeps } from './processor';
+import { PurchaseQueue } from './queue';
+
+export type PurchaseWorker = { worker: Worker<PurchaseJob, PurchaseOutcome>; close: () => Promise<void> };
+
+const SWEEP_EVERY_MS = 30_000;
+
+/**
+ * Starts the BullMQ worker that drains purchases into PostgreSQL.
+ * `connection` must be a worker-style client (maxRetriesPerRequest: null); BullMQ
+ * duplicates it for its blocking reads.
+ */
+export function startPurchaseWorker(deps: {
+  config: Config;
+  db: Db;
+  redis: Redis;
+  connection: Redis;
+  queue: PurchaseQueue;
+  keys: Keys;
+  logger: Logger;
+  onOutcomes?: ProcessorDeps['onOutcomes'];
+}): PurchaseWorker {
+  const w = deps.config.worker;
+  const processorDeps: ProcessorDeps = {
+    db: deps.db,
+    redis: deps.redis,
+    keys: deps.keys,
+    logger: deps.logger,
+    faultHoldMs: w.faultHoldMs,
+    onOutcomes: deps.onOutcomes,
+  };
+  const batcher = new SaleBatcher((saleId, jobs) => processBatch(processorDeps, saleId, jobs), w.batchSize, w.batchWaitMs);
+
+  const worker = new Worker<PurchaseJob, PurchaseOutcome>(deps.queue.name, (job) => batcher.submit(job.data), {
+    connection: deps.connection,
+    prefix: deps.queue.opts.prefix,
+    concurrency: w.concurrency,
+    lockDuration: w.lockMs,
+    stalledInterval: w.stalledIntervalMs,
+    maxStalledCount: 3,
+  });
+
+  // A job that ran out of attempts must still end `rejected`, never stay `queued`.
+  const settleFailed = async (job: Job<PurchaseJob>) => {
+    try {
+      if ((await job.getState()) !== 'failed') return;
+      const outcome = await markProcessingFailed(processorDeps, job.data);
+      deps.logger.warn('purchase failed permanently', { purchaseId: job.data.purchaseId, outcome: outcome.status, err: job.failedReason });
+      await job.remove().catch(() => undefined);
+    } catch (err) {
+      deps.logger.error('could not settle failed purchase; the sweeper retries', { purchaseId: job.data.purchaseId, err: (err as Error).message });
+    }
+  };
+  worker.on('failed', (job) => {
+    if (job) void settleFailed(job);
+  });
+  worker.on('error', (err) => deps.logger.error('worker error', { err: err.message }));
+
+  // Failures whose handler never ran (process killed, database down) are settled by a sweep.
+  const sweep = async () => {
+    const failed = await deps.queue.getFailed(0, 499).catch(() => []);
+    for (const job of failed) if (job) await settleFailed(job);
+  };
+  void sweep();
+  const timer = setInterval(() => void sweep(), SWEEP_EVERY_MS);
+  timer.unref();
+
+  return {
+    worker,
+    close: async () => {
+      clearInterval(timer);
+      await worker.close(); // waits for the jobs in hand to finish
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { saleLockKey, saleStatus } from './sale';
+
+describe('saleStatus', () => {
+  const base = { startsAt: new Date('2026-01-01T10:00:00Z'), endsAt: new Date('2026-01-01T11:00:00Z'), cancelledAt: null };
+
+  it('When the clock is before the start, then the sale is upcoming', () => {
+    expect(saleStatus(base, 5, new Date('2026-01-01T09:59:59Z'))).toBe('upcoming');
+  });
+  it('When the sale is open with units left, then it is active; with none, sold_out', () => {
+    const now = new Date('2026-01-01T10:30:00Z');
+    expect(saleStatus(base, 1, now)).toBe('active');
+    expect(saleStatus(base, 0, now)).toBe('sold_out');
+  });
+  it('When the end has passed, then it is ended even with units left', () => {
+    expect(saleStatus(base, 3, new Date('2026-01-01T11:00:00Z'))).toBe('ended');
+  });
+  it('When cancelled, then cancelled wins over every other state', () => {
+    expect(saleStatus({ ...base, cancelledAt: new Date() }, 3, new Date('2026-01-01T10:30:00Z'))).toBe('cancelled');
+  });
+});
+
+describe('saleLockKey', () => {
+  it('When given a UUID, then it yields a signed 64-bit integer taken from its first 8 bytes', () => {
+    expect(saleLockKey('00000000-0000-0001-0000-000000000000')).toBe('1');
+    expect(saleLockKey('ffffffff-ffff-ffff-0000-000000000000')).toBe('-1');
+    expect(saleLockKey('7fffffff-ffff-ffff-ffff-ffffffffffff')).toBe('9223372036854775807');
+  });
+  it('When two UUIDs differ only after the first 8 bytes, then they share a key (documented trade-off)', () => {
+    expect(saleLockKey('12345678-9abc-def0-0000-000000000001')).toBe(saleLockKey('12345678-9abc-def0-ffff-000000000002'));
+  });
+});

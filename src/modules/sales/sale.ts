@@ -1,0 +1,63 @@
+/** A sale as stored in PostgreSQL (camelCased). */
+export type SaleRecord = {
+  id: string;
+  productId: string;
+  name: string;
+  startsAt: Date;
+  endsAt: Date;
+  stock: number;
+  perUserLimit: number;
+  priceCents: number;
+  holdSeconds: number;
+  cancelledAt: Date | null;
+};
+
+export type SaleStatus = 'upcoming' | 'active' | 'sold_out' | 'ended' | 'cancelled';
+
+/** The sale resource of the HTTP contract. */
+export type SaleView = {
+  id: string;
+  productId: string;
+  name: string;
+  startsAt: string;
+  endsAt: string;
+  status: SaleStatus;
+  stock: number;
+  perUserLimit: number;
+  priceCents: number;
+  holdSeconds: number;
+  remaining: number;
+};
+
+/** Status follows the clock, cancellation and the gate's remaining units, in that order of precedence. */
+export function saleStatus(sale: Pick<SaleRecord, 'startsAt' | 'endsAt' | 'cancelledAt'>, remaining: number, now: Date): SaleStatus {
+  if (sale.cancelledAt) return 'cancelled';
+  if (now >= sale.endsAt) return 'ended';
+  if (now < sale.startsAt) return 'upcoming';
+  return remaining > 0 ? 'active' : 'sold_out';
+}
+
+export function toSaleView(sale: SaleRecord, remaining: number, now: Date): SaleView {
+  return {
+    id: sale.id,
+    productId: sale.productId,
+    name: sale.name,
+    startsAt: sale.startsAt.toISOString(),
+    endsAt: sale.endsAt.toISOString(),
+    status: saleStatus(sale, remaining, now),
+    stock: sale.stock,
+    perUserLimit: sale.perUserLimit,
+    priceCents: sale.priceCents,
+    holdSeconds: sale.holdSeconds,
+    remaining,
+  };
+}
+
+/**
+ * 64-bit advisory-lock key for a sale, from the first 8 bytes of its UUID
+ * (not a 32-bit text hash, which collides across thousands of sales).
+ */
+export function saleLockKey(saleId: string): string {
+  const hex = saleId.replace(/-/g, '').slice(0, 16);
+  return BigInt.asIntN(64, BigInt(`0x${hex}`)).toString();
+}

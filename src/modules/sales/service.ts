@@ -1,0 +1,90 @@
+import { Redis } from 'ioredis';
+import { Db } from '../../lib/db';
+import { Errors } from '../../lib/errors';
+import { Keys } from '../../redis/keys';
+import { findProduct } from '../products/repository';
+import { PurchaseQueue } from '../purchases/queue';
+import { gateRemaining, gateStats, loadSaleIntoGate } from './gate';
+import { findSale, insertSale, listSales, saleTotals } from './repository';
+import { SaleView, toSaleView } from './sale';
+import { CreateSaleInput, SALE_STATUSES } from './validators';
+
+export type SalesDeps = { db: Db; redis: Redis; keys: Keys };
+
+/** Creates the sale in PostgreSQL, then opens its gate in Redis. */
+export async function createSale(deps: SalesDeps, input: CreateSaleInput): Promise<SaleView> {
+  if (!(await findProduct(deps.db, input.productId))) throw Errors.notFound('PRODUCT_NOT_FOUND', 'Product not found');
+  const sale = await insertSale(deps.db, input);
+  await loadSaleIntoGate(deps.redis, deps.keys, sale);
+  return toSaleView(sale, sale.stock, new Date());
+}
+
+export async function getSaleView(deps: SalesDeps, saleId: string): Promise<SaleView> {
+  const sale = await findSale(deps.db, saleId);
+  if (!sale) throw Errors.notFound('SALE_NOT_FOUND', 'Sale not found');
+  const remaining = await gateRemaining(deps.redis, deps.keys, [saleId]);
+  return toSaleView(sale, remaining.get(saleId) ?? 0, new Date());
+}
+
+export async function listSaleViews(
+  deps: SalesDeps,
+  q: { limit: number; offset: number; status?: (typeof SALE_STATUSES)[number] },
+): Promise<SaleView[]> {
+  const now = new Date();
+  const views = async (page: { limit: number; offset: number }, timeFilter?: 'upcoming' | 'open' | 'ended' | 'cancelled') => {
+    const sales = await listSales(deps.db, { ...page, timeFilter });
+    const remaining = await gateRemaining(deps.redis, deps.keys, sales.map((s) => s.id));
+    return sales.map((s) => toSaleView(s, remaining.get(s.id) ?? 0, now));
+  };
+  if (q.status === 'active' || q.status === 'sold_out') {
+    // Whether an open sale is active or sold out is only known from the gate: filter, then page.
+    const open = await views({ limit: 10_000, offset: 0 }, 'open');
+    return open.filter((v) => v.status === q.status).slice(q.offset, q.offset + q.limit);
+  }
+  return views(q, q.status === undefined ? undefined : q.status === 'upcoming' ? 'upcoming' : q.status);
+}
+
+export type SaleStats = {
+  saleId: string;
+  stock: number;
+  remaining: { redis: number | null; postgres: number };
+  sold: number;
+  held: number;
+  admitted: number;
+  confirmed: number;
+  rejected: Record<string, number>;
+  orders: number;
+  queue: { waiting: number; active: number; delayed: number; failed: number };
+};
+
+/** Live counters: `orders` and `sold` from PostgreSQL, the gate's view from Redis, queue depth from BullMQ. */
+export async function saleStats(deps: SalesDeps & { queue: PurchaseQueue }, saleId: string): Promise<SaleStats> {
+  const totals = await saleTotals(deps.db, saleId);
+  if (!totals) throw Errors.notFound('SALE_NOT_FOUND', 'Sale not found');
+  const [stats, redisRemaining, counts] = await Promise.all([
+    gateStats(deps.redis, deps.keys, saleId),
+    deps.redis.get(deps.keys.sale(saleId).remaining),
+    deps.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'),
+  ]);
+  const rejected: Record<string, number> = {};
+  for (const [field, value] of Object.entries(stats)) {
+    if (field.startsWith('rejected:')) rejected[field.slice('rejected:'.length)] = Number(value);
+  }
+  return {
+    saleId,
+    stock: totals.stock,
+    remaining: { redis: redisRemaining === null ? null : Number(redisRemaining), postgres: totals.remaining },
+    sold: totals.sold,
+    held: 0,
+    admitted: Number(stats.admitted ?? 0),
+    confirmed: Number(stats.confirmed ?? 0),
+    rejected,
+    orders: totals.orders,
+    queue: {
+      waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+      active: counts.active ?? 0,
+      delayed: counts.delayed ?? 0,
+      failed: counts.failed ?? 0,
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { paginationSchema } from '../../http/validate';
+
+const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
+const MAX_INT = 2_147_483_647;
+
+export const createSaleSchema = z
+  .strictObject({
+    productId: z.uuid(),
+    name: z.string().trim().min(1).max(200),
+    startsAt: isoDate,
+    endsAt: isoDate,
+    stock: z.number().int().min(1).max(10_000_000),
+    perUserLimit: z.number().int().min(1).max(MAX_INT),
+    priceCents: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    holdSeconds: z.number().int().min(1).max(86_400).optional(),
+  })
+  .refine((s) => s.endsAt > s.startsAt, { path: ['endsAt'], message: 'must be after startsAt' })
+  .refine((s) => s.endsAt.getTime() > Date.now(), { path: ['endsAt'], message: 'must be in the future' })
+  .refine((s) => s.perUserLimit <= s.stock, { path: ['perUserLimit'], message: 'must not exceed stock' });
+
+export type CreateSaleInput = z.infer<typeof createSaleSchema>;
+
+export const SALE_STATUSES = ['upcoming', 'active', 'sold_out', 'ended', 'cancelled'] as const;
+
+export const listSalesQuerySchema = paginationSchema.extend({
+  status: z.enum(SALE_STATUSES).optional(),
+});

@@ -1,0 +1,45 @@
+/**
+ * Every Redis key the engine uses is built here. A sale's keys share the hash tag
+ * `{<saleId>}` so that one Lua script may touch all of them on a Redis Cluster.
+ */
+export type SaleKeys = Readonly<{
+  meta: string;
+  remaining: string;
+  users: string;
+  idempotency: string;
+  purchases: string;
+  stats: string;
+}>;
+
+export type Keys = ReturnType<typeof createKeys>;
+
+export function createKeys(prefix: string) {
+  return {
+    sale(saleId: string): SaleKeys {
+      const base = `${prefix}:sale:{${saleId}}`;
+      return {
+        meta: `${base}:meta`,
+        remaining: `${base}:remaining`,
+        users: `${base}:users`,
+        idempotency: `${base}:idem`,
+        purchases: `${base}:purchases`,
+        stats: `${base}:stats`,
+      };
+    },
+    /** Read model served to pollers: JSON of the purchase, its owner and status. */
+    purchase: (purchaseId: string) => `${prefix}:purchase:{${purchaseId}}`,
+    /** Recent purchase ids of one shopper (sorted by admission time). */
+    userPurchases: (userId: string) => `${prefix}:user:{${userId}}:purchases`,
+    rateLimit: (kind: 'user' | 'ip') => `${prefix}:rl:${kind}:`,
+    /** BullMQ prefix; braces keep each queue's keys in one cluster slot. */
+    bullPrefix: `{${prefix}:bull}`,
+  };
+}
+
+/**
+ * Idempotency keys are scoped to the user (and, by living in the sale's hash, to the sale).
+ * The length prefix keeps "a|b" + "c" apart from "a" + "b|c".
+ */
+export function scopedIdempotencyKey(userId: string, key: string): string {
+  return `${userId.length}:${userId}|${key}`;
+}

@@ -1,0 +1,79 @@
+--[[
+  Admits one purchase attempt for a sale, atomically: window and cancellation,
+  idempotency key, stock, per-user limit, then the reservation itself.
+
+  Input:
+    KEYS[1] sale meta hash        (startsAt, endsAt, cancelled, perUserLimit)
+    KEYS[2] sale remaining units  (string integer)
+    KEYS[3] per-user units hash   (userId -> units reserved, queued or confirmed)
+    KEYS[4] idempotency hash      (scopedKey -> purchaseId)
+    KEYS[5] purchases hash        (purchaseId -> "status|quantity|createdAtMs|userId")
+    KEYS[6] stats hash            (admitted, admittedUnits, rejected:<CODE>)
+
+    ARGV[1] purchaseId (fresh UUID from the caller; a replayed command finds it and returns it)
+    ARGV[2] userId
+    ARGV[3] quantity (integer >= 1)
+    ARGV[4] now, epoch ms
+    ARGV[5] scoped idempotency key, or "" when the request carried none
+
+  Output: { code, purchaseId, status, createdAtMs, quantity }
+     1  admitted (new purchase, status queued)
+     2  existing purchase returned (same idempotency key, or a replay of this very command)
+    -1  sale not loaded in Redis
+    -2  SALE_NOT_STARTED   -3 SALE_ENDED   -4 SALE_CANCELLED
+    -5  SOLD_OUT           -6 LIMIT_EXCEEDED
+    -7  IDEMPOTENCY_CONFLICT (same key, different quantity)
+]]
+local pid = ARGV[1]
+local userId = ARGV[2]
+local qty = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+local idemKey = ARGV[5]
+
+local function existing(id)
+  local rec = redis.call('HGET', KEYS[5], id)
+  if not rec then return nil end
+  local status, q, createdAt = string.match(rec, '^(%a+)|(%d+)|(%d+)|')
+  return { 2, id, status, tonumber(createdAt), tonumber(q) }
+end
+
+-- A replayed command (client reconnect) must not reserve twice.
+local replay = existing(pid)
+if replay then return replay end
+
+local meta = redis.call('HMGET', KEYS[1], 'startsAt', 'endsAt', 'cancelled', 'perUserLimit')
+if not meta[1] then return { -1 } end
+
+if idemKey ~= '' then
+  local prior = redis.call('HGET', KEYS[4], idemKey)
+  if prior then
+    local found = existing(prior)
+    if found then
+      if found[5] ~= qty then return { -7, prior } end
+      return found
+    end
+  end
+end
+
+local function refuse(code, name)
+  redis.call('HINCRBY', KEYS[6], 'rejected:' .. name, 1)
+  return { code }
+end
+
+if meta[3] == '1' then return refuse(-4, 'SALE_CANCELLED') end
+if now < tonumber(meta[1]) then return refuse(-2, 'SALE_NOT_STARTED') end
+if now >= tonumber(meta[2]) then return refuse(-3, 'SALE_ENDED') end
+
+local remaining = tonumber(redis.call('GET', KEYS[2]) or '0')
+if remaining < qty then return refuse(-5, 'SOLD_OUT') end
+
+local held = tonumber(redis.call('HGET', KEYS[3], userId) or '0')
+if held + qty > tonumber(meta[4]) then return refuse(-6, 'LIMIT_EXCEEDED') end
+
+redis.call('DECRBY', KEYS[2], qty)
+redis.call('HINCRBY', KEYS[3], userId, qty)
+redis.call('HSET', KEYS[5], pid, 'queued|' .. qty .. '|' .. now .. '|' .. userId)
+if idemKey ~= '' then redis.call('HSET', KEYS[4], idemKey, pid) end
+redis.call('HINCRBY', KEYS[6], 'admitted', 1)
+redis.call('HINCRBY', KEYS[6], 'admittedUnits', qty)
+return { 1, pid, 'queued', now, qty }

@@ -1,0 +1,28 @@
+--[[
+  A worker claims purchases before writing them to PostgreSQL: `queued` becomes
+  `processing`, after which release-5 can no longer give the reservation back.
+
+  Input:
+    KEYS[1] purchases hash
+    ARGV[1..n] purchaseIds
+
+  Output: one status per purchaseId, in order:
+    "processing" (claimed now or earlier: write it), "confirmed" / "rejected"
+    (already final: a duplicate delivery), "missing" (Redis lost the record:
+    PostgreSQL decides alone)
+]]
+local out = {}
+for i, pid in ipairs(ARGV) do
+  local rec = redis.call('HGET', KEYS[1], pid)
+  if not rec then
+    out[i] = 'missing'
+  else
+    local status, rest = string.match(rec, '^(%a+)(|.*)$')
+    if status == 'queued' then
+      redis.call('HSET', KEYS[1], pid, 'processing' .. rest)
+      status = 'processing'
+    end
+    out[i] = status
+  end
+end
+return out

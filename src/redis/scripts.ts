@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Redis, Result } from 'ioredis';
+import { SaleKeys } from './keys';
+
+/** The engine's Lua scripts, one file each, named `<name>-<numberOfKeys>.lua`. */
+const SCRIPT_FILES = ['admit-6', 'release-5', 'claim-1', 'finalize-4'] as const;
+type ScriptName = (typeof SCRIPT_FILES)[number] extends `${infer N}-${string}` ? N : never;
+
+// Versioned command names: a deploy with changed Lua never calls an old cached body.
+const VERSION = 'v1';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    fsAdmitV1(...args: (string | number)[]): Result<[number, string?, string?, number?, number?], Context>;
+    fsReleaseV1(...args: (string | number)[]): Result<number, Context>;
+    fsClaimV1(...args: string[]): Result<string[], Context>;
+    fsFinalizeV1(...args: string[]): Result<number[], Context>;
+  }
+}
+
+/** Registers every script once per client (EVALSHA with automatic EVAL fallback). */
+export function loadScripts(client: Redis): void {
+  const dir = path.join(__dirname, 'lua');
+  for (const file of SCRIPT_FILES) {
+    const [name, keys] = file.split('-') as [ScriptName, string];
+    const command = `fs${name[0]!.toUpperCase()}${name.slice(1)}${VERSION.toUpperCase()}`;
+    if ((client as unknown as Record<string, unknown>)[command]) continue;
+    client.defineCommand(command, {
+      numberOfKeys: Number(keys),
+      lua: fs.readFileSync(path.join(dir, `${file}.lua`), 'utf8'),
+    });
+  }
+}
+
+export type AdmitReply = [number, string?, string?, number?, number?];
+
+/** Typed wrappers so callers never spell key order by hand. */
+export const scripts = {
+  admit(client: Redis, k: SaleKeys, a: { purchaseId: string; userId: string; quantity: number; nowMs: number; idemKey: string }) {
+    return client.fsAdmitV1(
+      k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats,
+      a.purchaseId, a.userId, a.quantity, a.nowMs, a.idemKey,
+    ) as Promise<AdmitReply>;
+  },
+  release(client: Redis, k: SaleKeys, a: { purchaseId: string; idemKey: string; reason: string }) {
+    return client.fsReleaseV1(k.remaining, k.users, k.purchases, k.idempotency, k.stats, a.purchaseId, a.idemKey, a.reason);
+  },
+  claim(client: Redis, k: SaleKeys, purchaseIds: string[]) {
+    return client.fsClaimV1(k.purchases, ...purchaseIds);
+  },
+  finalize(client: Redis, k: SaleKeys, outcomes: { purchaseId: string; status: 'confirmed' | 'rejected'; reason?: string }[]) {
+    const args = outcomes.flatMap((o) => [o.purchaseId, o.status, o.reason ?? '']);
+    return client.fsFinalizeV1(k.remaining, k.users, k.purchases, k.stats, ...args);
+  },
+};

@@ -1,0 +1,43 @@
+import { Config } from './config/config';
+import { createDb } from './lib/db';
+import { createLogger, Logger } from './lib/logger';
+import { connectRedis, createWorkerRedis } from './lib/redis';
+import { createKeys } from './redis/keys';
+import { loadScripts } from './redis/scripts';
+import { createPurchaseQueue } from './modules/purchases/queue';
+import { startPurchaseWorker } from './modules/purchases/worker';
+
+export type RunningWorker = { stop: () => Promise<void> };
+
+/**
+ * Starts a purchase worker with its own connections. Stop order: the worker first
+ * (it finishes the jobs in hand), then the queue, then Redis and PostgreSQL.
+ */
+export async function startWorker(config: Config, logger: Logger = createLogger(config.logLevel, 'worker')): Promise<RunningWorker> {
+  const db = createDb(config.databaseUrl, config.pgPoolMax);
+  const redis = await connectRedis(createWorkerRedis(config.redisUrl, 'fs-worker'));
+  const connection = await connectRedis(createWorkerRedis(config.redisUrl, 'fs-worker-bullmq'));
+  loadScripts(redis);
+  const keys = createKeys(config.redisPrefix);
+  const queue = createPurchaseQueue(redis, {
+    name: config.queueName,
+    prefix: keys.bullPrefix,
+    attempts: config.worker.attempts,
+    backoffMs: config.worker.backoffMs,
+  });
+  const running = startPurchaseWorker({ config, db, redis, connection, queue, keys, logger });
+  await running.worker.waitUntilReady();
+  logger.info('purchase worker ready', {
+    queue: config.queueName,
+    concurrency: config.worker.concurrency,
+    batchSize: config.worker.batchSize,
+  });
+  return {
+    stop: async () => {
+      await running.close();
+      await queue.close();
+      await Promise.all([redis.quit().catch(() => undefined), connection.quit().catch(() => undefined)]);
+      await db.destroy();
+    },
+  };
+}
