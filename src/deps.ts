@@ -19,7 +19,7 @@ export type ApiDeps = {
 };
 
 export async function createApiDeps(config: Config, logger = createLogger(config.logLevel, 'api')): Promise<ApiDeps> {
-  const db = createDb(config.databaseUrl, config.pgPoolMax);
+  const db = createDb(config.databaseUrl, config.pgPoolMax, logger);
   const redis = await connectRedis(createApiRedis(config.redisUrl, 'fs-api'));
   loadScripts(redis);
   const keys = createKeys(config.redisPrefix);

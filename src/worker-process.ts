@@ -14,7 +14,7 @@ export type RunningWorker = { stop: () => Promise<void> };
  * (it finishes the jobs in hand), then the queue, then Redis and PostgreSQL.
  */
 export async function startWorker(config: Config, logger: Logger = createLogger(config.logLevel, 'worker')): Promise<RunningWorker> {
-  const db = createDb(config.databaseUrl, config.pgPoolMax);
+  const db = createDb(config.databaseUrl, config.pgPoolMax, logger);
   const redis = await connectRedis(createWorkerRedis(config.redisUrl, 'fs-worker'));
   const connection = await connectRedis(createWorkerRedis(config.redisUrl, 'fs-worker-bullmq'));
   loadScripts(redis);

@@ -3,13 +3,25 @@ import { Client } from 'pg';
 
 export type Db = Knex;
 
-export function createDb(databaseUrl: string, poolMax: number): Db {
+/** Knex's own warnings go to our structured logger instead of console.log. */
+type LogSink = { warn: (m: string) => unknown; error: (m: string) => unknown; debug: (m: string) => unknown };
+
+export function createDb(databaseUrl: string, poolMax: number, logger?: LogSink): Db {
+  const text = (m: unknown) => (typeof m === 'string' ? m : m instanceof Error ? m.message : JSON.stringify(m));
   return knex({
     client: 'pg',
     connection: databaseUrl,
     pool: { min: 0, max: poolMax },
     // Fail fast instead of queueing forever when PostgreSQL is down.
     acquireConnectionTimeout: 10_000,
+    ...(logger && {
+      log: {
+        warn: (m: unknown) => logger.warn(`knex: ${text(m)}`),
+        error: (m: unknown) => logger.error(`knex: ${text(m)}`),
+        deprecate: (m: unknown) => logger.warn(`knex deprecation: ${text(m)}`),
+        debug: (m: unknown) => logger.debug(`knex: ${text(m)}`),
+      },
+    }),
   });
 }
 

@@ -50,7 +50,11 @@ export async function processBatch(deps: ProcessorDeps, saleId: string, jobs: Pu
 
   const outcomes = await deps.db.transaction(async (trx) => {
     await lockSale(trx, saleLockKey(saleId));
-    if (deps.faultHoldMs > 0) await trx.raw('SELECT pg_sleep(?)', [deps.faultHoldMs / 1000]);
+    if (deps.faultHoldMs > 0) {
+      // Fault tests: the transaction sits open (idle in transaction, lock held), marked for pg_stat_activity.
+      await trx.raw(`SELECT 'fault-hold' AS marker`);
+      await new Promise((resolve) => setTimeout(resolve, deps.faultHoldMs));
+    }
 
     const existing = await existingPurchases(trx, ids);
     const fresh = jobs.filter((j) => {

@@ -1,0 +1,25 @@
+/**
+ * Tests use their own database and Redis logical database, never the ones `npm start` uses.
+ * Override with TEST_DATABASE_URL / TEST_REDIS_URL.
+ */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/flashsale_test';
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/1';
+export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef';
+
+/** The environment a test process (or a worker it spawns) runs with. */
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATABASE_URL: TEST_DATABASE_URL,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: 'fstest',
+    JWT_SECRET: TEST_JWT_SECRET,
+    RATE_LIMIT_USER_PER_MIN: '0',
+    RATE_LIMIT_IP_PER_MIN: '0',
+    SEED_DEMO: 'false',
+    ...overrides,
+  };
+}

@@ -1,0 +1,162 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { RunningApi, startApi } from '../src/api';
+import { Config, loadConfig } from '../src/config/config';
+import { signToken } from '../src/modules/auth/tokens';
+import { RunningWorker, startWorker } from '../src/worker-process';
+import { TEST_JWT_SECRET, testEnv } from './env';
+
+/** A config for one test file: its own queue name, so files never share jobs. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig(testEnv({ QUEUE_NAME: `q-${randomUUID().slice(0, 8)}`, ...overrides }));
+}
+
+export const shopperToken = (sub: string) => signToken({ sub }, TEST_JWT_SECRET, 3600);
+export const adminToken = () => signToken({ sub: 'admin-1', role: 'admin' }, TEST_JWT_SECRET, 3600);
+
+export type Stack = { api: RunningApi; worker?: RunningWorker; config: Config; stop: () => Promise<void> };
+
+/** Starts the real API (port 0) and, unless told not to, an in-process real worker. */
+export async function startStack(config: Config, opts: { worker?: boolean } = {}): Promise<Stack> {
+  const api = await startApi(config);
+  const worker = opts.worker === false ? undefined : await startWorker(config, api.deps.logger);
+  return {
+    api,
+    worker,
+    config,
+    stop: async () => {
+      await api.stop();
+      await worker?.stop();
+    },
+  };
+}
+
+export type Reply = { status: number; body: any; headers: Headers };
+
+/** Real HTTP through fetch. */
+export async function call(
+  baseUrl: string,
+  method: string,
+  urlPath: string,
+  opts: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  let body: string | undefined;
+  if (opts.rawBody !== undefined) body = opts.rawBody;
+  else if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(baseUrl + urlPath, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON: keep the text */
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
+
+/** Creates a product and a sale through the admin API. */
+export async function createSale(
+  baseUrl: string,
+  sale: Partial<{ stock: number; perUserLimit: number; priceCents: number; startsAt: string; endsAt: string; name: string }> = {},
+): Promise<{ saleId: string; productId: string }> {
+  const admin = adminToken();
+  const product = await call(baseUrl, 'POST', '/api/admin/products', {
+    token: admin,
+    body: { sku: `SKU-${randomUUID()}`, name: 'Test product', priceCents: 1000 },
+  });
+  if (product.status !== 201) throw new Error(`product: ${product.status} ${JSON.stringify(product.body)}`);
+  const now = Date.now();
+  const created = await call(baseUrl, 'POST', '/api/admin/sales', {
+    token: admin,
+    body: {
+      productId: product.body.id,
+      name: sale.name ?? 'Test sale',
+      startsAt: sale.startsAt ?? new Date(now - 60_000).toISOString(),
+      endsAt: sale.endsAt ?? new Date(now + 3600_000).toISOString(),
+      stock: sale.stock ?? 10,
+      perUserLimit: sale.perUserLimit ?? 1,
+      priceCents: sale.priceCents ?? 500,
+    },
+  });
+  if (created.status !== 201) throw new Error(`sale: ${created.status} ${JSON.stringify(created.body)}`);
+  return { saleId: created.body.id, productId: product.body.id };
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after the deadline. */
+export async function waitFor<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 20_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Runs `tasks` with at most `limit` in flight; resolves with results in order. */
+export async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results = new Array<T>(tasks.length);
+  let next = 0;
+  let inFlight = 0;
+  let peak = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, tasks.length) }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        try {
+          results[i] = await tasks[i]!();
+        } finally {
+          inFlight--;
+        }
+      }
+    }),
+  );
+  (results as unknown as { peak: number }).peak = peak;
+  return results;
+}
+
+/** Spawns `npm run start:worker` as a separate OS process and resolves once it is ready. */
+export async function spawnWorker(env: Record<string, string>): Promise<ChildProcess> {
+  const root = path.join(__dirname, '..');
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'workers', 'purchase-worker.ts')], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not start: ${stderr}`)), 30_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('WORKER_READY')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited with ${code}: ${stderr}`));
+    });
+  });
+  return child;
+}
+
+export function killed(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+  });
+}
