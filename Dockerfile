@@ -1,0 +1,22 @@
+# Flash-sale checkout engine image: one image, three commands (see docker-compose.yml):
+#   node dist/src/api.js                 (default) HTTP API
+#   node dist/workers/purchase-worker.js          purchase worker
+#   node dist/src/cli/migrate.js                  create/migrate the database
+
+FROM node:20-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm install --no-audit --no-fund
+COPY . .
+# Compile to dist/ (copies the Lua scripts too), then drop dev dependencies.
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:20-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json /app/package-lock.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+USER node
+EXPOSE 3000
+CMD ["node", "dist/src/api.js"]
