@@ -255,7 +255,7 @@ describe('When the API runs with its default test configuration', () => {
       const utf16 = await attempt(saleId, { token, rawBody: '{"quantity": 1}', headers: { 'content-type': 'application/json; charset=iso-8859-1' } });
       expectError(utf16, 415, 'UNSUPPORTED_MEDIA_TYPE');
       expectError(await attempt(saleId, { token, body: { quantity: 3 } }), 409, 'LIMIT_EXCEEDED');
-      // A 128-char key is the longest accepted; a 1,000,000 quantity is valid input but more than the sale has.
+      // 1,000,000 is valid input, just more than the sale has.
       expectError(await attempt(saleId, { token, body: { quantity: 1_000_000 } }), 409, 'SOLD_OUT');
 
       await expectNothingTaken(saleId, stock);
@@ -265,6 +265,7 @@ describe('When the API runs with its default test configuration', () => {
       expect(noBody.status).toBe(202);
       expect(noBody.body).toMatchObject({ saleId, quantity: 1, status: 'queued' });
       expect(Number(await stack.api.deps.redis.get(stack.api.deps.keys.sale(saleId).remaining))).toBe(stock - 1);
+      // A 128-char key is the longest accepted.
       const longKey = await attempt(saleId, { token, body: { quantity: 1 }, headers: { 'idempotency-key': 'k'.repeat(128) } });
       expect(longKey.status).toBe(202);
       await waitFor(

@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import { scopedIdempotencyKey } from '../src/redis/keys';
+import { scripts } from '../src/redis/scripts';
+import { startWorker } from '../src/worker-process';
+import { call, createSale, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
+
+const attempt = (stack: Stack, saleId: string, token: string, body: unknown = { quantity: 1 }, key?: string) =>
+  call(stack.api.url, 'POST', `/api/sales/${saleId}/purchases`, { token, body, headers: key ? { 'idempotency-key': key } : {} });
+
+const remaining = async (stack: Stack, saleId: string) => Number(await stack.api.deps.redis.get(stack.api.deps.keys.sale(saleId).remaining));
+
+describe('Per-user limit and idempotency', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack(testConfig());
+  });
+  afterAll(async () => stack?.stop());
+
+  it('When one shopper sends 10 parallel attempts with different keys, then only the limit is admitted', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 50, perUserLimit: 2 });
+    const token = shopperToken(`greedy-${randomUUID()}`);
+    const replies = await Promise.all(Array.from({ length: 10 }, () => attempt(stack, saleId, token, { quantity: 1 }, randomUUID())));
+    expect(replies.filter((r) => r.status === 202)).toHaveLength(2);
+    expect(replies.filter((r) => r.status === 409).map((r) => r.body.error.code)).toEqual(Array(8).fill('LIMIT_EXCEEDED'));
+    expect(await remaining(stack, saleId)).toBe(48);
+
+    const mine = await waitFor(async () => {
+      const r = await call(stack.api.url, 'GET', '/api/me/purchases', { token });
+      return r.body.items.filter((p: any) => p.saleId === saleId && p.status === 'confirmed').length === 2 ? r.body.items : undefined;
+    }, 'two confirmed purchases');
+    expect(mine.filter((p: any) => p.saleId === saleId)).toHaveLength(2);
+  });
+
+  it('When the limit counts units, then parallel multi-unit attempts never exceed it', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 50, perUserLimit: 3 });
+    const token = shopperToken(`units-${randomUUID()}`);
+    const replies = await Promise.all(Array.from({ length: 6 }, () => attempt(stack, saleId, token, { quantity: 2 })));
+    expect(replies.filter((r) => r.status === 202)).toHaveLength(1);
+    expect(await remaining(stack, saleId)).toBe(48);
+  });
+
+  it('When the same key is sent 20 times in parallel, then there is one purchase, one id and one unit taken', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 10, perUserLimit: 5 });
+    const token = shopperToken(`retry-${randomUUID()}`);
+    const key = `key-${randomUUID()}`;
+    const replies = await Promise.all(Array.from({ length: 20 }, () => attempt(stack, saleId, token, { quantity: 1 }, key)));
+    expect(replies.every((r) => r.status === 202 || r.status === 200)).toBe(true);
+    expect(replies.filter((r) => r.status === 202)).toHaveLength(1);
+    expect(new Set(replies.map((r) => r.body.purchaseId)).size).toBe(1);
+    expect(await remaining(stack, saleId)).toBe(9);
+
+    await waitFor(async () => ((await stack.api.deps.db('orders').where({ sale_id: saleId })).length === 1 ? true : undefined), 'the order');
+    const again = await attempt(stack, saleId, token, { quantity: 1 }, key);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ purchaseId: replies[0]!.body.purchaseId, status: 'confirmed' });
+    expect(await stack.api.deps.db('orders').where({ sale_id: saleId })).toHaveLength(1);
+  });
+
+  it('When the same key comes with another quantity, then 409 IDEMPOTENCY_CONFLICT and nothing taken', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 10, perUserLimit: 5 });
+    const token = shopperToken(`conflict-${randomUUID()}`);
+    expect((await attempt(stack, saleId, token, { quantity: 1 }, 'k1')).status).toBe(202);
+    const conflict = await attempt(stack, saleId, token, { quantity: 2 }, 'k1');
+    expect(conflict.status).toBe(409);
+    expect(conflict.body.error.code).toBe('IDEMPOTENCY_CONFLICT');
+    expect(await remaining(stack, saleId)).toBe(9);
+  });
+
+  it('When an attempt was refused, then its key is not remembered and a retry is judged afresh', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 10, perUserLimit: 2 });
+    const token = shopperToken(`afresh-${randomUUID()}`);
+    const refused = await attempt(stack, saleId, token, { quantity: 3 }, 'k-afresh');
+    expect(refused.body.error.code).toBe('LIMIT_EXCEEDED');
+    const retried = await attempt(stack, saleId, token, { quantity: 1 }, 'k-afresh');
+    expect(retried.status).toBe(202);
+  });
+
+  it('When two shoppers (or two sales) use the same key, then they get separate purchases', async () => {
+    const a = await createSale(stack.api.url, { stock: 10, perUserLimit: 2 });
+    const b = await createSale(stack.api.url, { stock: 10, perUserLimit: 2 });
+    const alice = shopperToken(`alice-${randomUUID()}`);
+    const bob = shopperToken(`bob-${randomUUID()}`);
+    const r1 = await attempt(stack, a.saleId, alice, { quantity: 1 }, 'shared');
+    const r2 = await attempt(stack, a.saleId, bob, { quantity: 1 }, 'shared');
+    const r3 = await attempt(stack, b.saleId, alice, { quantity: 1 }, 'shared');
+    expect([r1.status, r2.status, r3.status]).toEqual([202, 202, 202]);
+    expect(new Set([r1.body.purchaseId, r2.body.purchaseId, r3.body.purchaseId]).size).toBe(3);
+  });
+
+  it('When the Redis client replays the admission command after a reconnect, then stock is taken once', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 5, perUserLimit: 2 });
+    const { redis, keys } = stack.api.deps;
+    const args = { purchaseId: randomUUID(), userId: 'replayer', quantity: 1, nowMs: Date.now(), idemKey: '' };
+    const first = await scripts.admit(redis, keys.sale(saleId), args);
+    const replay = await scripts.admit(redis, keys.sale(saleId), { ...args, nowMs: args.nowMs + 5 });
+    expect(first[0]).toBe(1);
+    expect(replay[0]).toBe(2);
+    expect(replay[1]).toBe(args.purchaseId);
+    expect(await remaining(stack, saleId)).toBe(4);
+    expect(Number(await redis.hget(keys.sale(saleId).users, 'replayer'))).toBe(1);
+  });
+});
+
+describe('When the queue backlog is over QUEUE_MAX_BACKLOG', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack(testConfig({ QUEUE_MAX_BACKLOG: '5', BACKLOG_POLL_MS: '50' }), { worker: false });
+  });
+  afterAll(async () => stack?.stop());
+
+  it('then attempts get 503 OVERLOADED with Retry-After, nothing is taken, and admission resumes once drained', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 100, perUserLimit: 1 });
+    for (let i = 0; i < 5; i++) expect((await attempt(stack, saleId, shopperToken(`b-${saleId}-${i}`))).status).toBe(202);
+    const over = await attempt(stack, saleId, shopperToken(`b-${saleId}-over`));
+    expect(over.status).toBe(503);
+    expect(over.body.error.code).toBe('OVERLOADED');
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await remaining(stack, saleId)).toBe(95);
+
+    const worker = await startWorker(stack.config, stack.api.deps.logger);
+    try {
+      const resumed = await waitFor(async () => {
+        const r = await attempt(stack, saleId, shopperToken(`b-${saleId}-later`));
+        return r.status === 202 ? r : undefined;
+      }, 'admission to resume after the queue drained');
+      expect(resumed.body.status).toBe('queued');
+    } finally {
+      await worker.stop();
+    }
+  });
+});
+
+describe('When the enqueue fails after the Lua gate admitted the purchase', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack(testConfig(), { worker: false });
+  });
+  afterAll(async () => stack?.stop());
+
+  it('then the unit is given back, the shopper gets 503, and the key can be retried', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 3, perUserLimit: 1 });
+    const { redis, keys, queue } = stack.api.deps;
+    const user = `enq-${randomUUID()}`;
+    const token = shopperToken(user);
+    // A real Redis failure for BullMQ's add: its wait list key holds the wrong type.
+    const waitKey = `${keys.bullPrefix}:${queue.name}:wait`;
+    await redis.set(waitKey, 'not-a-list');
+    try {
+      const failed = await attempt(stack, saleId, token, { quantity: 1 }, 'enq-key');
+      expect(failed.status).toBe(503);
+      expect(failed.body.error.code).toBe('QUEUE_UNAVAILABLE');
+      expect(await remaining(stack, saleId)).toBe(3);
+      expect(Number(await redis.hget(keys.sale(saleId).users, user))).toBe(0);
+      expect(await redis.hget(keys.sale(saleId).idempotency, scopedIdempotencyKey(user, 'enq-key'))).toBeNull();
+    } finally {
+      await redis.del(waitKey);
+    }
+    const retried = await attempt(stack, saleId, token, { quantity: 1 }, 'enq-key');
+    expect(retried.status).toBe(202);
+    expect(await remaining(stack, saleId)).toBe(2);
+  });
+});
