@@ -252,8 +252,8 @@ describe('When the API runs with its default test configuration', () => {
       expectError(text, 415, 'UNSUPPORTED_MEDIA_TYPE');
       const form = await attempt(saleId, { token, rawBody: 'quantity=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
       expectError(form, 415, 'UNSUPPORTED_MEDIA_TYPE');
-      const utf16 = await attempt(saleId, { token, rawBody: '{"quantity": 1}', headers: { 'content-type': 'application/json; charset=iso-8859-1' } });
-      expectError(utf16, 415, 'UNSUPPORTED_MEDIA_TYPE');
+      const latin1 = await attempt(saleId, { token, rawBody: '{"quantity": 1}', headers: { 'content-type': 'application/json; charset=iso-8859-1' } });
+      expectError(latin1, 415, 'UNSUPPORTED_MEDIA_TYPE');
       expectError(await attempt(saleId, { token, body: { quantity: 3 } }), 409, 'LIMIT_EXCEEDED');
       // 1,000,000 is valid input, just more than the sale has.
       expectError(await attempt(saleId, { token, body: { quantity: 1_000_000 } }), 409, 'SOLD_OUT');

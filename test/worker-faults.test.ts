@@ -102,6 +102,26 @@ describe('When a worker process is killed with SIGKILL in the middle of a write 
   });
 });
 
+describe('When a worker process gets SIGTERM while a job is in hand', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack(testConfig(), { worker: false });
+  });
+  afterAll(async () => stack?.stop());
+
+  it('then it finishes that job before exiting 0', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 5, perUserLimit: 1 });
+    const child = await spawnWorker(testEnv({ QUEUE_NAME: stack.config.queueName, WORKER_FAULT_HOLD_MS: '1000' }));
+    const [p] = await buy(stack, saleId, 1);
+    await waitFor(async () => ((await heldTransactions(stack)).length > 0 ? true : undefined), 'the open write transaction');
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const view = await call(stack.api.url, 'GET', p!.body.statusUrl, { token: p!.token });
+    expect(view.body.status).toBe('confirmed');
+  });
+});
+
 describe('When PostgreSQL fails under the worker', () => {
   let stack: Stack;
   beforeAll(async () => {
