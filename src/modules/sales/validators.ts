@@ -3,6 +3,7 @@ import { paginationSchema } from '../../http/validate';
 
 const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 const MAX_INT = 2_147_483_647;
+const bothDates = (s: { startsAt: unknown; endsAt: unknown }) => s.startsAt instanceof Date && s.endsAt instanceof Date;
 
 export const createSaleSchema = z
   .strictObject({
@@ -15,9 +16,11 @@ export const createSaleSchema = z
     priceCents: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
     holdSeconds: z.number().int().min(1).max(86_400).optional(),
   })
-  .refine((s) => s.endsAt > s.startsAt, { path: ['endsAt'], message: 'must be after startsAt' })
-  .refine((s) => s.endsAt.getTime() > Date.now(), { path: ['endsAt'], message: 'must be in the future' })
-  .refine((s) => s.perUserLimit <= s.stock, { path: ['perUserLimit'], message: 'must not exceed stock' });
+  // zod still runs object refinements after a field failed its format check, so the
+  // dates may be raw strings here: compare only real dates (the format issue is already reported).
+  .refine((s) => !bothDates(s) || s.endsAt > s.startsAt, { path: ['endsAt'], message: 'must be after startsAt' })
+  .refine((s) => !(s.endsAt instanceof Date) || s.endsAt.getTime() > Date.now(), { path: ['endsAt'], message: 'must be in the future' })
+  .refine((s) => typeof s.stock !== 'number' || s.perUserLimit <= s.stock, { path: ['perUserLimit'], message: 'must not exceed stock' });
 
 export type CreateSaleInput = z.infer<typeof createSaleSchema>;
 
