@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { parse, parseId } from '../../http/validate';
 import { PurchaseQueue } from '../purchases/queue';
+import { auditSale } from './audit';
 import { createSale, getSaleView, listSaleViews, saleStats, SalesDeps } from './service';
 import { createSaleSchema, listSalesQuerySchema } from './validators';
 
@@ -22,6 +23,9 @@ export function adminSalesRouter(deps: SalesDeps & { queue: PurchaseQueue }): Ro
   router.post('/sales', async (req, res) => {
     const input = parse(createSaleSchema, req.body);
     res.status(201).json(await createSale(deps, input));
+  });
+  router.get('/sales/:saleId/audit', async (req, res) => {
+    res.json(await auditSale(deps, parseId(req.params.saleId, 'SALE_NOT_FOUND', 'Sale')));
   });
   router.get('/sales/:saleId/stats', async (req, res) => {
     res.json(await saleStats(deps, parseId(req.params.saleId, 'SALE_NOT_FOUND', 'Sale')));
