@@ -6,6 +6,7 @@ import { connectRedis, createApiRedis } from './lib/redis';
 import { createKeys, Keys } from './redis/keys';
 import { loadScripts } from './redis/scripts';
 import { BacklogMonitor, createPurchaseQueue, PurchaseQueue } from './modules/purchases/queue';
+import { SoldOutCache } from './modules/purchases/sold-out-cache';
 
 /** Everything the API needs, wired explicitly (no container, no module singletons). */
 export type ApiDeps = {
@@ -16,6 +17,7 @@ export type ApiDeps = {
   keys: Keys;
   queue: PurchaseQueue;
   backlog: BacklogMonitor;
+  soldOut: SoldOutCache;
 };
 
 export async function createApiDeps(config: Config, logger = createLogger(config.logLevel, 'api')): Promise<ApiDeps> {
@@ -31,11 +33,14 @@ export async function createApiDeps(config: Config, logger = createLogger(config
   });
   const backlog = new BacklogMonitor(queue, config.queueMaxBacklog, config.backlogPollMs, logger);
   await backlog.start();
-  return { config, logger, db, redis, keys, queue, backlog };
+  const soldOut = new SoldOutCache(redis, keys, logger);
+  soldOut.start();
+  return { config, logger, db, redis, keys, queue, backlog, soldOut };
 }
 
 export async function closeApiDeps(deps: ApiDeps): Promise<void> {
   deps.backlog.stop();
+  await deps.soldOut.stop();
   await deps.queue.close();
   await deps.redis.quit().catch(() => undefined);
   await deps.db.destroy();

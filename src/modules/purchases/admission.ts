@@ -8,12 +8,14 @@ import { scripts } from '../../redis/scripts';
 import { PurchaseJob } from './job';
 import { BacklogMonitor, enqueuePurchase, PurchaseQueue } from './queue';
 import { PurchaseStatus, writeFinal, writeQueued } from './read-model';
+import { SoldOutCache } from './sold-out-cache';
 
 export type AdmissionDeps = {
   redis: Redis;
   keys: Keys;
   queue: PurchaseQueue;
   backlog: BacklogMonitor;
+  soldOut: SoldOutCache;
   logger: Logger;
   /** Looks up a sale the gate does not know (rare path): decides 404 vs 503. */
   saleExists: (saleId: string) => Promise<boolean>;
@@ -32,6 +34,8 @@ export type AttemptResult = {
  * trip), then the enqueue. A failed enqueue gives the reservation back.
  */
 export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Promise<AttemptResult> {
+  // A retry with a key may find its earlier purchase, so keyed attempts always ask the gate.
+  if (!attempt.idempotencyKey && deps.soldOut.refuse(attempt.saleId)) throw admitRefusal(-5);
   if (deps.backlog.isOverloaded()) throw Errors.overloaded(deps.backlog.retryAfterSeconds());
 
   const keys = deps.keys.sale(attempt.saleId);
@@ -51,7 +55,10 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
     }
     throw Errors.notFound('SALE_NOT_FOUND', 'Sale not found');
   }
-  if (code < 0) throw admitRefusal(code);
+  if (code < 0) {
+    if (code === -5 && Number(id) <= 0) deps.soldOut.markSoldOut(attempt.saleId);
+    throw admitRefusal(code);
+  }
 
   const purchase = {
     purchaseId: id!,

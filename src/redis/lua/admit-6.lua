@@ -21,7 +21,8 @@
      2  existing purchase returned (same idempotency key, or a replay of this very command)
     -1  sale not loaded in Redis
     -2  SALE_NOT_STARTED   -3 SALE_ENDED   -4 SALE_CANCELLED
-    -5  SOLD_OUT           -6 LIMIT_EXCEEDED
+    -5  SOLD_OUT (second element: units remaining, so callers can cache "0 left")
+    -6  LIMIT_EXCEEDED
     -7  IDEMPOTENCY_CONFLICT (same key, different quantity)
 ]]
 local pid = ARGV[1]
@@ -55,9 +56,9 @@ if idemKey ~= '' then
   end
 end
 
-local function refuse(code, name)
+local function refuse(code, name, extra)
   redis.call('HINCRBY', KEYS[6], 'rejected:' .. name, 1)
-  return { code }
+  return { code, extra }
 end
 
 if meta[3] == '1' then return refuse(-4, 'SALE_CANCELLED') end
@@ -65,7 +66,7 @@ if now < tonumber(meta[1]) then return refuse(-2, 'SALE_NOT_STARTED') end
 if now >= tonumber(meta[2]) then return refuse(-3, 'SALE_ENDED') end
 
 local remaining = tonumber(redis.call('GET', KEYS[2]) or '0')
-if remaining < qty then return refuse(-5, 'SOLD_OUT') end
+if remaining < qty then return refuse(-5, 'SOLD_OUT', remaining) end
 
 local held = tonumber(redis.call('HGET', KEYS[3], userId) or '0')
 if held + qty > tonumber(meta[4]) then return refuse(-6, 'LIMIT_EXCEEDED') end

@@ -1,0 +1,67 @@
+import { Redis } from 'ioredis';
+import { Logger } from '../../lib/logger';
+import { Keys } from '../../redis/keys';
+
+/**
+ * Remembers, per process, which sales the gate just reported as sold out (0 left), so
+ * a stampede on a sold-out sale costs no Redis round trip. Each entry lives `ttlMs`:
+ * units that come back (a rejection, an expiry, more stock) are admitted again at most
+ * `ttlMs` later, with no invalidation message to lose.
+ *
+ * Refusals answered from here are counted in memory and added to the sale's Redis
+ * stats every `flushMs`, so stats stay complete.
+ */
+export class SoldOutCache {
+  private readonly until = new Map<string, number>();
+  private readonly refusals = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly logger: Logger,
+    private readonly ttlMs = 500,
+    private readonly flushMs = 250,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), this.flushMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+
+  /** True when this sale was sold out less than ttlMs ago; counts the refusal. */
+  refuse(saleId: string, now = Date.now()): boolean {
+    const until = this.until.get(saleId);
+    if (until === undefined) return false;
+    if (until <= now) {
+      this.until.delete(saleId);
+      return false;
+    }
+    this.refusals.set(saleId, (this.refusals.get(saleId) ?? 0) + 1);
+    return true;
+  }
+
+  markSoldOut(saleId: string, now = Date.now()): void {
+    this.until.set(saleId, now + this.ttlMs);
+  }
+
+  async flush(): Promise<void> {
+    if (this.refusals.size === 0) return;
+    const batch = [...this.refusals];
+    this.refusals.clear();
+    try {
+      const tx = this.redis.pipeline();
+      for (const [saleId, n] of batch) tx.hincrby(this.keys.sale(saleId).stats, 'rejected:SOLD_OUT', n);
+      await tx.exec();
+    } catch (err) {
+      // Put them back: the next flush tries again.
+      for (const [saleId, n] of batch) this.refusals.set(saleId, (this.refusals.get(saleId) ?? 0) + n);
+      this.logger.warn('could not flush sold-out refusal counts', { err: (err as Error).message });
+    }
+  }
+}

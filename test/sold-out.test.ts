@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import { call, createSale, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
+
+const attempt = (stack: Stack, saleId: string, user: string) =>
+  call(stack.api.url, 'POST', `/api/sales/${saleId}/purchases`, { token: shopperToken(user), body: { quantity: 1 } });
+
+/** Polls attempts by fresh shoppers until one is admitted; returns how long it took. */
+async function msUntilAdmitted(stack: Stack, saleId: string): Promise<number> {
+  const started = Date.now();
+  await waitFor(async () => ((await attempt(stack, saleId, `late-${randomUUID()}`)).status === 202 ? true : undefined), 'an admission', 5000, 20);
+  return Date.now() - started;
+}
+
+describe('The sold-out fast path', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack(testConfig());
+  });
+  afterAll(async () => stack?.stop());
+
+  it('When a sale is sold out, then attempts are refused without touching the gate, and still counted', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 1, perUserLimit: 1 });
+    expect((await attempt(stack, saleId, 'first')).status).toBe(202);
+    expect((await attempt(stack, saleId, 'second')).body.error.code).toBe('SOLD_OUT'); // from the gate: now cached
+    const { redis, keys } = stack.api.deps;
+    const k = keys.sale(saleId);
+    const before = Number(await redis.hget(k.stats, 'rejected:SOLD_OUT'));
+    // Hide the sale from the gate: had the script run, it would answer 503 SALE_UNAVAILABLE.
+    await redis.rename(k.meta, `${k.meta}:hidden`);
+    let replies;
+    try {
+      replies = await Promise.all(Array.from({ length: 20 }, (_, i) => attempt(stack, saleId, `crowd-${i}`)));
+    } finally {
+      await redis.rename(`${k.meta}:hidden`, k.meta);
+    }
+    expect(replies.map((r) => r.body.error?.code)).toEqual(Array(20).fill('SOLD_OUT'));
+    const total = await waitFor(async () => {
+      const n = Number(await redis.hget(k.stats, 'rejected:SOLD_OUT'));
+      return n === before + 20 ? n : undefined;
+    }, 'the cached refusals to be flushed into stats');
+    expect(total).toBe(before + 20);
+  });
+
+  it('When a unit comes back after a database rejection, then the sale admits again within a second', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 2, perUserLimit: 1 });
+    // PostgreSQL holds one unit fewer than the gate: one of the two admitted purchases is rejected there.
+    await stack.api.deps.db('sale_inventory').where({ sale_id: saleId }).update({ remaining: 1 });
+    const a = await attempt(stack, saleId, `a-${saleId}`);
+    const b = await attempt(stack, saleId, `b-${saleId}`);
+    expect([a.status, b.status]).toEqual([202, 202]);
+    expect((await attempt(stack, saleId, `c-${saleId}`)).body.error.code).toBe('SOLD_OUT');
+
+    await waitFor(async () => ((await stack.api.deps.redis.get(stack.api.deps.keys.sale(saleId).remaining)) === '1' ? true : undefined), 'the unit to be given back');
+    // Room for the late buyer in PostgreSQL too, so the admitted purchase can be confirmed.
+    await stack.api.deps.db('sale_inventory').where({ sale_id: saleId }).increment('remaining', 1);
+    expect(await msUntilAdmitted(stack, saleId)).toBeLessThan(1000);
+  });
+
+  it('When stock is raised on a sold-out sale, then it admits again within a second', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 1, perUserLimit: 1 });
+    expect((await attempt(stack, saleId, `x-${saleId}`)).status).toBe(202);
+    expect((await attempt(stack, saleId, `y-${saleId}`)).body.error.code).toBe('SOLD_OUT');
+    const { db, redis, keys } = stack.api.deps;
+    await db('sale_inventory').where({ sale_id: saleId }).increment({ stock: 5, remaining: 5 });
+    await db('sales').where({ id: saleId }).increment('stock', 5);
+    await redis.incrby(keys.sale(saleId).remaining, 5);
+    expect(await msUntilAdmitted(stack, saleId)).toBeLessThan(1000);
+  });
+
+  it('When a shopper retries with their Idempotency-Key on a sold-out sale, then they get their purchase, not SOLD_OUT', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 1, perUserLimit: 1 });
+    const token = shopperToken(`keyed-${saleId}`);
+    const first = await call(stack.api.url, 'POST', `/api/sales/${saleId}/purchases`, { token, body: {}, headers: { 'idempotency-key': 'k' } });
+    expect((await attempt(stack, saleId, `other-${saleId}`)).body.error.code).toBe('SOLD_OUT');
+    const retry = await call(stack.api.url, 'POST', `/api/sales/${saleId}/purchases`, { token, body: {}, headers: { 'idempotency-key': 'k' } });
+    expect(retry.status).toBe(200);
+    expect(retry.body.purchaseId).toBe(first.body.purchaseId);
+  });
+});
