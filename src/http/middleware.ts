@@ -10,17 +10,20 @@ export function requestId(logger: Logger) {
     const inbound = req.header('x-request-id');
     const id = inbound && /^[\w.-]{1,64}$/.test(inbound) ? inbound : randomUUID();
     res.setHeader('X-Request-Id', id);
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      requestContext.run({ requestId: id }, () =>
-        logger.http('request', {
-          method: req.method,
-          path: req.path,
-          status: res.statusCode,
-          ms: Number(process.hrtime.bigint() - started) / 1e6,
-        }),
-      );
-    });
+    // Access logs cost a log record per request: only when LOG_LEVEL asks for them.
+    if (logger.isLevelEnabled('http')) {
+      const started = process.hrtime.bigint();
+      res.on('finish', () => {
+        requestContext.run({ requestId: id }, () =>
+          logger.http('request', {
+            method: req.method,
+            path: req.path,
+            status: res.statusCode,
+            ms: Number(process.hrtime.bigint() - started) / 1e6,
+          }),
+        );
+      });
+    }
     requestContext.run({ requestId: id }, next);
   };
 }

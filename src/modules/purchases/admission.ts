@@ -7,7 +7,7 @@ import { Keys, scopedIdempotencyKey } from '../../redis/keys';
 import { scripts } from '../../redis/scripts';
 import { PurchaseJob } from './job';
 import { BacklogMonitor, enqueuePurchase, PurchaseQueue } from './queue';
-import { PurchaseStatus, writeFinal, writeQueued } from './read-model';
+import { indexUserPurchase, PurchaseStatus, writeFinal } from './read-model';
 import { SoldOutCache } from './sold-out-cache';
 
 export type AdmissionDeps = {
@@ -64,7 +64,8 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
     purchaseId: id!,
     saleId: attempt.saleId,
     quantity: quantity!,
-    status: status as PurchaseStatus,
+    // A worker's claim (`processing`) is internal: to the shopper it is still queued.
+    status: (status === 'processing' ? 'queued' : status) as PurchaseStatus,
     createdAt: new Date(createdAtMs!).toISOString(),
   };
   // Same key again, or ioredis replaying the command after a reconnect: the earlier purchase.
@@ -79,16 +80,15 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
     idempotencyKey: attempt.idempotencyKey,
   };
   try {
-    await writeQueued(deps.redis, deps.keys, { ...purchase, userId: attempt.userId });
-  } catch (err) {
-    // No job was sent, so nothing can confirm this purchase later: a 503 is safe.
-    return compensate(deps, attempt, purchase, idemKey, err, false);
-  }
-  try {
+    // Both ride the same pipelined round trip; the index is a convenience and may fail alone.
+    const index = indexUserPurchase(deps.redis, deps.keys, attempt.userId, purchaseId, createdAtMs!).catch((err: Error) =>
+      deps.logger.warn('user purchase index write failed', { purchaseId, err: err.message }),
+    );
     await enqueuePurchase(deps.queue, job);
     deps.backlog.noteEnqueued();
+    await index;
   } catch (err) {
-    return compensate(deps, attempt, purchase, idemKey, err, true);
+    return compensate(deps, attempt, purchase, idemKey, err);
   }
   return { created: true, purchase };
 }
@@ -103,7 +103,6 @@ async function compensate(
   purchase: AttemptResult['purchase'],
   idemKey: string,
   cause: unknown,
-  jobMayExist: boolean,
 ): Promise<AttemptResult> {
   const keys = deps.keys.sale(attempt.saleId);
   deps.logger.error('enqueue failed after admission', { purchaseId: purchase.purchaseId, err: (cause as Error).message });
@@ -111,12 +110,11 @@ async function compensate(
   try {
     released = await scripts.release(deps.redis, keys, { purchaseId: purchase.purchaseId, idemKey, reason: 'ENQUEUE_FAILED' });
   } catch (err) {
-    // Redis is unreachable. If the job may exist, answering an error now could be
-    // contradicted by a later confirmation, so the purchase stays admitted and a worker
-    // (if the job exists) or reconciliation settles it.
+    // Redis is unreachable: the job may exist, and answering an error now could be
+    // contradicted by a later confirmation. The purchase stays admitted; a worker (if
+    // the job exists) or reconciliation settles it.
     deps.logger.error('release after failed enqueue failed', { purchaseId: purchase.purchaseId, err: (err as Error).message });
-    if (jobMayExist) return { created: true, purchase };
-    throw Errors.unavailable('QUEUE_UNAVAILABLE', 'The purchase could not be queued; please retry', 1);
+    return { created: true, purchase };
   }
   if (released === 0) return { created: true, purchase };
   await writeFinal(deps.redis, deps.keys, [

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { Db } from '../../lib/db';
 import { Keys } from '../../redis/keys';
+import { PurchaseQueue } from './queue';
 
 export type PurchaseStatus = 'queued' | 'confirmed' | 'rejected' | 'paid' | 'expired' | 'cancelled';
 
@@ -22,17 +23,12 @@ const READ_MODEL_TTL_S = 24 * 3600;
 const USER_INDEX_MAX = 200;
 
 /**
- * Records a just-admitted purchase for pollers. NX: if a worker already wrote the
- * final status (it can race ahead of this write), the queued view never overwrites it.
+ * Indexes a just-admitted purchase under its owner for `GET /api/me/purchases`. The
+ * purchase itself needs no write here: while queued, its BullMQ job is its record.
  */
-export function writeQueued(redis: Redis, keys: Keys, p: Stored): Promise<unknown> {
-  const userKey = keys.userPurchases(p.userId);
-  return Promise.all([
-    redis.set(keys.purchase(p.purchaseId), JSON.stringify(p), 'EX', READ_MODEL_TTL_S, 'NX'),
-    redis.zadd(userKey, Date.parse(p.createdAt), p.purchaseId),
-    redis.zremrangebyrank(userKey, 0, -USER_INDEX_MAX - 1),
-    redis.expire(userKey, READ_MODEL_TTL_S),
-  ]);
+export function indexUserPurchase(redis: Redis, keys: Keys, userId: string, purchaseId: string, createdAtMs: number): Promise<unknown> {
+  const userKey = keys.userPurchases(userId);
+  return Promise.all([redis.zadd(userKey, createdAtMs, purchaseId), redis.expire(userKey, READ_MODEL_TTL_S)]);
 }
 
 export async function writeFinal(redis: Redis, keys: Keys, items: Stored[]): Promise<void> {
@@ -71,14 +67,27 @@ const pgPurchases = (db: Db) =>
     .leftJoin('orders as o', 'o.purchase_id', 'p.id')
     .select<PgRow[]>('p.id', 'p.sale_id', 'p.user_id', 'p.quantity', 'p.status', 'p.reason', 'p.admitted_at', 'o.id as order_id');
 
-/** One purchase for its owner: Redis while hot, PostgreSQL after. Others get undefined (-> 404). */
-export async function readPurchase(redis: Redis, db: Db, keys: Keys, purchaseId: string, userId: string): Promise<PurchaseView | undefined> {
-  const cached = await redis.get(keys.purchase(purchaseId));
-  let found: Stored | undefined = cached ? (JSON.parse(cached) as Stored) : undefined;
-  if (!found) {
-    const row = await pgPurchases(db).where('p.id', purchaseId).first();
-    found = row ? fromPg(row as PgRow) : undefined;
+export type ReadDeps = { redis: Redis; db: Db; keys: Keys; queue: PurchaseQueue };
+
+/**
+ * One purchase, whoever owns it: the final view in Redis, else its queued job, else
+ * PostgreSQL (after the 24 h read model expired). Polling never reaches PostgreSQL while hot.
+ */
+async function findPurchase(deps: ReadDeps, purchaseId: string): Promise<Stored | undefined> {
+  const cached = await deps.redis.get(deps.keys.purchase(purchaseId));
+  if (cached) return JSON.parse(cached) as Stored;
+  const job = await deps.queue.getJob(purchaseId);
+  if (job?.data?.purchaseId === purchaseId) {
+    const d = job.data;
+    return { purchaseId, saleId: d.saleId, userId: d.userId, quantity: d.quantity, status: 'queued', createdAt: new Date(d.admittedAt).toISOString() };
   }
+  const row = await pgPurchases(deps.db).where('p.id', purchaseId).first();
+  return row ? fromPg(row as PgRow) : undefined;
+}
+
+/** One purchase for its owner; anyone else gets undefined (-> 404). */
+export async function readPurchase(deps: ReadDeps, purchaseId: string, userId: string): Promise<PurchaseView | undefined> {
+  const found = await findPurchase(deps, purchaseId);
   return found && found.userId === userId ? strip(found) : undefined;
 }
 
@@ -86,24 +95,20 @@ export async function readPurchase(redis: Redis, db: Db, keys: Keys, purchaseId:
  * A shopper's purchases, newest first: PostgreSQL holds the decided ones; purchases
  * still queued exist only in Redis and are merged into the first page.
  */
-export async function listUserPurchases(
-  redis: Redis,
-  db: Db,
-  keys: Keys,
-  userId: string,
-  page: { limit: number; offset: number },
-): Promise<PurchaseView[]> {
-  const rows = (await pgPurchases(db).where('p.user_id', userId).orderBy('p.admitted_at', 'desc').limit(page.limit).offset(page.offset)) as PgRow[];
+export async function listUserPurchases(deps: ReadDeps, userId: string, page: { limit: number; offset: number }): Promise<PurchaseView[]> {
+  const rows = (await pgPurchases(deps.db)
+    .where('p.user_id', userId)
+    .orderBy('p.admitted_at', 'desc')
+    .limit(page.limit)
+    .offset(page.offset)) as PgRow[];
   const decided = rows.map(fromPg);
   if (page.offset > 0) return decided.map(strip);
-  const recentIds = await redis.zrevrange(keys.userPurchases(userId), 0, page.limit - 1);
+  const userKey = deps.keys.userPurchases(userId);
+  await deps.redis.zremrangebyrank(userKey, 0, -USER_INDEX_MAX - 1);
+  const recentIds = await deps.redis.zrevrange(userKey, 0, page.limit - 1);
   const known = new Set(decided.map((p) => p.purchaseId));
-  const missing = recentIds.filter((id) => !known.has(id));
-  const cached = missing.length ? await redis.mget(missing.map((id) => keys.purchase(id))) : [];
-  const queued = cached
-    .filter((v): v is string => v !== null)
-    .map((v) => JSON.parse(v) as Stored)
-    .filter((p) => p.userId === userId && p.status === 'queued');
+  const undecided = await Promise.all(recentIds.filter((id) => !known.has(id)).map((id) => findPurchase(deps, id)));
+  const queued = undecided.filter((p): p is Stored => p !== undefined && p.userId === userId && p.status === 'queued');
   return [...queued, ...decided]
     .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))
     .slice(0, page.limit)

@@ -35,7 +35,7 @@ export function purchasesRouter(deps: PurchaseRouteDeps, guard: { user: RequestH
   router.get('/purchases/:purchaseId', guard.user, async (req, res) => {
     const { userId } = principalOf(req);
     const purchaseId = parseId(req.params.purchaseId, 'PURCHASE_NOT_FOUND', 'Purchase');
-    const purchase = await readPurchase(deps.redis, deps.db, deps.keys, purchaseId, userId);
+    const purchase = await readPurchase(deps, purchaseId, userId);
     if (!purchase) throw Errors.notFound('PURCHASE_NOT_FOUND', 'Purchase not found');
     res.json(purchase);
   });
@@ -43,7 +43,7 @@ export function purchasesRouter(deps: PurchaseRouteDeps, guard: { user: RequestH
   router.get('/me/purchases', guard.user, async (req, res) => {
     const { userId } = principalOf(req);
     const page = parse(paginationSchema, req.query, 'query');
-    res.json({ items: await listUserPurchases(deps.redis, deps.db, deps.keys, userId, page), ...page });
+    res.json({ items: await listUserPurchases(deps, userId, page), ...page });
   });
   return router;
 }
