@@ -180,6 +180,27 @@ describe('When PostgreSQL fails under the worker', () => {
     }
   });
 
+  it('then a batch that fails part-way commits every other purchase and only the poison one ends PROCESSING_FAILED', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 20, perUserLimit: 1 });
+    const { db } = stack.api.deps;
+    const poison = `s-${saleId.slice(0, 8)}-3`; // the 4th shopper `buy` uses
+    const fn = `poison_${saleId.replace(/-/g, '')}`;
+    await db.raw(`CREATE FUNCTION ${fn}() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'poison'; END $$ LANGUAGE plpgsql`);
+    await db.raw(`CREATE TRIGGER ${fn} BEFORE INSERT ON orders FOR EACH ROW WHEN (NEW.user_id = '${poison}') EXECUTE FUNCTION ${fn}()`);
+    try {
+      const admitted = await buy(stack, saleId, 12);
+      expect(admitted).toHaveLength(12);
+      const finals = await finalStatuses(stack, admitted);
+      const byUser = new Map(admitted.map((a, i) => [a.user, finals[i]]));
+      expect(byUser.get(poison)).toMatchObject({ status: 'rejected', reason: 'PROCESSING_FAILED' });
+      expect(finals.filter((f) => f.status === 'confirmed')).toHaveLength(11);
+      expect(await consistency(stack, saleId)).toEqual({ pgRemaining: 9, redisRemaining: 9, orders: 11, distinctOrderPurchases: 11 });
+    } finally {
+      await db.raw(`DROP TRIGGER IF EXISTS ${fn} ON orders`);
+      await db.raw(`DROP FUNCTION IF EXISTS ${fn}()`);
+    }
+  });
+
   it('then a sale whose database stock was lowered behind Redis rejects the purchase and gives the unit back', async () => {
     const { saleId } = await createSale(stack.api.url, { stock: 3, perUserLimit: 1 });
     await stack.api.deps.db('sale_inventory').where({ sale_id: saleId }).update({ remaining: 0 });
