@@ -1,6 +1,6 @@
 import { NextFunction, Request, Response } from 'express';
 import { Errors } from '../../lib/errors';
-import { Principal, verifyToken } from './tokens';
+import { Principal, verificationKey, verifyToken } from './tokens';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -10,10 +10,11 @@ declare module 'express-serve-static-core' {
 
 /** Requires a valid bearer token; sets req.principal. Runs before any body validation. */
 export function requireUser(secret: string) {
+  const key = verificationKey(secret);
   return (req: Request, _res: Response, next: NextFunction) => {
     const header = req.headers.authorization;
     const match = header ? /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header) : null;
-    const principal = match ? verifyToken(match[1]!, secret) : null;
+    const principal = match ? verifyToken(match[1]!, key) : null;
     if (!principal) return next(Errors.unauthenticated());
     req.principal = principal;
     next();
