@@ -1,6 +1,6 @@
 /**
  * `npm start`: one process for a newcomer. Creates and migrates the database, seeds the
- * demo sale, serves the API and runs the worker, then prints where to look.
+ * demo sale, serves the API and runs the worker (on its own thread), then prints where to look.
  */
 import { seedDemo } from '../seeds/demo';
 import { startApi } from './api';
@@ -10,7 +10,7 @@ import { ensureDatabase } from './lib/db';
 import { migrateLatest } from './lib/migration-source';
 import { checkRedisDurability } from './lib/redis-durability';
 import { signToken } from './modules/auth/tokens';
-import { startWorker } from './worker-process';
+import { startWorkerThread } from './worker-thread';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   await checkRedisDurability(deps.redis, logger);
   if (config.jwtSecretIsDefault) logger.warn('JWT_SECRET is not set: using the public development secret. Never do this in production.');
   const demo = config.seedDemo ? await seedDemo(deps) : undefined;
-  const worker = await startWorker(config);
+  const worker = await startWorkerThread();
   const api = await startApi(config, deps);
 
   const base = `http://localhost:${new URL(api.url).port}`;
