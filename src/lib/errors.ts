@@ -20,7 +20,12 @@ export class AppError extends Error {
     message: string,
     readonly options: { retryAfterSeconds?: number; details?: unknown } = {},
   ) {
+    // Domain errors are answers, not bugs: skip capturing a stack trace, which cost
+    // ~5% of CPU on a sold-out stampede. Unexpected errors keep their own stacks.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
   }
 }
 

@@ -1,5 +1,7 @@
 import { AppError, Errors } from '../lib/errors';
 
+export const SOLD_OUT_MESSAGE = 'Not enough units left for this request';
+
 /** Translates admit-6.lua's negative codes into domain errors (codes listed in the script header). */
 export function admitRefusal(code: number): AppError {
   switch (code) {
@@ -10,7 +12,7 @@ export function admitRefusal(code: number): AppError {
     case -4:
       return Errors.conflict('SALE_CANCELLED', 'This sale was cancelled');
     case -5:
-      return Errors.conflict('SOLD_OUT', 'Not enough units left for this request');
+      return Errors.conflict('SOLD_OUT', SOLD_OUT_MESSAGE);
     case -6:
       return Errors.conflict('LIMIT_EXCEEDED', 'This would take you over the per-shopper limit for this sale');
     case -7:

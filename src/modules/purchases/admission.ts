@@ -30,12 +30,19 @@ export type AttemptResult = {
 };
 
 /**
+ * The sold-out fast path: true when this process knows the sale has nothing left, so
+ * the attempt can be refused with no Redis call. A retry with an Idempotency-Key may
+ * find its earlier purchase, so keyed attempts always ask the gate.
+ */
+export function knownSoldOut(deps: Pick<AdmissionDeps, 'soldOut'>, saleId: string, idempotencyKey: string | null): boolean {
+  return idempotencyKey === null && deps.soldOut.refuse(saleId);
+}
+
+/**
  * Admits one purchase attempt: backlog check (in memory), the Lua gate (one round
  * trip), then the enqueue. A failed enqueue gives the reservation back.
  */
 export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Promise<AttemptResult> {
-  // A retry with a key may find its earlier purchase, so keyed attempts always ask the gate.
-  if (!attempt.idempotencyKey && deps.soldOut.refuse(attempt.saleId)) throw admitRefusal(-5);
   if (deps.backlog.isOverloaded()) throw Errors.overloaded(deps.backlog.retryAfterSeconds());
 
   const keys = deps.keys.sale(attempt.saleId);

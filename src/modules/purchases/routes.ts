@@ -2,11 +2,16 @@ import { RequestHandler, Router } from 'express';
 import { parse, parseId, paginationSchema } from '../../http/validate';
 import { Db } from '../../lib/db';
 import { Errors } from '../../lib/errors';
+import { SOLD_OUT_MESSAGE } from '../../redis/admit-codes';
 import { principalOf } from '../auth/middleware';
 import { findSale } from '../sales/repository';
-import { attemptPurchase, AdmissionDeps } from './admission';
+import { attemptPurchase, AdmissionDeps, knownSoldOut } from './admission';
 import { listUserPurchases, readPurchase } from './read-model';
 import { attemptBodySchema, idempotencyKeySchema } from './validators';
+
+const SOLD_OUT_BODY = Buffer.from(
+  JSON.stringify({ error: { code: 'SOLD_OUT', message: SOLD_OUT_MESSAGE } }),
+);
 
 export type PurchaseRouteDeps = Omit<AdmissionDeps, 'saleExists'> & { db: Db };
 
@@ -24,6 +29,8 @@ export function purchasesRouter(deps: PurchaseRouteDeps, guard: { user: RequestH
     const body = parse(attemptBodySchema, req.body);
     const rawKey = req.header('idempotency-key');
     const idempotencyKey = rawKey === undefined ? null : parse(idempotencyKeySchema, rawKey, 'Idempotency-Key header');
+    // The stampede on a sold-out sale: a pre-serialised answer, no Redis, no throw.
+    if (knownSoldOut(admission, saleId, idempotencyKey)) return void res.status(409).type('application/json').send(SOLD_OUT_BODY);
     const result = await attemptPurchase(admission, { saleId, userId, quantity: body?.quantity ?? 1, idempotencyKey });
     const statusUrl = `/api/purchases/${result.purchase.purchaseId}`;
     res
