@@ -93,7 +93,7 @@ export async function readPurchase(deps: ReadDeps, purchaseId: string, userId: s
 
 /**
  * A shopper's purchases, newest first: PostgreSQL holds the decided ones; purchases
- * still queued exist only in Redis and are merged into the first page.
+ * still queued (or decided while the page was read) come from Redis into the first page.
  */
 export async function listUserPurchases(deps: ReadDeps, userId: string, page: { limit: number; offset: number }): Promise<PurchaseView[]> {
   const rows = (await pgPurchases(deps.db)
@@ -108,8 +108,9 @@ export async function listUserPurchases(deps: ReadDeps, userId: string, page: { 
   const recentIds = await deps.redis.zrevrange(userKey, 0, page.limit - 1);
   const known = new Set(decided.map((p) => p.purchaseId));
   const undecided = await Promise.all(recentIds.filter((id) => !known.has(id)).map((id) => findPurchase(deps, id)));
-  const queued = undecided.filter((p): p is Stored => p !== undefined && p.userId === userId && p.status === 'queued');
-  return [...queued, ...decided]
+  // Not in the page yet: still queued, or decided after the page was read (Redis is fresher).
+  const recent = undecided.filter((p): p is Stored => p !== undefined && p.userId === userId && !known.has(p.purchaseId));
+  return [...recent, ...decided]
     .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))
     .slice(0, page.limit)
     .map(strip);
