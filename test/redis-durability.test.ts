@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { createLogger } from '../src/lib/logger';
 import { connectRedis, createApiRedis } from '../src/lib/redis';
 import { checkRedisDurability } from '../src/lib/redis-durability';
@@ -17,9 +18,10 @@ async function withRedis(args: string[], fn: (url: string) => Promise<void>): Pr
   const url = `redis://127.0.0.1:${port}`;
   try {
     await waitFor(async () => {
-      const probe = createApiRedis(url, 'probe');
+      // No reconnect timer left behind when the server is not up yet.
+      const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
       try {
-        await connectRedis(probe);
+        await probe.connect();
         return (await probe.ping()) === 'PONG' ? true : undefined;
       } finally {
         probe.disconnect();
