@@ -39,9 +39,10 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
   ].filter((l) => l !== null);
 
   const api = express.Router();
+  // The hot route's router first: fewer layers to walk per attempt.
+  api.use(purchasesRouter(deps, { user, attempt: [...limiters, body] }));
   api.use(healthRouter({ ...deps, isShuttingDown: () => state.shuttingDown }));
   api.use(publicSalesRouter(deps));
-  api.use(purchasesRouter(deps, { user, attempt: [...limiters, body] }));
   api.use('/admin', requireAdmin(config.jwtSecret), body, adminProductsRouter(deps), adminSalesRouter(deps));
   app.use('/api', api);
 

@@ -35,6 +35,7 @@ export type AttemptResult = {
  * find its earlier purchase, so keyed attempts always ask the gate.
  */
 export function knownSoldOut(deps: Pick<AdmissionDeps, 'soldOut'>, saleId: string, idempotencyKey: string | null): boolean {
+  // Only sale ids the gate itself reported sold out are in the cache, so an unchecked id is safe here.
   return idempotencyKey === null && deps.soldOut.refuse(saleId);
 }
 

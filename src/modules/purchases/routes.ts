@@ -16,21 +16,30 @@ const SOLD_OUT_BODY = Buffer.from(
 export type PurchaseRouteDeps = Omit<AdmissionDeps, 'saleExists'> & { db: Db };
 
 /**
- * Shopper purchase routes. `guard` runs auth, rate limits and body parsing in that
- * order, so a bad token is refused before the body is even read.
+ * Shopper purchase routes. On an attempt: auth, then the sold-out fast path, then rate
+ * limits and body parsing, so a bad token is refused before the body is even read, and
+ * a stampede on a sold-out sale costs neither a Redis call nor a body parse.
  */
 export function purchasesRouter(deps: PurchaseRouteDeps, guard: { user: RequestHandler; attempt: RequestHandler[] }): Router {
   const admission: AdmissionDeps = { ...deps, saleExists: async (id) => (await findSale(deps.db, id)) !== undefined };
   const router = Router();
 
-  router.post('/sales/:saleId/purchases', guard.user, ...guard.attempt, async (req, res) => {
+  // Any quantity is refused when 0 are left, so the body need not be read. Keyed
+  // attempts go on: a retry may find its earlier purchase.
+  const soldOutFastPath: RequestHandler = (req, res, next) => {
+    const saleId = String(req.params.saleId).toLowerCase();
+    if (req.headers['idempotency-key'] === undefined && knownSoldOut(admission, saleId, null)) {
+      return void res.status(409).type('application/json').send(SOLD_OUT_BODY);
+    }
+    next();
+  };
+
+  router.post('/sales/:saleId/purchases', guard.user, soldOutFastPath, ...guard.attempt, async (req, res) => {
     const { userId } = principalOf(req);
     const saleId = parseId(req.params.saleId, 'SALE_NOT_FOUND', 'Sale');
     const body = parse(attemptBodySchema, req.body);
     const rawKey = req.header('idempotency-key');
     const idempotencyKey = rawKey === undefined ? null : parse(idempotencyKeySchema, rawKey, 'Idempotency-Key header');
-    // The stampede on a sold-out sale: a pre-serialised answer, no Redis, no throw.
-    if (knownSoldOut(admission, saleId, idempotencyKey)) return void res.status(409).type('application/json').send(SOLD_OUT_BODY);
     const result = await attemptPurchase(admission, { saleId, userId, quantity: body?.quantity ?? 1, idempotencyKey });
     const statusUrl = `/api/purchases/${result.purchase.purchaseId}`;
     res
