@@ -4,8 +4,9 @@ import { Config, loadConfig } from './config/config';
 import { ApiDeps, closeApiDeps, createApiDeps } from './deps';
 import { AppState, createApp } from './http/app';
 import { checkRedisDurability } from './lib/redis-durability';
+import { attachRealtime, Realtime } from './realtime/socket-server';
 
-export type RunningApi = { server: http.Server; url: string; deps: ApiDeps; stop: () => Promise<void> };
+export type RunningApi = { server: http.Server; url: string; deps: ApiDeps; realtime: Realtime; stop: () => Promise<void> };
 
 /** Starts the HTTP API (port 0 picks a free port, as tests do). */
 export async function startApi(config: Config, deps?: ApiDeps): Promise<RunningApi> {
@@ -15,6 +16,7 @@ export async function startApi(config: Config, deps?: ApiDeps): Promise<RunningA
   // Keep-alive longer than typical proxy idle timeouts, so nginx never reuses a closed socket.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  const realtime = attachRealtime(server, { ...config, redis: d.redis, keys: d.keys, logger: d.logger });
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
@@ -22,12 +24,11 @@ export async function startApi(config: Config, deps?: ApiDeps): Promise<RunningA
     server,
     url,
     deps: d,
+    realtime,
     stop: async () => {
       state.shuttingDown = true;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      // Closes the sockets and then the HTTP server (in-flight requests finish).
+      await realtime.close();
       if (!deps) await closeApiDeps(d);
     },
   };

@@ -6,6 +6,7 @@ import { createKeys } from './redis/keys';
 import { loadScripts } from './redis/scripts';
 import { createPurchaseQueue } from './modules/purchases/queue';
 import { startPurchaseWorker } from './modules/purchases/worker';
+import { createPurchaseNotifier } from './realtime/emitter';
 
 export type RunningWorker = { stop: () => Promise<void> };
 
@@ -25,7 +26,8 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
     attempts: config.worker.attempts,
     backoffMs: config.worker.backoffMs,
   });
-  const running = startPurchaseWorker({ config, db, redis, connection, queue, keys, logger });
+  const onOutcomes = createPurchaseNotifier(redis, config.redisPrefix);
+  const running = startPurchaseWorker({ config, db, redis, connection, queue, keys, logger, onOutcomes });
   await running.worker.waitUntilReady();
   logger.info('purchase worker ready', {
     queue: config.queueName,

@@ -1,0 +1,35 @@
+import { SaleStatus } from '../modules/sales/sale';
+import { PurchaseStatus } from '../modules/purchases/read-model';
+
+/** The Socket.io contract, in one place: server and worker emitters are typed from it. */
+export type PurchaseUpdate = {
+  purchaseId: string;
+  saleId: string;
+  status: PurchaseStatus;
+  reason?: string;
+  orderId?: string;
+};
+
+export type ServerToClientEvents = {
+  'purchase:update': (update: PurchaseUpdate) => void;
+  'sale:stock': (stock: { saleId: string; remaining: number }) => void;
+  'sale:status': (status: { saleId: string; status: SaleStatus }) => void;
+};
+
+export type WatchAck = (reply: { ok: true } | { ok: false; error: { code: string; message: string } }) => void;
+
+export type ClientToServerEvents = {
+  'sale:watch': (req: { saleId: string }, ack?: WatchAck) => void;
+  'sale:unwatch': (req: { saleId: string }) => void;
+};
+
+export type SocketData = { userId: string; role: 'admin' | 'shopper' };
+
+/** Room names: a user's sockets, and the watchers of one sale. Only the server joins rooms. */
+export const rooms = {
+  user: (userId: string) => `user:${userId}`,
+  sale: (saleId: string) => `sale:${saleId}`,
+};
+
+/** Pub/sub channel prefix shared by the API nodes' adapter and the workers' emitter. */
+export const socketKey = (redisPrefix: string) => `${redisPrefix}:socket.io`;

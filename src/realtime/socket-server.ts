@@ -1,0 +1,81 @@
+import http from 'node:http';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Redis } from 'ioredis';
+import { Server } from 'socket.io';
+import { Logger } from '../lib/logger';
+import { Keys } from '../redis/keys';
+import { verificationKey, verifyToken } from '../modules/auth/tokens';
+import { uuidSchema } from '../http/validate';
+import { ClientToServerEvents, rooms, ServerToClientEvents, socketKey, SocketData } from './events';
+import { SaleTicker } from './sale-ticker';
+
+export type Realtime = { io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>; close: () => Promise<void> };
+
+/**
+ * Socket.io on the API's HTTP server. Handshake auth with the shopper's JWT; each socket
+ * joins only its own user's room (clients never name rooms). The Redis adapter lets a
+ * worker's emitter, or another API node, reach sockets connected here.
+ */
+export function attachRealtime(
+  server: http.Server,
+  deps: { redisUrl: string; redisPrefix: string; jwtSecret: string; redis: Redis; keys: Keys; logger: Logger },
+): Realtime {
+  const pub = new Redis(deps.redisUrl, { connectionName: 'fs-socket-pub' });
+  const sub = pub.duplicate({ connectionName: 'fs-socket-sub' });
+  const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(server, {
+    adapter: createAdapter(pub, sub, { key: socketKey(deps.redisPrefix) }),
+    serveClient: true,
+  });
+  const key = verificationKey(deps.jwtSecret);
+  const ticker = new SaleTicker(io, deps.redis, deps.keys);
+  ticker.start();
+
+  io.use((socket, next) => {
+    const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+    const principal = typeof token === 'string' ? verifyToken(token, key) : null;
+    if (!principal) return next(new Error('UNAUTHENTICATED'));
+    socket.data = { userId: principal.userId, role: principal.role };
+    next();
+  });
+
+  io.on('connection', (socket) => {
+    void socket.join(rooms.user(socket.data.userId));
+
+    socket.on('sale:watch', async (req, ack) => {
+      const parsed = uuidSchema.safeParse(req?.saleId);
+      const reply = typeof ack === 'function' ? ack : () => undefined;
+      if (!parsed.success) return reply({ ok: false, error: { code: 'VALIDATION_FAILED', message: 'saleId must be a UUID' } });
+      const saleId = parsed.data.toLowerCase();
+      try {
+        const snap = await ticker.snapshot(saleId);
+        if (!snap) return reply({ ok: false, error: { code: 'SALE_NOT_FOUND', message: 'Sale not found' } });
+        await socket.join(rooms.sale(saleId));
+        ticker.seen(saleId, snap);
+        socket.emit('sale:stock', { saleId, remaining: snap.remaining });
+        socket.emit('sale:status', { saleId, status: snap.status });
+        reply({ ok: true });
+      } catch (err) {
+        deps.logger.warn('sale:watch failed', { saleId, err: (err as Error).message });
+        reply({ ok: false, error: { code: 'UNAVAILABLE', message: 'Try again shortly' } });
+      }
+    });
+
+    socket.on('sale:unwatch', (req) => {
+      const parsed = uuidSchema.safeParse(req?.saleId);
+      if (parsed.success) void socket.leave(rooms.sale(parsed.data.toLowerCase()));
+    });
+  });
+
+  return {
+    io,
+    close: async () => {
+      ticker.stop();
+      // Disconnects every socket and closes the HTTP server it is attached to.
+      await new Promise<void>((resolve) => {
+        void io.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await Promise.all([pub.quit().catch(() => undefined), sub.quit().catch(() => undefined)]);
+    },
+  };
+}
