@@ -30,6 +30,8 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `Flash-sale engine is up at ${base}`,
+    `  shop:    ${base}/#token=${shopper}`,
+    `  admin:   ${base}/admin#token=${admin}`,
     `  health:  curl -s ${base}/api/health`,
     `  sales:   curl -s ${base}/api/sales`,
   ];

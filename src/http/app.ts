@@ -1,3 +1,4 @@
+import path from 'node:path';
 import express, { Express, Request } from 'express';
 import helmet from 'helmet';
 import { ApiDeps } from '../deps';
@@ -23,7 +24,13 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
   app.set('trust proxy', config.trustProxyHops);
   app.set('etag', false);
   app.disable('x-powered-by');
-  app.use(helmet());
+  app.use(
+    helmet({
+      // The engine serves plain HTTP on localhost and behind nginx: do not make browsers
+      // rewrite its own page's requests to https.
+      contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } },
+    }),
+  );
   app.use(requestId(logger));
 
   const body = jsonBody(config.bodyLimitBytes);
@@ -45,6 +52,11 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
   api.use(publicSalesRouter(deps));
   api.use('/admin', requireAdmin(config.jwtSecret), body, adminProductsRouter(deps), adminSalesRouter(deps));
   app.use('/api', api);
+
+  // The shopper page at /, the admin page at /admin: static files, no front-end server.
+  const pages = path.join(__dirname, '..', '..', 'public');
+  app.get('/admin', (_req, res) => res.sendFile(path.join(pages, 'admin.html')));
+  app.use(express.static(pages, { index: 'index.html', maxAge: '5m' }));
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
