@@ -40,6 +40,8 @@ async function main(): Promise<void> {
   await checkRedisDurability(deps.redis, deps.logger);
   const api = await startApi(config, deps);
   deps.logger.info(`API listening on ${api.url}`);
+  // A plain line for scripts and tests that start API processes.
+  process.stdout.write(`API_READY url=${api.url}\n`);
   const shutdown = async (signal: string) => {
     deps.logger.info(`${signal}: closing HTTP server, then connections`);
     await api.stop();

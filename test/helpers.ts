@@ -130,28 +130,41 @@ export async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promi
 
 /** Spawns `npm run start:worker` as a separate OS process and resolves once it is ready. */
 export async function spawnWorker(env: Record<string, string>): Promise<ChildProcess> {
+  return (await spawnReady(['workers', 'purchase-worker.ts'], env, /WORKER_READY/)).child;
+}
+
+/** Spawns `npm run start:api` as a separate OS process; resolves with its URL once it listens. */
+export async function spawnApi(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const { child, line } = await spawnReady(['src', 'api.ts'], env, /API_READY url=(\S+)/);
+  return { child, url: /API_READY url=(\S+)/.exec(line)![1]! };
+}
+
+async function spawnReady(entry: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; line: string }> {
   const root = path.join(__dirname, '..');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'workers', 'purchase-worker.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, ...entry)], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
+  let stdout = '';
   child.stderr!.on('data', (d) => (stderr += d));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start: ${stderr}`)), 30_000);
+  const line = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${entry.join('/')} did not start: ${stderr}`)), 30_000);
     child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('WORKER_READY')) {
+      stdout += d.toString();
+      const m = ready.exec(stdout);
+      if (m) {
         clearTimeout(timer);
-        resolve();
+        resolve(m[0]);
       }
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`worker exited with ${code}: ${stderr}`));
+      reject(new Error(`${entry.join('/')} exited with ${code}: ${stderr}`));
     });
   });
-  return child;
+  return { child, line };
 }
 
 export function killed(child: ChildProcess): Promise<void> {
