@@ -1,0 +1,398 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Browser, BrowserContext, chromium, ConsoleMessage, Locator, Page, WebSocketRoute } from 'playwright-core';
+import { adminToken, call, createSale, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
+
+/**
+ * The pages in a real browser (Debian's Chromium, driven by playwright-core) against the real
+ * API and worker. Every test fails on a console error or an uncaught page error, except the
+ * one refusal it provokes on purpose.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+const SHOTS = path.join(__dirname, '..', 'artifacts', 'screenshots');
+const UI_TIMEOUT = 15_000;
+
+type Opened = {
+  page: Page;
+  /** Console errors and uncaught errors, minus the allowed ones. */
+  problems: string[];
+  /** Console errors the test expected (e.g. the browser logging a provoked 409). */
+  allowed: string[];
+  /** Full page loads of the main frame: 1 means the page never reloaded. */
+  loads: () => number;
+};
+
+const text = async (l: Locator) => ((await l.textContent()) ?? '').replace(/\s+/g, ' ').trim();
+
+/** Polls a locator's text until `ok` holds (never a fixed sleep). */
+function untilText(l: Locator, ok: (t: string) => boolean, what: string): Promise<string> {
+  return waitFor(
+    async () => {
+      const t = (await l.count()) > 0 ? await text(l.first()) : '';
+      return ok(t) ? t : undefined;
+    },
+    what,
+    UI_TIMEOUT,
+  );
+}
+
+describe('Pages in a real browser', () => {
+  let stack: Stack;
+  let browser: Browser;
+  let contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    stack = await startStack(testConfig());
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  });
+
+  afterEach(async () => {
+    await Promise.all(contexts.map((c) => c.close().catch(() => undefined)));
+    contexts = [];
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  /** A fresh context (no storage shared with other tests), one page, watched for errors. */
+  async function open(
+    urlPath: string,
+    opts: { allow?: (m: ConsoleMessage) => boolean; mobile?: boolean; before?: (page: Page) => Promise<unknown> } = {},
+  ): Promise<Opened> {
+    const context = await browser.newContext(
+      opts.mobile
+        ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
+        : { viewport: { width: 1280, height: 900 } },
+    );
+    contexts.push(context);
+    const page = await context.newPage();
+    const problems: string[] = [];
+    const allowed: string[] = [];
+    let loads = 0;
+    page.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      const line = `console.error: ${m.text()} (${m.location().url})`;
+      (opts.allow?.(m) ? allowed : problems).push(line);
+    });
+    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    page.on('load', () => loads++);
+    await opts.before?.(page);
+    await page.goto(stack.api.url + urlPath);
+    // A marker that only survives if the document is never reloaded.
+    await page.evaluate(() => {
+      (globalThis as unknown as { __sameDocument: boolean }).__sameDocument = true;
+    });
+    return { page, problems, allowed, loads: () => loads };
+  }
+
+  async function expectSameDocument(o: Opened): Promise<void> {
+    expect(o.loads()).toBe(1);
+    expect(await o.page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+  }
+
+  /** Saves the screenshot even when an assertion failed, then rethrows. */
+  async function withScreenshot(name: string, page: () => Page | undefined, body: () => Promise<void>): Promise<void> {
+    try {
+      await body();
+    } finally {
+      const p = page();
+      if (p) {
+        // From the top: a full-page capture of a scrolled page paints the sticky header mid-image.
+        await p.evaluate("window.scrollTo(0, 0)").catch(() => undefined);
+        await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true }).catch(() => undefined);
+      }
+    }
+  }
+
+  const buy = (saleId: string, token: string) =>
+    call(stack.api.url, 'POST', `/api/sales/${saleId}/purchases`, { token, body: { quantity: 1 } });
+
+  it('When a shopper opens the shop from a link with a token and buys the last unit, then "confirmed" appears live, without a reload', async () => {
+    const name = `Browser drop ${randomUUID().slice(0, 8)}`;
+    const { saleId } = await createSale(stack.api.url, {
+      name,
+      stock: 1,
+      perUserLimit: 1,
+      priceCents: 4999,
+      startsAt: new Date(Date.now() - 1000).toISOString(),
+    });
+    const shopper = `alice-${randomUUID()}`;
+    let o: Opened | undefined;
+    await withScreenshot('shopper-confirmed', () => o?.page, async () => {
+      o = await open(`/#token=${shopperToken(shopper)}`);
+      const { page } = o;
+      // The token went to sessionStorage and left the address bar.
+      expect(page.url()).not.toContain('token=');
+      await untilText(page.locator('#who'), (t) => t.includes(shopper), 'the signed-in shopper in the header');
+
+      const card = page.getByTestId('sale-card').filter({ hasText: name });
+      await untilText(card.getByTestId('sale-remaining'), (t) => t === '1', 'the sale card with 1 left');
+      expect(await text(card)).toContain('$49.99');
+      // A live countdown to the end: it ticks without any reload.
+      const countdown = card.locator('time[data-countdown]');
+      const before = await text(countdown);
+      expect(await text(card)).toMatch(/Ends in (\d+:)?\d\d:\d\d/);
+      await untilText(countdown, (t) => t !== before && /^(\d+:)?\d\d:\d\d$/.test(t), 'the countdown to tick');
+      await card.click();
+      await page.waitForURL(`**/#sale=${saleId}`);
+
+      const remaining = page.getByTestId('sale-remaining');
+      await untilText(remaining, (t) => t === '1', 'the sale view with 1 left');
+      await untilText(page.getByTestId('connection'), (t) => t === 'Live', 'the socket to connect');
+      await page.getByTestId('quantity').fill('1');
+      await page.getByTestId('buy-button').click();
+
+      const status = page.getByTestId('purchase-status');
+      const shown = await untilText(status, (t) => t.includes('Confirmed'), 'the purchase to show as confirmed');
+      expect(shown).toContain("It's yours!");
+      expect(await status.getAttribute('data-status')).toBe('confirmed');
+      // The stock pushed over the socket follows: the last unit is gone.
+      await untilText(remaining, (t) => t === '0', 'remaining to drop to 0');
+      await untilText(page.getByTestId('sale-notice'), (t) => t.startsWith('Sold out'), 'the sold-out notice');
+      await expectSameDocument(o);
+
+      // What the page shows is what the engine decided, for this very purchase.
+      const purchaseId = await status.getAttribute('data-purchase-id');
+      const mine = await call(stack.api.url, 'GET', '/api/me/purchases', { token: shopperToken(shopper) });
+      expect(mine.body.items).toEqual([expect.objectContaining({ purchaseId, saleId, status: 'confirmed', quantity: 1 })]);
+      const row = page.getByTestId('my-purchase').filter({ hasText: name });
+      await untilText(row, (t) => t.includes('Confirmed'), 'the purchase in "My purchases"');
+      expect(await row.getAttribute('data-purchase-id')).toBe(purchaseId);
+      expect(o.problems).toEqual([]);
+    });
+  });
+
+  it('When a second shopper opens a sale another shopper emptied, then it shows sold out, and Buy is refused with the sold-out message', async () => {
+    const name = `Emptied drop ${randomUUID().slice(0, 8)}`;
+    const { saleId } = await createSale(stack.api.url, {
+      name,
+      stock: 1,
+      perUserLimit: 1,
+      startsAt: new Date(Date.now() - 1000).toISOString(),
+    });
+    const first = shopperToken(`first-${randomUUID()}`);
+    const taken = await buy(saleId, first);
+    expect(taken.status).toBe(202);
+    await waitFor(
+      async () => ((await call(stack.api.url, 'GET', taken.body.statusUrl, { token: first })).body.status === 'confirmed' ? true : undefined),
+      'the first shopper to be confirmed',
+    );
+
+    const second = `bob-${randomUUID()}`;
+    let o: Opened | undefined;
+    await withScreenshot('shopper-sold-out', () => o?.page, async () => {
+      // On a phone-sized screen; the one console error allowed is the browser logging the refusal we provoke.
+      o = await open(`/#token=${shopperToken(second)}`, {
+        mobile: true,
+        allow: (m) => m.text().includes('status of 409') && m.location().url.endsWith(`/api/sales/${saleId}/purchases`),
+      });
+      const { page } = o;
+      const card = page.getByTestId('sale-card').filter({ hasText: name });
+      await untilText(card.getByTestId('sale-remaining'), (t) => t === '0', 'the sold-out card');
+      expect(await text(card)).toContain('Sold out');
+      await card.click();
+      await page.waitForURL(`**/#sale=${saleId}`);
+
+      await untilText(page.getByTestId('sale-remaining'), (t) => t === '0', 'remaining 0 in the sale view');
+      await untilText(page.getByTestId('sale-notice'), (t) => t.startsWith('Sold out'), 'the sold-out notice');
+      expect(await page.getByTestId('buy-button').isEnabled()).toBe(true); // units can come back: the engine decides
+
+      await page.getByTestId('buy-button').click();
+      const error = page.getByTestId('error-message');
+      await untilText(error, (t) => t.startsWith('Sold out'), 'the sold-out message');
+      expect(await error.getAttribute('data-code')).toBe('SOLD_OUT');
+      expect(await text(page.getByTestId('purchase-status'))).toBe('');
+      await untilText(page.getByTestId('buy-button'), (t) => t === 'Buy now', 'the Buy button to be ready again');
+      await expectSameDocument(o);
+
+      const mine = await call(stack.api.url, 'GET', '/api/me/purchases', { token: shopperToken(second) });
+      expect(mine.body.items).toEqual([]);
+      expect(o.allowed).toHaveLength(1);
+      expect(o.problems).toEqual([]);
+    });
+  });
+
+  it('When an admin creates a product and a sale through the forms and watches it, then three purchases move its live counters, without a reload', async () => {
+    let o: Opened | undefined;
+    await withScreenshot('admin-live-view', () => o?.page, async () => {
+      o = await open(`/admin#token=${adminToken()}`);
+      const { page } = o;
+      expect(page.url()).not.toContain('token=');
+
+      const productForm = page.getByTestId('product-form');
+      const sku = `WEB-${randomUUID().slice(0, 8)}`;
+      await productForm.getByLabel('SKU').fill(sku);
+      await productForm.getByLabel('Name', { exact: true }).fill('Browser tee');
+      await productForm.getByLabel('Price (USD)').fill('25.00');
+      await productForm.getByRole('button', { name: 'Create product' }).click();
+      await untilText(page.getByTestId('product-result'), (t) => t.includes('created'), 'the product to be created');
+
+      const saleForm = page.getByTestId('sale-form');
+      const saleName = `Admin drop ${randomUUID().slice(0, 8)}`;
+      expect(await saleForm.getByLabel('Product').locator('option:checked').textContent()).toContain(sku);
+      // Defaults: starts now, ends in an hour; the product's price.
+      const startsAt = Date.parse(await saleForm.getByLabel('Starts').inputValue());
+      const endsAt = Date.parse(await saleForm.getByLabel('Ends').inputValue());
+      expect(Math.abs(startsAt - Date.now())).toBeLessThan(2 * 60_000);
+      expect(endsAt - startsAt).toBe(3600_000);
+      expect(await saleForm.getByLabel('Sale price (USD)').inputValue()).toBe('25.00');
+      await saleForm.getByLabel('Sale name').fill(saleName);
+      await saleForm.getByLabel('Stock').fill('10');
+      await saleForm.getByLabel('Limit per shopper').fill('1');
+      await saleForm.getByRole('button', { name: 'Create sale' }).click();
+      await untilText(page.getByTestId('sale-result'), (t) => t.includes('created'), 'the sale to be created');
+
+      await page.getByTestId('sale-row').filter({ hasText: saleName }).getByTestId('watch-sale').click();
+      const live = page.getByTestId('live-view');
+      await untilText(live.locator('h2'), (t) => t === saleName, 'the live view of the new sale');
+      const saleId = (await live.getAttribute('data-sale-id'))!;
+      const sale = await call(stack.api.url, 'GET', `/api/sales/${saleId}`);
+      expect(sale.body).toMatchObject({ name: saleName, stock: 10, perUserLimit: 1, priceCents: 2500, status: 'active' });
+
+      const stat = (key: string) => page.getByTestId(`stat-${key}`);
+      await untilText(stat('admitted'), (t) => t === '0', 'admitted 0 before any purchase');
+      await untilText(stat('remaining-redis'), (t) => t === '10', 'Redis remaining 10');
+      await untilText(stat('remaining-postgres'), (t) => t === '10', 'PostgreSQL remaining 10');
+      await untilText(stat('remaining-live'), (t) => t === '10', 'the socket stock 10');
+      await untilText(stat('queue'), (t) => /^\d+$/.test(t), 'the queue depth');
+
+      const replies = await Promise.all([1, 2, 3].map(() => buy(saleId, shopperToken(`fan-${randomUUID()}`))));
+      expect(replies.map((r) => r.status)).toEqual([202, 202, 202]);
+
+      await untilText(stat('admitted'), (t) => t === '3', 'admitted 3');
+      await untilText(stat('confirmed'), (t) => t === '3', 'confirmed 3');
+      await untilText(stat('remaining-redis'), (t) => t === '7', 'Redis remaining 7');
+      await untilText(stat('remaining-postgres'), (t) => t === '7', 'PostgreSQL remaining 7');
+      await untilText(stat('remaining-live'), (t) => t === '7', 'the socket stock 7');
+      await untilText(stat('sold'), (t) => t === '3', 'sold 3');
+      await untilText(stat('orders'), (t) => t === '3', 'orders 3');
+
+      // The chart drew the burst from the deltas between polls.
+      const chart = page.getByTestId('live-chart');
+      await waitFor(async () => (Number(await chart.getAttribute('data-peak-confirmed')) > 0 ? true : undefined), 'confirmations on the chart', UI_TIMEOUT);
+      expect(Number(await chart.getAttribute('data-peak-admitted'))).toBeGreaterThan(0);
+      expect(await chart.locator('polyline[data-series="admitted"]').getAttribute('points')).toMatch(/\d/);
+      await untilText(live.locator('.checks'), (t) => t.includes('Redis = PostgreSQL'), 'the invariant checks');
+      await expectSameDocument(o);
+      expect(o.problems).toEqual([]);
+    });
+  });
+
+  /** The browser logging a request the test itself cut (socket.io transport, or an aborted POST). */
+  const cutByTest = (m: ConsoleMessage) => m.text().includes('net::ERR_FAILED');
+  const statusOf = (page: Page) => page.getByTestId('purchase-status').getAttribute('data-status');
+
+  it('When the socket cannot connect, then the purchase status still arrives, by polling its statusUrl', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 5, perUserLimit: 1 });
+    let o: Opened | undefined;
+    await withScreenshot('shopper-polling-fallback', () => o?.page, async () => {
+      o = await open(`/#token=${shopperToken(`poller-${randomUUID()}`)}&sale=${saleId}`, {
+        allow: (m) => cutByTest(m) && m.location().url.includes('/socket.io/'),
+        before: (page) => page.route('**/socket.io/?**', (r) => r.abort()),
+      });
+      const { page } = o;
+      await untilText(page.getByTestId('sale-remaining'), (t) => t === '5', 'the sale view');
+      expect(await text(page.getByTestId('connection'))).not.toBe('Live');
+      await page.getByTestId('buy-button').click();
+      await waitFor(async () => ((await statusOf(page)) === 'confirmed' ? true : undefined), 'confirmed by polling', UI_TIMEOUT);
+      expect(await page.getByTestId('purchase-status').getAttribute('data-via')).toBe('poll');
+      expect(await text(page.getByTestId('purchase-status'))).toContain('Confirmed');
+      await expectSameDocument(o);
+      expect(o.problems).toEqual([]);
+    });
+  });
+
+  it('When the network fails while buying, then the same Idempotency-Key is retried and exactly one purchase is made', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 5, perUserLimit: 1 });
+    const sub = `flaky-${randomUUID()}`;
+    const keys: string[] = [];
+    let o: Opened | undefined;
+    await withScreenshot('shopper-network-retry', () => o?.page, async () => {
+      o = await open(`/#token=${shopperToken(sub)}&sale=${saleId}`, {
+        allow: (m) => cutByTest(m) && m.location().url.endsWith(`/api/sales/${saleId}/purchases`),
+        before: (page) =>
+          page.route(`**/api/sales/${saleId}/purchases`, (r) => {
+            keys.push(r.request().headers()['idempotency-key'] ?? '');
+            // The click's own attempt and its two automatic retries fail; the Retry button's goes through.
+            return keys.length <= 3 ? r.abort('failed') : r.continue();
+          }),
+      });
+      const { page } = o;
+      await untilText(page.getByTestId('sale-remaining'), (t) => t === '5', 'the sale view');
+      await page.getByTestId('buy-button').click();
+      await page.getByTestId('retry-button').waitFor({ timeout: UI_TIMEOUT });
+      expect(await text(page.getByTestId('error-message'))).toContain("couldn't reach the shop");
+      await page.getByTestId('retry-button').click();
+      await waitFor(async () => ((await statusOf(page)) === 'confirmed' ? true : undefined), 'confirmed after the retry', UI_TIMEOUT);
+      expect(keys).toHaveLength(4);
+      expect(new Set(keys).size).toBe(1);
+      const mine = await call(stack.api.url, 'GET', '/api/me/purchases', { token: shopperToken(sub) });
+      expect(mine.body.items).toEqual([expect.objectContaining({ saleId, status: 'confirmed' })]);
+      expect(o.problems).toEqual([]);
+    });
+  });
+
+  it('When the socket drops and a purchase is decided meanwhile, then the page re-fetches its purchases on reconnect', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 5, perUserLimit: 1 });
+    const sub = `away-${randomUUID()}`;
+    const sockets: WebSocketRoute[] = [];
+    let refuse = false;
+    let o: Opened | undefined;
+    await withScreenshot('shopper-reconnect-refetch', () => o?.page, async () => {
+      o = await open(`/#token=${shopperToken(sub)}`, {
+        allow: (m) => cutByTest(m) && m.location().url.includes('/socket.io/'),
+        before: async (page) => {
+          await page.routeWebSocket(/\/socket\.io\//, (ws) => {
+            if (refuse) return void ws.close();
+            // A transparent proxy that notes engine.io's upgrade packet ("5"): only a websocket
+            // that carries the connection can drop it (one still probing is just abandoned).
+            const server = ws.connectToServer();
+            ws.onMessage((m) => {
+              server.send(m);
+              if (m === '5') sockets.push(ws);
+            });
+            server.onMessage((m) => ws.send(m));
+          });
+          await page.route('**/socket.io/?**', (r) => (refuse ? r.abort() : r.continue()));
+        },
+      });
+      const { page } = o;
+      const connection = page.getByTestId('connection');
+      await untilText(connection, (t) => t === 'Live', 'the socket to connect');
+      await waitFor(async () => (sockets.length ? true : undefined), 'the upgrade to websocket', UI_TIMEOUT);
+      refuse = true;
+      await Promise.all(sockets.map((ws) => ws.close()));
+      await untilText(connection, (t) => t !== 'Live', 'the socket to drop');
+
+      // Bought elsewhere (another tab) while this page is away: its push is lost.
+      const token = shopperToken(sub);
+      const r = await buy(saleId, token);
+      await waitFor(async () => ((await call(stack.api.url, 'GET', r.body.statusUrl, { token })).body.status === 'confirmed' ? true : undefined), 'the decision');
+      expect(await page.getByTestId('my-purchase').count()).toBe(0);
+
+      refuse = false;
+      await untilText(connection, (t) => t === 'Live', 'the socket to reconnect');
+      const row = page.getByTestId('my-purchase');
+      await untilText(row, (t) => t.includes('Confirmed'), 'the re-fetched purchase');
+      expect(await row.getAttribute('data-purchase-id')).toBe(r.body.purchaseId);
+      await expectSameDocument(o);
+      expect(o.problems).toEqual([]);
+    });
+  });
+});
