@@ -124,6 +124,31 @@ describe('Socket.io', () => {
     await waitFor(async () => (status.includes('sold_out') ? true : undefined), 'the sold_out status');
   });
 
+  it('When a watched sale starts, ends or is cancelled, then watchers hear sale:status for each change', async () => {
+    const now = Date.now();
+    const { saleId } = await createSale(stack.api.url, {
+      stock: 5,
+      perUserLimit: 1,
+      startsAt: new Date(now + 1200).toISOString(),
+      endsAt: new Date(now + 2600).toISOString(),
+    });
+    const s = await open(shopperToken(`clock-${randomUUID()}`));
+    const status: string[] = [];
+    s.on('sale:status', (p: { saleId: string; status: string }) => p.saleId === saleId && status.push(p.status));
+    await s.emitWithAck('sale:watch', { saleId });
+    await waitFor(async () => (status.includes('ended') ? true : undefined), 'the sale to start and end', 10_000);
+    expect(status).toEqual(['upcoming', 'active', 'ended']);
+
+    // Cancellation as the gate records it (the admin cancel route comes with the lifecycle issue).
+    const other = await createSale(stack.api.url, { stock: 5, perUserLimit: 1 });
+    const seen: string[] = [];
+    s.on('sale:status', (p: { saleId: string; status: string }) => p.saleId === other.saleId && seen.push(p.status));
+    await s.emitWithAck('sale:watch', { saleId: other.saleId });
+    await stack.api.deps.redis.hset(stack.api.deps.keys.sale(other.saleId).meta, 'cancelled', 1);
+    await waitFor(async () => (seen.includes('cancelled') ? true : undefined), 'the cancelled status');
+    expect(seen).toEqual(['active', 'cancelled']);
+  });
+
   it('When a client was disconnected while its purchase was decided, then re-fetching its purchases on reconnect tells it', async () => {
     const { saleId } = await createSale(stack.api.url, { stock: 3, perUserLimit: 1 });
     const carol = `carol-${randomUUID()}`;
