@@ -4,6 +4,7 @@ import { Config, loadConfig } from './config/config';
 import { ApiDeps, closeApiDeps, createApiDeps } from './deps';
 import { AppState, createApp } from './http/app';
 import { checkRedisDurability } from './lib/redis-durability';
+import { exitOnStartupError, onShutdownSignal } from './lib/shutdown';
 import { attachRealtime, Realtime } from './realtime/socket-server';
 
 export type RunningApi = { server: http.Server; url: string; deps: ApiDeps; realtime: Realtime; stop: () => Promise<void> };
@@ -42,19 +43,12 @@ async function main(): Promise<void> {
   deps.logger.info(`API listening on ${api.url}`);
   // A plain line for scripts and tests that start API processes.
   process.stdout.write(`API_READY url=${api.url}\n`);
-  const shutdown = async (signal: string) => {
-    deps.logger.info(`${signal}: closing HTTP server, then connections`);
+  onShutdownSignal(deps.logger, 'closing HTTP server, then connections', async () => {
     await api.stop();
     await closeApiDeps(deps);
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  });
 }
 
 if (require.main === module) {
-  main().catch((err) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  });
+  main().catch(exitOnStartupError);
 }

@@ -9,6 +9,7 @@ import { closeApiDeps, createApiDeps } from './deps';
 import { ensureDatabase } from './lib/db';
 import { migrateLatest } from './lib/migration-source';
 import { checkRedisDurability } from './lib/redis-durability';
+import { exitOnStartupError, onShutdownSignal } from './lib/shutdown';
 import { signToken } from './modules/auth/tokens';
 import { startWorkerThread } from './worker-thread';
 
@@ -48,21 +49,11 @@ async function main(): Promise<void> {
   lines.push('  Ctrl-C stops everything cleanly.', '');
   process.stdout.write(lines.join('\n') + '\n');
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info(`${signal}: closing HTTP server, then the worker, then queues and connections`);
+  onShutdownSignal(logger, 'closing HTTP server, then the worker, then queues and connections', async () => {
     await api.stop();
     await worker.stop();
     await closeApiDeps(deps);
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  });
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+main().catch(exitOnStartupError);

@@ -1,5 +1,6 @@
 /** `npm run migrate`: creates the database when missing, then applies migrations. */
 import { loadConfig } from '../config/config';
+import { exitOnStartupError } from '../lib/shutdown';
 import { createDb, ensureDatabase } from '../lib/db';
 import { migrateLatest } from '../lib/migration-source';
 
@@ -15,7 +16,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+main().catch(exitOnStartupError);

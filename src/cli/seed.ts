@@ -1,6 +1,7 @@
 /** `npm run seed`: the demo product and an active demo sale (idempotent). */
 import { seedDemo } from '../../seeds/demo';
 import { loadConfig } from '../config/config';
+import { exitOnStartupError } from '../lib/shutdown';
 import { createDb } from '../lib/db';
 import { connectRedis, createApiRedis } from '../lib/redis';
 import { createKeys } from '../redis/keys';
@@ -18,7 +19,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+main().catch(exitOnStartupError);
