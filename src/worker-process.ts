@@ -5,6 +5,7 @@ import { connectRedis, createWorkerRedis } from './lib/redis';
 import { createKeys } from './redis/keys';
 import { loadScripts } from './redis/scripts';
 import { createPurchaseQueue } from './modules/purchases/queue';
+import { reconcileMissingSales } from './modules/sales/reconcile';
 import { startPurchaseWorker } from './modules/purchases/worker';
 import { createPurchaseNotifier } from './realtime/emitter';
 
@@ -26,6 +27,8 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
     attempts: config.worker.attempts,
     backoffMs: config.worker.backoffMs,
   });
+  // Before taking jobs: a sale whose gate Redis lost (no persistence) is rebuilt from PostgreSQL.
+  await reconcileMissingSales({ db, redis, keys, queue, logger });
   const onOutcomes = createPurchaseNotifier(redis, config.redisPrefix);
   const running = startPurchaseWorker({ config, db, redis, connection, queue, keys, logger, onOutcomes });
   await running.worker.waitUntilReady();

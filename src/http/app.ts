@@ -6,6 +6,7 @@ import { requireAdmin, requireUser } from '../modules/auth/middleware';
 import { healthRouter } from '../modules/health/routes';
 import { adminProductsRouter } from '../modules/products/routes';
 import { purchasesRouter } from '../modules/purchases/routes';
+import { adminReconcileRouter } from '../modules/sales/reconcile-routes';
 import { adminSalesRouter, publicSalesRouter } from '../modules/sales/routes';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { jsonBody, requestId } from './middleware';
@@ -50,7 +51,7 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
   api.use(purchasesRouter(deps, { user, attempt: [...limiters, body] }));
   api.use(healthRouter({ ...deps, isShuttingDown: () => state.shuttingDown }));
   api.use(publicSalesRouter(deps));
-  api.use('/admin', requireAdmin(config.jwtSecret), body, adminProductsRouter(deps), adminSalesRouter(deps));
+  api.use('/admin', requireAdmin(config.jwtSecret), body, adminProductsRouter(deps), adminSalesRouter(deps), adminReconcileRouter(deps));
   app.use('/api', api);
 
   // The shopper page at /, the admin page at /admin: static files, no front-end server.

@@ -4,7 +4,7 @@ import { Redis, Result } from 'ioredis';
 import { SaleKeys } from './keys';
 
 /** The engine's Lua scripts, one file each, named `<name>-<numberOfKeys>.lua`. */
-const SCRIPT_FILES = ['admit-6', 'release-5', 'claim-1', 'finalize-4'] as const;
+const SCRIPT_FILES = ['admit-6', 'release-5', 'claim-1', 'finalize-4', 'restock-2', 'rebuild-6'] as const;
 type ScriptName = (typeof SCRIPT_FILES)[number] extends `${infer N}-${string}` ? N : never;
 
 // Versioned command names: a deploy with changed Lua never calls an old cached body.
@@ -16,6 +16,8 @@ declare module 'ioredis' {
     fsReleaseV1(...args: (string | number)[]): Result<number, Context>;
     fsClaimV1(...args: string[]): Result<string[], Context>;
     fsFinalizeV1(...args: string[]): Result<number[], Context>;
+    fsRebuildV1(...args: string[]): Result<[number, number, number, number, number, number], Context>;
+    fsRestockV1(...args: (string | number)[]): Result<[number, number], Context>;
   }
 }
 
@@ -52,5 +54,17 @@ export const scripts = {
   finalize(client: Redis, k: SaleKeys, outcomes: { purchaseId: string; status: 'confirmed' | 'rejected'; reason?: string }[]) {
     const args = outcomes.flatMap((o) => [o.purchaseId, o.status, o.reason ?? '']);
     return client.fsFinalizeV1(k.remaining, k.users, k.purchases, k.stats, ...args);
+  },
+  restock(
+    client: Redis,
+    k: SaleKeys,
+    a: { stockDelta: number; mode: 'checked' | 'force'; expireAtMs: number; meta: Record<string, string | number> },
+  ) {
+    const fields = Object.entries(a.meta).flat();
+    return client.fsRestockV1(k.meta, k.remaining, a.stockDelta, a.mode, a.expireAtMs, ...fields);
+  },
+  /** Reconciliation (rebuild-6): `payload` is the JSON documented in the script's header. */
+  rebuild(client: Redis, k: SaleKeys, payload: string) {
+    return client.fsRebuildV1(k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats, payload);
   },
 };

@@ -1,16 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { Db } from '../../lib/db';
 import { Errors } from '../../lib/errors';
 import { Logger } from '../../lib/logger';
 import { admitRefusal } from '../../redis/admit-codes';
 import { Keys, scopedIdempotencyKey } from '../../redis/keys';
 import { scripts } from '../../redis/scripts';
+import { requestReconcile } from '../sales/reconcile';
 import { PurchaseJob } from './job';
 import { BacklogMonitor, enqueuePurchase, PurchaseQueue } from './queue';
 import { indexUserPurchase, PurchaseStatus, writeFinal } from './read-model';
 import { SoldOutCache } from './sold-out-cache';
 
 export type AdmissionDeps = {
+  /** Reconciliation reads PostgreSQL when the gate lost a sale's keys. */
+  db: Db;
   redis: Redis;
   keys: Keys;
   queue: PurchaseQueue;
@@ -59,7 +63,10 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
 
   if (code === -1) {
     if (await deps.saleExists(attempt.saleId)) {
-      throw Errors.unavailable('SALE_UNAVAILABLE', 'This sale is being restored; try again shortly', 2);
+      // Redis lost the sale's keys: rebuild them from PostgreSQL (one run per sale at a
+      // time in this process) and let this attempt retry once they are back.
+      void requestReconcile(deps, attempt.saleId);
+      throw Errors.unavailable('SALE_UNAVAILABLE', 'This sale is being restored; try again shortly', 1);
     }
     throw Errors.notFound('SALE_NOT_FOUND', 'Sale not found');
   }

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { Keys } from '../../redis/keys';
+import { scripts } from '../../redis/scripts';
 import { SaleRecord } from './sale';
 
 /** How long a sale's Redis state outlives its end (idempotency keys must last >= 24 h after it). */
@@ -34,4 +35,72 @@ export async function gateRemaining(redis: Redis, keys: Keys, saleIds: string[])
 
 export async function gateStats(redis: Redis, keys: Keys, saleId: string): Promise<Record<string, string>> {
   return redis.hgetall(keys.sale(saleId).stats);
+}
+
+/** The gate's answer to an edit: applied (with the units left after it), or why nothing changed. */
+export type GateEdit =
+  | { outcome: 'applied'; remaining: number }
+  | { outcome: 'not_loaded' }
+  | { outcome: 'below_zero'; remaining: number }
+  | { outcome: 'cancelled' };
+
+const EDIT_OUTCOMES: Record<number, GateEdit['outcome']> = { 1: 'applied', [-1]: 'not_loaded', [-2]: 'below_zero', [-3]: 'cancelled' };
+
+/**
+ * Applies an edited sale to a loaded gate in one script (restock-2): the window, limit
+ * and stock that admit-6 reads, and `remaining` moved by `stockDelta`; both keys then
+ * expire with the sale's (possibly new) end. `force` is for undoing an edit PostgreSQL
+ * did not commit: no cancellation or floor check.
+ */
+export async function editSaleInGate(
+  redis: Redis,
+  keys: Keys,
+  sale: SaleRecord,
+  stockDelta: number,
+  mode: 'checked' | 'force' = 'checked',
+): Promise<GateEdit> {
+  const k = keys.sale(sale.id);
+  const expireAtMs = sale.endsAt.getTime() + SALE_KEY_RETENTION_MS;
+  const [code, remaining] = await scripts.restock(redis, k, {
+    stockDelta,
+    mode,
+    expireAtMs,
+    meta: { startsAt: sale.startsAt.getTime(), endsAt: sale.endsAt.getTime(), perUserLimit: sale.perUserLimit, stock: sale.stock },
+  });
+  const outcome = EDIT_OUTCOMES[code];
+  if (outcome === 'applied' || outcome === 'below_zero') return { outcome, remaining };
+  if (outcome === 'not_loaded' || outcome === 'cancelled') return { outcome };
+  throw new Error(`Unexpected restock code ${code}`);
+}
+
+/**
+ * Sets every key of the sale that exists to expire with the sale's end (keys made after
+ * the sale was loaded, such as the per-user and purchases hashes, carry no expiry yet).
+ */
+export async function expireSaleKeysWithSale(redis: Redis, keys: Keys, sale: SaleRecord): Promise<void> {
+  const expireAtMs = sale.endsAt.getTime() + SALE_KEY_RETENTION_MS;
+  const tx = redis.pipeline();
+  for (const key of Object.values(keys.sale(sale.id))) tx.pexpireat(key, expireAtMs);
+  await tx.exec();
+}
+
+/**
+ * Stops admissions for a sale at once: admit-6 refuses a cancelled sale before anything
+ * else. Returns false when the gate had no record of the sale (the flag alone is then
+ * all it has; the caller loads the rest).
+ */
+export async function stopAdmissions(redis: Redis, keys: Keys, saleId: string): Promise<boolean> {
+  const k = keys.sale(saleId);
+  const replies = await redis.multi().hexists(k.meta, 'startsAt').hset(k.meta, 'cancelled', 1).exec();
+  const failed = replies?.find(([err]) => err);
+  if (!replies || failed) throw failed?.[0] ?? new Error('cancel flag transaction was discarded');
+  return replies[0]![1] === 1;
+}
+
+/** Ids of the sale's purchases the gate still counts as pending (queued, or claimed by a worker). */
+export async function pendingPurchaseIds(redis: Redis, keys: Keys, saleId: string): Promise<string[]> {
+  const all = await redis.hgetall(keys.sale(saleId).purchases);
+  return Object.entries(all)
+    .filter(([, rec]) => rec.startsWith('queued|') || rec.startsWith('processing|'))
+    .map(([id]) => id);
 }

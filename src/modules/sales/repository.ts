@@ -63,9 +63,10 @@ export async function findSale(db: Db | Knex.Transaction, id: string): Promise<S
  */
 export async function listSales(
   db: Db,
-  opts: { limit: number; offset: number; timeFilter?: 'upcoming' | 'open' | 'ended' | 'cancelled' },
+  opts: { limit: number; offset: number; timeFilter?: 'upcoming' | 'open' | 'ended' | 'cancelled'; productId?: string },
 ): Promise<SaleRecord[]> {
   const q = db<Row>('sales').orderBy([{ column: 'starts_at', order: 'desc' }, { column: 'id' }]).limit(opts.limit).offset(opts.offset);
+  if (opts.productId !== undefined) q.where({ product_id: opts.productId });
   const now = new Date();
   switch (opts.timeFilter) {
     case 'cancelled':
@@ -87,7 +88,7 @@ export async function listSales(
 export type SaleTotals = { stock: number; remaining: number; sold: number; orders: number; confirmedPurchases: number };
 
 /** PostgreSQL's view of a sale, for stats and audits. */
-export async function saleTotals(db: Db, saleId: string): Promise<SaleTotals | undefined> {
+export async function saleTotals(db: Db | Knex.Transaction, saleId: string): Promise<SaleTotals | undefined> {
   const inv = await db('sale_inventory').where({ sale_id: saleId }).first<{ stock: number; remaining: number } | undefined>();
   if (!inv) return undefined;
   const orders = await db('orders')
@@ -100,4 +101,63 @@ export async function saleTotals(db: Db, saleId: string): Promise<SaleTotals | u
     orders: Number(orders?.orders ?? 0),
     confirmedPurchases: Number(orders?.orders ?? 0),
   };
+}
+
+export type Inventory = { stock: number; remaining: number };
+
+/** The sale and its stock row, read inside the caller's transaction (under the sale's advisory lock). */
+export async function findSaleWithInventory(
+  trx: Knex.Transaction,
+  saleId: string,
+): Promise<{ sale: SaleRecord; inventory: Inventory } | undefined> {
+  const sale = await findSale(trx, saleId);
+  if (!sale) return undefined;
+  const inventory = await trx('sale_inventory').where({ sale_id: saleId }).first<Inventory | undefined>('stock', 'remaining');
+  if (!inventory) return undefined;
+  return { sale, inventory };
+}
+
+/**
+ * Stores an edited sale; a stock change moves the stock row's stock and remaining by
+ * the same delta, so units already sold stay sold. Returns the remaining units after it.
+ */
+export async function saveSaleChange(trx: Knex.Transaction, next: SaleRecord, stockDelta: number): Promise<number> {
+  await trx('sales').where({ id: next.id }).update({
+    name: next.name,
+    starts_at: next.startsAt,
+    ends_at: next.endsAt,
+    stock: next.stock,
+    per_user_limit: next.perUserLimit,
+    price_cents: String(next.priceCents),
+    hold_seconds: next.holdSeconds,
+    updated_at: trx.fn.now(),
+  });
+  const [row] = await trx('sale_inventory')
+    .where({ sale_id: next.id })
+    .update({ stock: trx.raw('stock + ?', [stockDelta]), remaining: trx.raw('remaining + ?', [stockDelta]) })
+    .returning<{ remaining: number }[]>('remaining');
+  return row!.remaining;
+}
+
+/** Sets cancelled_at once; a sale already cancelled keeps its first cancellation time. */
+export async function markCancelled(trx: Knex.Transaction, saleId: string): Promise<SaleRecord | undefined> {
+  await trx('sales').where({ id: saleId }).whereNull('cancelled_at').update({ cancelled_at: trx.fn.now(), updated_at: trx.fn.now() });
+  return findSale(trx, saleId);
+}
+
+/**
+ * Of the given purchase ids (pending in the gate), those PostgreSQL has not decided yet,
+ * plus every purchase of the sale already rejected for its cancellation.
+ */
+export async function purchasesEndedByCancel(db: Db, saleId: string, pendingIds: string[]): Promise<number> {
+  const rows = await db('purchases')
+    .where({ sale_id: saleId })
+    .where((q) => {
+      q.where({ reason: 'SALE_CANCELLED' });
+      // One array parameter, however many are pending.
+      if (pendingIds.length > 0) q.orWhereRaw('id = ANY(?::uuid[])', [pendingIds]);
+    })
+    .select<{ id: string; reason: string | null }[]>('id', 'reason');
+  const decided = new Set(rows.map((r) => r.id));
+  return pendingIds.filter((id) => !decided.has(id)).length + rows.filter((r) => r.reason === 'SALE_CANCELLED').length;
 }

@@ -2,8 +2,11 @@ import { Router } from 'express';
 import { parse, parseId } from '../../http/validate';
 import { PurchaseQueue } from '../purchases/queue';
 import { auditSale } from './audit';
+import { cancelSale, editSale, LifecycleDeps } from './lifecycle';
 import { createSale, getSaleView, listSaleViews, saleStats, SalesDeps } from './service';
-import { createSaleSchema, listSalesQuerySchema } from './validators';
+import { adminListSalesQuerySchema, cancelSaleSchema, createSaleSchema, listSalesQuerySchema, updateSaleSchema } from './validators';
+
+const saleId = (raw: unknown) => parseId(raw, 'SALE_NOT_FOUND', 'Sale');
 
 export function publicSalesRouter(deps: SalesDeps): Router {
   const router = Router();
@@ -12,23 +15,40 @@ export function publicSalesRouter(deps: SalesDeps): Router {
     res.json({ items: await listSaleViews(deps, q), limit: q.limit, offset: q.offset });
   });
   router.get('/sales/:saleId', async (req, res) => {
-    res.json(await getSaleView(deps, parseId(req.params.saleId, 'SALE_NOT_FOUND', 'Sale')));
+    res.json(await getSaleView(deps, saleId(req.params.saleId)));
   });
   return router;
 }
 
 /** Admin sale routes; mounted behind requireAdmin and the JSON body parser. */
-export function adminSalesRouter(deps: SalesDeps & { queue: PurchaseQueue }): Router {
+export function adminSalesRouter(deps: LifecycleDeps & { queue: PurchaseQueue }): Router {
   const router = Router();
   router.post('/sales', async (req, res) => {
     const input = parse(createSaleSchema, req.body);
     res.status(201).json(await createSale(deps, input));
   });
+  router.get('/sales', async (req, res) => {
+    const q = parse(adminListSalesQuerySchema, req.query, 'query');
+    res.json({ items: await listSaleViews(deps, q), limit: q.limit, offset: q.offset });
+  });
+  router.get('/sales/:saleId', async (req, res) => {
+    res.json(await getSaleView(deps, saleId(req.params.saleId)));
+  });
+  router.patch('/sales/:saleId', async (req, res) => {
+    const id = saleId(req.params.saleId);
+    const input = parse(updateSaleSchema, req.body);
+    res.json(await editSale(deps, id, input));
+  });
+  router.post('/sales/:saleId/cancel', async (req, res) => {
+    const id = saleId(req.params.saleId);
+    parse(cancelSaleSchema, req.body);
+    res.json(await cancelSale(deps, id));
+  });
   router.get('/sales/:saleId/audit', async (req, res) => {
-    res.json(await auditSale(deps, parseId(req.params.saleId, 'SALE_NOT_FOUND', 'Sale')));
+    res.json(await auditSale(deps, saleId(req.params.saleId)));
   });
   router.get('/sales/:saleId/stats', async (req, res) => {
-    res.json(await saleStats(deps, parseId(req.params.saleId, 'SALE_NOT_FOUND', 'Sale')));
+    res.json(await saleStats(deps, saleId(req.params.saleId)));
   });
   return router;
 }

@@ -5,6 +5,7 @@ import { Keys } from '../../redis/keys';
 import { findProduct } from '../products/repository';
 import { PurchaseQueue } from '../purchases/queue';
 import { gateRemaining, gateStats, loadSaleIntoGate } from './gate';
+import { gatePending } from './reconcile';
 import { findSale, insertSale, listSales, saleTotals } from './repository';
 import { SaleView, toSaleView } from './sale';
 import { CreateSaleInput, SALE_STATUSES } from './validators';
@@ -28,11 +29,11 @@ export async function getSaleView(deps: SalesDeps, saleId: string): Promise<Sale
 
 export async function listSaleViews(
   deps: SalesDeps,
-  q: { limit: number; offset: number; status?: (typeof SALE_STATUSES)[number] },
+  q: { limit: number; offset: number; status?: (typeof SALE_STATUSES)[number]; productId?: string },
 ): Promise<SaleView[]> {
   const now = new Date();
   const views = async (page: { limit: number; offset: number }, timeFilter?: 'upcoming' | 'open' | 'ended' | 'cancelled') => {
-    const sales = await listSales(deps.db, { ...page, timeFilter });
+    const sales = await listSales(deps.db, { ...page, timeFilter, productId: q.productId });
     const remaining = await gateRemaining(deps.redis, deps.keys, sales.map((s) => s.id));
     return sales.map((s) => toSaleView(s, remaining.get(s.id) ?? 0, now));
   };
@@ -41,7 +42,7 @@ export async function listSaleViews(
     const open = await views({ limit: 10_000, offset: 0 }, 'open');
     return open.filter((v) => v.status === q.status).slice(q.offset, q.offset + q.limit);
   }
-  return views(q, q.status === undefined ? undefined : q.status === 'upcoming' ? 'upcoming' : q.status);
+  return views({ limit: q.limit, offset: q.offset }, q.status === undefined ? undefined : q.status === 'upcoming' ? 'upcoming' : q.status);
 }
 
 export type SaleStats = {
@@ -55,15 +56,21 @@ export type SaleStats = {
   rejected: Record<string, number>;
   orders: number;
   queue: { waiting: number; active: number; delayed: number; failed: number };
+  /**
+   * Redis remaining + units of purchases the gate counts as pending − PostgreSQL remaining:
+   * 0 when the gate agrees with PostgreSQL (exact at quiescence; a batch being committed
+   * shows for a moment), null when Redis has no record of the sale. Reconcile fixes it.
+   */
+  drift: number | null;
 };
 
 /** Live counters: `orders` and `sold` from PostgreSQL, the gate's view from Redis, queue depth from BullMQ. */
 export async function saleStats(deps: SalesDeps & { queue: PurchaseQueue }, saleId: string): Promise<SaleStats> {
   const totals = await saleTotals(deps.db, saleId);
   if (!totals) throw Errors.notFound('SALE_NOT_FOUND', 'Sale not found');
-  const [stats, redisRemaining, counts] = await Promise.all([
+  const [stats, gate, counts] = await Promise.all([
     gateStats(deps.redis, deps.keys, saleId),
-    deps.redis.get(deps.keys.sale(saleId).remaining),
+    gatePending(deps.redis, deps.keys, saleId),
     deps.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'),
   ]);
   const rejected: Record<string, number> = {};
@@ -73,7 +80,7 @@ export async function saleStats(deps: SalesDeps & { queue: PurchaseQueue }, sale
   return {
     saleId,
     stock: totals.stock,
-    remaining: { redis: redisRemaining === null ? null : Number(redisRemaining), postgres: totals.remaining },
+    remaining: { redis: gate.remaining, postgres: totals.remaining },
     sold: totals.sold,
     held: 0,
     admitted: Number(stats.admitted ?? 0),
@@ -86,5 +93,6 @@ export async function saleStats(deps: SalesDeps & { queue: PurchaseQueue }, sale
       delayed: counts.delayed ?? 0,
       failed: counts.failed ?? 0,
     },
+    drift: gate.remaining === null ? null : gate.remaining + gate.pendingUnits - totals.remaining,
   };
 }

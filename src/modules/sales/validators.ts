@@ -29,3 +29,35 @@ export const SALE_STATUSES = ['upcoming', 'active', 'sold_out', 'ended', 'cancel
 export const listSalesQuerySchema = paginationSchema.extend({
   status: z.enum(SALE_STATUSES).optional(),
 });
+
+/** The admin list: the public filters plus the product. */
+export const adminListSalesQuerySchema = listSalesQuerySchema.extend({
+  productId: z.uuid().optional(),
+});
+
+/**
+ * A partial sale update. Rules that need the stored sale (has it started? what is
+ * sold?) are the service's; here only what the body alone can tell.
+ */
+export const updateSaleSchema = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200).optional(),
+    startsAt: isoDate.optional(),
+    endsAt: isoDate.optional(),
+    stock: z.number().int().min(1).max(10_000_000).optional(),
+    perUserLimit: z.number().int().min(1).max(MAX_INT).optional(),
+    priceCents: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    holdSeconds: z.number().int().min(1).max(86_400).optional(),
+  })
+  .refine((s) => Object.values(s).some((v) => v !== undefined), { message: 'send at least one field to change' })
+  .refine((s) => !(s.startsAt instanceof Date && s.endsAt instanceof Date) || s.endsAt > s.startsAt, { path: ['endsAt'], message: 'must be after startsAt' })
+  .refine((s) => !(s.endsAt instanceof Date) || s.endsAt.getTime() > Date.now(), { path: ['endsAt'], message: 'must be in the future' })
+  .refine((s) => typeof s.stock !== 'number' || typeof s.perUserLimit !== 'number' || s.perUserLimit <= s.stock, {
+    path: ['perUserLimit'],
+    message: 'must not exceed stock',
+  });
+
+export type UpdateSaleInput = z.infer<typeof updateSaleSchema>;
+
+/** Cancel takes no input: no body, or an empty object. */
+export const cancelSaleSchema = z.strictObject({}).optional();

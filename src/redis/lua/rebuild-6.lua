@@ -1,0 +1,129 @@
+--[[
+  Reconciliation: rebuilds a sale's gate from PostgreSQL plus the purchases still in
+  flight, in one atomic step. The caller holds the sale's PostgreSQL advisory lock, so
+  no worker commits a decision while this runs; purchases admitted meanwhile are found
+  in the purchases hash (queued, not decided) and stay counted.
+
+  Input:
+    KEYS[1] sale meta hash
+    KEYS[2] sale remaining units
+    KEYS[3] per-user units hash
+    KEYS[4] idempotency hash
+    KEYS[5] purchases hash        (purchaseId -> "status|quantity|createdAtMs|userId")
+    KEYS[6] stats hash
+
+    ARGV[1] JSON payload (numbers that are concatenated into records travel as strings):
+      meta        [field, value, ...]        the sale's metadata, from PostgreSQL
+      pgRemaining "n"                        sale_inventory.remaining
+      users       {userId: "units"}          confirmed units per user, from PostgreSQL
+      decided     {purchaseId: [status, reason]}
+                                             pending purchases PostgreSQL already decided
+                                             (committed, finalize not applied yet)
+      orphans     {purchaseId: true}         admitted long ago and never enqueued; the
+                                             caller recorded them rejected (ENQUEUE_FAILED)
+      jobs        list of [purchaseId, "qty", "createdAtMs", userId, scopedIdemKey | "", finalStatus | ""]
+                                             queued jobs PostgreSQL has not decided; their
+                                             record is recreated when Redis lost it
+                                             (finalStatus: the API had released it already)
+      keyed       list of [purchaseId, status, "qty", "createdAtMs", userId, scopedIdemKey]
+                                             decided purchases that used an Idempotency-Key,
+                                             remembered again when Redis forgot the key
+      stats       {admitted, admittedUnits, confirmed, rejected = {REASON: n}}
+                                             PostgreSQL's counts, used only if the stats hash is gone
+      expireAt    "epoch ms"                 every key's expiry
+
+  Output: { remaining, inflightPurchases, inflightUnits, hadMeta (0|1), settled, orphaned }
+    A purchase is in flight when it is queued or processing here (or only in the queue)
+    and PostgreSQL has not decided it: its units stay taken from remaining and its
+    buyer's total, so its eventual finalize (or release) applies exactly once.
+]]
+local p = cjson.decode(ARGV[1])
+local hadMeta = redis.call('EXISTS', KEYS[1])
+local statsGone = redis.call('EXISTS', KEYS[6]) == 0
+
+local wasCancelled = redis.call('HGET', KEYS[1], 'cancelled') == '1'
+redis.call('HSET', KEYS[1], unpack(p.meta))
+-- Cancellation is one-way: a flag the gate already has (set before PostgreSQL commits it) stays.
+if wasCancelled then redis.call('HSET', KEYS[1], 'cancelled', 1) end
+
+local users = {}
+for userId, units in pairs(p.users) do users[userId] = tonumber(units) end
+
+local inflight, inflightUnits, settled, orphaned = 0, 0, 0, 0
+local function hold(userId, q)
+  inflight = inflight + 1
+  inflightUnits = inflightUnits + q
+  users[userId] = (users[userId] or 0) + q
+end
+-- When the stats hash is gone it is rebuilt whole from PostgreSQL below: no increments then.
+local function bump(field, by)
+  if not statsGone then redis.call('HINCRBY', KEYS[6], field, by) end
+end
+
+local known = {}
+local entries = redis.call('HGETALL', KEYS[5])
+for i = 1, #entries, 2 do
+  local pid = entries[i]
+  known[pid] = true
+  local status, q, createdAt, userId = string.match(entries[i + 1], '^(%a+)|(%d+)|(%d+)|(.*)$')
+  if status == 'queued' or status == 'processing' then
+    local rest = '|' .. q .. '|' .. createdAt .. '|' .. userId
+    local decided = p.decided[pid]
+    if decided then
+      -- Committed before the lock; the worker's finalize will now find it final and do nothing.
+      redis.call('HSET', KEYS[5], pid, decided[1] .. rest)
+      if decided[1] == 'rejected' then bump('rejected:' .. decided[2], 1) else bump('confirmed', 1) end
+      settled = settled + 1
+    elseif p.orphans[pid] then
+      -- As release-5 would have done, had the API been able to.
+      redis.call('HSET', KEYS[5], pid, 'rejected' .. rest)
+      bump('admitted', -1)
+      bump('admittedUnits', -tonumber(q))
+      bump('rejected:ENQUEUE_FAILED', 1)
+      orphaned = orphaned + 1
+    else
+      hold(userId, tonumber(q))
+    end
+  end
+end
+
+for _, job in ipairs(p.jobs) do
+  local pid, q, createdAt, userId, idemKey, final = job[1], job[2], job[3], job[4], job[5], job[6]
+  if not known[pid] then
+    local rest = '|' .. q .. '|' .. createdAt .. '|' .. userId
+    if final ~= '' then
+      -- Released by the API before Redis lost it: the worker must skip it, not confirm it.
+      redis.call('HSET', KEYS[5], pid, final .. rest)
+    else
+      redis.call('HSET', KEYS[5], pid, 'queued' .. rest)
+      hold(userId, tonumber(q))
+      if idemKey ~= '' then redis.call('HSETNX', KEYS[4], idemKey, pid) end
+    end
+  end
+end
+
+for _, k in ipairs(p.keyed) do
+  local pid, status, q, createdAt, userId, idemKey = k[1], k[2], k[3], k[4], k[5], k[6]
+  if redis.call('HSETNX', KEYS[4], idemKey, pid) == 1 then
+    redis.call('HSETNX', KEYS[5], pid, status .. '|' .. q .. '|' .. createdAt .. '|' .. userId)
+  end
+end
+
+local remaining = tonumber(p.pgRemaining) - inflightUnits
+redis.call('SET', KEYS[2], remaining)
+redis.call('DEL', KEYS[3])
+for userId, units in pairs(users) do
+  if units > 0 then redis.call('HSET', KEYS[3], userId, units) end
+end
+
+if statsGone then
+  local s = p.stats
+  redis.call('HSET', KEYS[6],
+    'admitted', tonumber(s.admitted) + inflight,
+    'admittedUnits', tonumber(s.admittedUnits) + inflightUnits,
+    'confirmed', tonumber(s.confirmed))
+  for reason, n in pairs(s.rejected) do redis.call('HSET', KEYS[6], 'rejected:' .. reason, tonumber(n)) end
+end
+
+for i = 1, 6 do redis.call('PEXPIREAT', KEYS[i], p.expireAt) end
+return { remaining, inflight, inflightUnits, hadMeta, settled, orphaned }
