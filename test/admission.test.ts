@@ -160,3 +160,24 @@ describe('When the enqueue fails after the Lua gate admitted the purchase', () =
     expect(await remaining(stack, saleId)).toBe(2);
   });
 });
+
+describe('Sale key retention', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack(testConfig(), { worker: false });
+  });
+  afterAll(async () => stack?.stop());
+
+  it('When admission creates a sale hash after the sale was loaded, then it expires with the sale (endsAt + 48 h)', async () => {
+    const endsAt = new Date(Date.now() + 3600_000);
+    const { saleId } = await createSale(stack.api.url, { stock: 5, perUserLimit: 2, endsAt: endsAt.toISOString() });
+    const token = shopperToken(`ttl-${randomUUID()}`);
+    expect((await attempt(stack, saleId, token, { quantity: 1 }, 'ttl-key')).status).toBe(202);
+    const k = stack.api.deps.keys.sale(saleId);
+    const expected = endsAt.getTime() + 48 * 3600_000;
+    for (const key of [k.users, k.purchases, k.stats, k.idempotency, k.meta, k.remaining]) {
+      const at = await stack.api.deps.redis.pexpiretime(key);
+      expect(Math.abs(at - expected)).toBeLessThan(5000);
+    }
+  });
+});

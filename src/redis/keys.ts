@@ -13,6 +13,9 @@ export type SaleKeys = Readonly<{
 
 export type Keys = ReturnType<typeof createKeys>;
 
+/** How long a sale's Redis state outlives its end (idempotency keys must last >= 24 h after it). */
+export const SALE_KEY_RETENTION_MS = 48 * 3600 * 1000;
+
 export function createKeys(prefix: string) {
   return {
     sale(saleId: string): SaleKeys {

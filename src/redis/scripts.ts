@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Redis, Result } from 'ioredis';
-import { SaleKeys } from './keys';
+import { SALE_KEY_RETENTION_MS, SaleKeys } from './keys';
 
 /** The engine's Lua scripts, one file each, named `<name>-<numberOfKeys>.lua`. */
 const SCRIPT_FILES = ['admit-6', 'release-5', 'claim-1', 'finalize-4', 'restock-2', 'rebuild-6'] as const;
@@ -42,7 +42,7 @@ export const scripts = {
   admit(client: Redis, k: SaleKeys, a: { purchaseId: string; userId: string; quantity: number; nowMs: number; idemKey: string }) {
     return client.fsAdmitV1(
       k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats,
-      a.purchaseId, a.userId, a.quantity, a.nowMs, a.idemKey,
+      a.purchaseId, a.userId, a.quantity, a.nowMs, a.idemKey, SALE_KEY_RETENTION_MS,
     ) as Promise<AdmitReply>;
   },
   release(client: Redis, k: SaleKeys, a: { purchaseId: string; idemKey: string; reason: string }) {

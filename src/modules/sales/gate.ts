@@ -1,10 +1,9 @@
 import { Redis } from 'ioredis';
-import { Keys } from '../../redis/keys';
+import { Keys, SALE_KEY_RETENTION_MS } from '../../redis/keys';
 import { scripts } from '../../redis/scripts';
 import { SaleRecord } from './sale';
 
-/** How long a sale's Redis state outlives its end (idempotency keys must last >= 24 h after it). */
-export const SALE_KEY_RETENTION_MS = 48 * 3600 * 1000;
+export { SALE_KEY_RETENTION_MS };
 
 /**
  * Loads a sale's metadata and counters into the Redis gate. `remaining` is only set

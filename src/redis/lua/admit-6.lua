@@ -15,6 +15,7 @@
     ARGV[3] quantity (integer >= 1)
     ARGV[4] now, epoch ms
     ARGV[5] scoped idempotency key, or "" when the request carried none
+    ARGV[6] key retention after the sale ends, ms (keys this script creates expire at endsAt + it)
 
   Output: { code, purchaseId, status, createdAtMs, quantity }
      1  admitted (new purchase, status queued)
@@ -56,8 +57,15 @@ if idemKey ~= '' then
   end
 end
 
+-- Hashes created here after the sale was loaded must expire with the sale's other keys.
+local expireAt = tonumber(meta[2]) + tonumber(ARGV[6])
+local function keep(key)
+  if redis.call('PTTL', key) == -1 then redis.call('PEXPIREAT', key, expireAt) end
+end
+
 local function refuse(code, name, extra)
   redis.call('HINCRBY', KEYS[6], 'rejected:' .. name, 1)
+  keep(KEYS[6])
   return { code, extra }
 end
 
@@ -77,4 +85,8 @@ redis.call('HSET', KEYS[5], pid, 'queued|' .. qty .. '|' .. now .. '|' .. userId
 if idemKey ~= '' then redis.call('HSET', KEYS[4], idemKey, pid) end
 redis.call('HINCRBY', KEYS[6], 'admitted', 1)
 redis.call('HINCRBY', KEYS[6], 'admittedUnits', qty)
+keep(KEYS[3])
+keep(KEYS[5])
+keep(KEYS[6])
+if idemKey ~= '' then keep(KEYS[4]) end
 return { 1, pid, 'queued', now, qty }
