@@ -4,5 +4,7 @@ module.exports = {
   transform: { '^.+\\.ts$': ['@swc/jest'] },
   testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/src/**/*.test.ts'],
   globalSetup: '<rootDir>/test/global-setup.ts',
+  // The OpenAPI conformance test runs last: it checks the responses every other test recorded.
+  testSequencer: '<rootDir>/test/sequencer.js',
   testTimeout: 60000,
 };

@@ -466,7 +466,7 @@ function stopLive(hide = false) {
 
 function stat(key, label, { sub, cls } = {}) {
   const value = h('span', { class: 'stat-value', 'data-testid': `stat-${key}` }, '–');
-  const subEl = h('span', { class: 'stat-sub' }, sub ?? '');
+  const subEl = h('span', { class: 'stat-sub', 'data-testid': `stat-${key}-sub` }, sub ?? '');
   return { el: h('div', { class: `stat ${cls ?? ''}` }, h('span', { class: 'stat-label' }, label), value, subEl), value, sub: subEl };
 }
 
@@ -503,7 +503,7 @@ async function openLive(saleId) {
     redis: stat('remaining-redis', 'Left · Redis', { sub: 'the gate' }),
     postgres: stat('remaining-postgres', 'Left · PostgreSQL', { sub: 'authoritative' }),
     live: stat('remaining-live', 'Left · live', { sub: 'waiting for sale:stock' }),
-    sold: stat('sold', 'Sold', { sub: `of ${formatCount(sale.stock)} in stock` }),
+    sold: stat('sold', 'Sold (paid)', { sub: `of ${formatCount(sale.stock)} in stock` }),
     orders: stat('orders', 'Orders'),
     queue: stat('queue', 'Queue depth', { sub: 'all sales' }),
   };

@@ -7,6 +7,7 @@ import { createKeys, Keys } from './redis/keys';
 import { loadScripts } from './redis/scripts';
 import { BacklogMonitor, createPurchaseQueue, PurchaseQueue } from './modules/purchases/queue';
 import { SoldOutCache } from './modules/purchases/sold-out-cache';
+import { createOwnerNotifier, NotifyOwner } from './realtime/emitter';
 
 /** Everything the API needs, wired explicitly (no container, no module singletons). */
 export type ApiDeps = {
@@ -18,6 +19,8 @@ export type ApiDeps = {
   queue: PurchaseQueue;
   backlog: BacklogMonitor;
   soldOut: SoldOutCache;
+  /** Tells a purchase's owner about a change made by this API node (e.g. a payment). */
+  notify: NotifyOwner;
 };
 
 export async function createApiDeps(config: Config, logger = createLogger(config.logLevel, 'api')): Promise<ApiDeps> {
@@ -35,7 +38,8 @@ export async function createApiDeps(config: Config, logger = createLogger(config
   await backlog.start();
   const soldOut = new SoldOutCache(redis, keys, logger);
   soldOut.start();
-  return { config, logger, db, redis, keys, queue, backlog, soldOut };
+  const notify = createOwnerNotifier(redis, config.redisPrefix);
+  return { config, logger, db, redis, keys, queue, backlog, soldOut, notify };
 }
 
 export async function closeApiDeps(deps: ApiDeps): Promise<void> {

@@ -7,7 +7,8 @@ import { loadScripts } from './redis/scripts';
 import { createPurchaseQueue } from './modules/purchases/queue';
 import { reconcileMissingSales } from './modules/sales/reconcile';
 import { startPurchaseWorker } from './modules/purchases/worker';
-import { createPurchaseNotifier } from './realtime/emitter';
+import { createOwnerNotifier, createPurchaseNotifier } from './realtime/emitter';
+import { createHoldQueue, scheduleHoldExpiry, startHoldWorker, sweepExpiredHolds } from './modules/purchases/holds';
 
 export type RunningWorker = { stop: () => Promise<void> };
 
@@ -29,8 +30,22 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
   });
   // Before taking jobs: a sale whose gate Redis lost (no persistence) is rebuilt from PostgreSQL.
   await reconcileMissingSales({ db, redis, keys, queue, logger });
-  const onOutcomes = createPurchaseNotifier(redis, config.redisPrefix);
-  const running = startPurchaseWorker({ config, db, redis, connection, queue, keys, logger, onOutcomes });
+  const notify = createOwnerNotifier(redis, config.redisPrefix);
+  const holdQueue = createHoldQueue(redis, { purchaseQueueName: config.queueName, prefix: keys.bullPrefix });
+  const holdWorker = startHoldWorker({ db, redis, keys, logger, notify, queue: holdQueue, connection });
+  // Holds whose delayed job was lost (Redis without persistence) still end.
+  await sweepExpiredHolds({ db, redis, keys, logger, notify }).catch((err: Error) => logger.error('hold sweep failed', { err: err.message }));
+  const running = startPurchaseWorker({
+    config,
+    db,
+    redis,
+    connection,
+    queue,
+    keys,
+    logger,
+    onOutcomes: createPurchaseNotifier(notify),
+    onConfirmed: (job, expiresAt) => scheduleHoldExpiry(holdQueue, job, expiresAt),
+  });
   await running.worker.waitUntilReady();
   logger.info('purchase worker ready', {
     queue: config.queueName,
@@ -40,7 +55,8 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
   return {
     stop: async () => {
       await running.close();
-      await queue.close();
+      await holdWorker.close();
+      await Promise.all([queue.close(), holdQueue.close()]);
       await Promise.all([redis.quit().catch(() => undefined), connection.quit().catch(() => undefined)]);
       await db.destroy();
     },

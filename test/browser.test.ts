@@ -280,7 +280,9 @@ describe('Pages in a real browser', () => {
       await untilText(stat('remaining-redis'), (t) => t === '7', 'Redis remaining 7');
       await untilText(stat('remaining-postgres'), (t) => t === '7', 'PostgreSQL remaining 7');
       await untilText(stat('remaining-live'), (t) => t === '7', 'the socket stock 7');
-      await untilText(stat('sold'), (t) => t === '3', 'sold 3');
+      // Nobody paid: the 3 units are held by confirmed purchases, none sold yet.
+      await untilText(stat('sold'), (t) => t === '0', 'sold 0');
+      await untilText(stat('sold-sub'), (t) => t.includes('3 held'), '3 held');
       await untilText(stat('orders'), (t) => t === '3', 'orders 3');
 
       // The chart drew the burst from the deltas between polls.

@@ -1,14 +1,46 @@
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { createDb, ensureDatabase } from '../src/lib/db';
 import { migrateLatest } from '../src/lib/migration-source';
 import { TEST_DATABASE_URL } from './env';
 
 /** Creates the test database when missing and migrates it; data is never truncated (each test has its own sale). */
 export default async function globalSetup(): Promise<void> {
+  startRecordingResponses();
   await ensureDatabase(TEST_DATABASE_URL);
   const db = createDb(TEST_DATABASE_URL, 2);
   try {
     await migrateLatest(db);
   } finally {
     await db.destroy();
+  }
+}
+
+const RESPONSES_DIR = path.join(__dirname, '..', 'artifacts', 'openapi');
+
+/**
+ * Every JSON response of this run is recorded (src/http/response-recorder.ts) into a file
+ * of its own, named for this jest process, so that runs side by side never mix; the
+ * conformance test, run last, checks them against the OpenAPI document. The variable
+ * reaches the test files (in band or in workers) and the API processes tests spawn.
+ * Files of runs that have ended are removed.
+ */
+function startRecordingResponses(): void {
+  mkdirSync(RESPONSES_DIR, { recursive: true });
+  for (const name of readdirSync(RESPONSES_DIR)) {
+    const pid = Number(/^responses-(\d+)\.jsonl$/.exec(name)?.[1]);
+    if (pid && pid !== process.pid && !alive(pid)) rmSync(path.join(RESPONSES_DIR, name), { force: true });
+  }
+  const file = path.join(RESPONSES_DIR, `responses-${process.pid}.jsonl`);
+  writeFileSync(file, '');
+  process.env.OPENAPI_RECORD_FILE = file;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

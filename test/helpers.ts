@@ -63,7 +63,7 @@ export async function call(
 /** Creates a product and a sale through the admin API. */
 export async function createSale(
   baseUrl: string,
-  sale: Partial<{ stock: number; perUserLimit: number; priceCents: number; startsAt: string; endsAt: string; name: string }> = {},
+  sale: Partial<{ stock: number; perUserLimit: number; priceCents: number; startsAt: string; endsAt: string; name: string; holdSeconds: number }> = {},
 ): Promise<{ saleId: string; productId: string }> {
   const admin = adminToken();
   const product = await call(baseUrl, 'POST', '/api/admin/products', {
@@ -82,6 +82,7 @@ export async function createSale(
       stock: sale.stock ?? 10,
       perUserLimit: sale.perUserLimit ?? 1,
       priceCents: sale.priceCents ?? 500,
+      ...(sale.holdSeconds !== undefined ? { holdSeconds: sale.holdSeconds } : {}),
     },
   });
   if (created.status !== 201) throw new Error(`sale: ${created.status} ${JSON.stringify(created.body)}`);

@@ -74,7 +74,7 @@ describe('Socket.io', () => {
     const r = await buy(stack, saleId, shopperToken(alice));
     expect(r.status).toBe(202);
     const [update] = await waitFor(async () => (heard.length ? heard : undefined), 'the purchase:update');
-    expect(update).toEqual({ purchaseId: r.body.purchaseId, saleId, status: 'confirmed', orderId: expect.any(String) });
+    expect(update).toEqual({ purchaseId: r.body.purchaseId, saleId, status: 'confirmed', orderId: expect.any(String), holdExpiresAt: expect.any(String) });
     // After the commit: the order is already in PostgreSQL when the push arrives.
     const order = await stack.api.deps.db('orders').where({ purchase_id: r.body.purchaseId }).first();
     expect(order?.id).toBe(update!.orderId);

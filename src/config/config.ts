@@ -52,6 +52,7 @@ const schema = z.object({
   WORKER_LOCK_MS: int(30_000, 500, 600_000),
   WORKER_STALLED_INTERVAL_MS: int(30_000, 200, 600_000),
   WORKER_FAULT_HOLD_MS: int(0, 0, 600_000),
+  PAYMENT_TIMEOUT_MS: int(5000, 10, 120_000),
   SEED_DEMO: z.enum(['true', 'false']).optional().default('true').transform((v) => v === 'true'),
 });
 
@@ -85,6 +86,8 @@ export type Config = Readonly<{
     /** Fault-testing only: hold each write transaction open this long. */
     faultHoldMs: number;
   }>;
+  /** How long a payment may take at the provider before the shopper gets 504 PAYMENT_TIMEOUT. */
+  paymentTimeoutMs: number;
   seedDemo: boolean;
 }>;
 
@@ -136,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
       faultHoldMs: e.WORKER_FAULT_HOLD_MS,
     }),
+    paymentTimeoutMs: e.PAYMENT_TIMEOUT_MS,
     seedDemo: e.SEED_DEMO,
   });
 }

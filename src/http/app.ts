@@ -10,7 +10,9 @@ import { adminReconcileRouter } from '../modules/sales/reconcile-routes';
 import { adminSalesRouter, publicSalesRouter } from '../modules/sales/routes';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { jsonBody, requestId } from './middleware';
+import { openApiRouter } from './openapi-routes';
 import { attemptLimiter, ipKey } from './rate-limit';
+import { installResponseRecorder } from './response-recorder';
 
 export type AppState = { shuttingDown: boolean };
 
@@ -25,6 +27,7 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
   app.set('trust proxy', config.trustProxyHops);
   app.set('etag', false);
   app.disable('x-powered-by');
+  installResponseRecorder(app, config.env); // tests only (OPENAPI_RECORD_FILE): the OpenAPI conformance check
   app.use(
     helmet({
       // The engine serves plain HTTP on localhost and behind nginx: do not make browsers
@@ -48,8 +51,9 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
 
   const api = express.Router();
   // The hot route's router first: fewer layers to walk per attempt.
-  api.use(purchasesRouter(deps, { user, attempt: [...limiters, body] }));
+  api.use(purchasesRouter(deps, { user, attempt: [...limiters, body], body }));
   api.use(healthRouter({ ...deps, isShuttingDown: () => state.shuttingDown }));
+  api.use(openApiRouter());
   api.use(publicSalesRouter(deps));
   api.use('/admin', requireAdmin(config.jwtSecret), body, adminProductsRouter(deps), adminSalesRouter(deps), adminReconcileRouter(deps));
   app.use('/api', api);

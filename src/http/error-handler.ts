@@ -14,6 +14,8 @@ const STATUS: Record<ErrorType, number> = {
   unsupported_media_type: 415,
   rate_limited: 429,
   unavailable: 503,
+  payment_required: 402,
+  gateway_timeout: 504,
   unexpected: 500,
 };
 

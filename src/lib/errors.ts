@@ -9,6 +9,8 @@ export type ErrorType =
   | 'unsupported_media_type'
   | 'rate_limited'
   | 'unavailable'
+  | 'payment_required'
+  | 'gateway_timeout'
   | 'unexpected';
 
 /** The one domain error. `code` is the UPPER_SNAKE code clients see. */

@@ -1,25 +1,34 @@
 import { Emitter } from '@socket.io/redis-emitter';
 import { Redis } from 'ioredis';
 import { PurchaseJob, PurchaseOutcome } from '../modules/purchases/job';
-import { rooms, ServerToClientEvents, socketKey } from './events';
+import { PurchaseUpdate, rooms, ServerToClientEvents, socketKey } from './events';
+
+/** Sends one purchase update to its owner's sockets, wherever they are connected. */
+export type NotifyOwner = (userId: string, update: PurchaseUpdate) => void;
 
 /**
- * The worker is not a Socket.IO server: it publishes through Redis and every API node's
- * adapter delivers to the owner's sockets. At-most-once, like all Socket.io delivery.
+ * Workers (and API nodes outside a socket's request) are not Socket.IO servers for that
+ * socket: they publish through Redis and every API node's adapter delivers to the owner's
+ * room. At-most-once, like all Socket.io delivery.
  */
-export function createPurchaseNotifier(redis: Redis, redisPrefix: string) {
+export function createOwnerNotifier(redis: Redis, redisPrefix: string): NotifyOwner {
   const emitter = new Emitter<ServerToClientEvents>(redis, { key: socketKey(redisPrefix) });
+  return (userId, update) => emitter.to(rooms.user(userId)).emit('purchase:update', update);
+}
+
+/** The worker's hook: every committed outcome of a batch goes to its owner. */
+export function createPurchaseNotifier(notify: NotifyOwner) {
   return (jobs: PurchaseJob[], outcomes: PurchaseOutcome[]): void => {
     const byId = new Map(jobs.map((j) => [j.purchaseId, j]));
     for (const o of outcomes) {
       if (o.status === 'skipped') continue;
       const job = byId.get(o.purchaseId);
       if (!job) continue;
-      emitter.to(rooms.user(job.userId)).emit('purchase:update', {
+      notify(job.userId, {
         purchaseId: o.purchaseId,
         saleId: job.saleId,
         status: o.status,
-        ...(o.status === 'confirmed' ? { orderId: o.orderId } : { reason: o.reason }),
+        ...(o.status === 'confirmed' ? { orderId: o.orderId, holdExpiresAt: o.holdExpiresAt } : { reason: o.reason }),
       });
     }
   };

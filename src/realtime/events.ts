@@ -8,6 +8,7 @@ export type PurchaseUpdate = {
   status: PurchaseStatus;
   reason?: string;
   orderId?: string;
+  holdExpiresAt?: string;
 };
 
 export type ServerToClientEvents = {

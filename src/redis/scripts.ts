@@ -4,8 +4,7 @@ import { Redis, Result } from 'ioredis';
 import { SALE_KEY_RETENTION_MS, SaleKeys } from './keys';
 
 /** The engine's Lua scripts, one file each, named `<name>-<numberOfKeys>.lua`. */
-const SCRIPT_FILES = ['admit-6', 'release-5', 'claim-1', 'finalize-4', 'restock-2', 'rebuild-6'] as const;
-type ScriptName = (typeof SCRIPT_FILES)[number] extends `${infer N}-${string}` ? N : never;
+const SCRIPT_FILES = ['admit-6', 'release-5', 'claim-1', 'finalize-4', 'restock-2', 'rebuild-6', 'settle-hold-4'] as const;
 
 // Versioned command names: a deploy with changed Lua never calls an old cached body.
 const VERSION = 'v1';
@@ -16,6 +15,7 @@ declare module 'ioredis' {
     fsReleaseV1(...args: (string | number)[]): Result<number, Context>;
     fsClaimV1(...args: string[]): Result<string[], Context>;
     fsFinalizeV1(...args: string[]): Result<number[], Context>;
+    fsSettleHoldV1(...args: string[]): Result<number, Context>;
     fsRebuildV1(...args: string[]): Result<[number, number, number, number, number, number], Context>;
     fsRestockV1(...args: (string | number)[]): Result<[number, number], Context>;
   }
@@ -25,8 +25,15 @@ declare module 'ioredis' {
 export function loadScripts(client: Redis): void {
   const dir = path.join(__dirname, 'lua');
   for (const file of SCRIPT_FILES) {
-    const [name, keys] = file.split('-') as [ScriptName, string];
-    const command = `fs${name[0]!.toUpperCase()}${name.slice(1)}${VERSION.toUpperCase()}`;
+    // `settle-hold-4` -> command fsSettleHoldV1 with 4 keys.
+    const cut = file.lastIndexOf('-');
+    const keys = file.slice(cut + 1);
+    const pascal = file
+      .slice(0, cut)
+      .split('-')
+      .map((w) => w[0]!.toUpperCase() + w.slice(1))
+      .join('');
+    const command = `fs${pascal}${VERSION.toUpperCase()}`;
     if ((client as unknown as Record<string, unknown>)[command]) continue;
     client.defineCommand(command, {
       numberOfKeys: Number(keys),
@@ -50,6 +57,9 @@ export const scripts = {
   },
   claim(client: Redis, k: SaleKeys, purchaseIds: string[]) {
     return client.fsClaimV1(k.purchases, ...purchaseIds);
+  },
+  settleHold(client: Redis, k: SaleKeys, purchaseId: string, outcome: 'paid' | 'expired') {
+    return client.fsSettleHoldV1(k.remaining, k.users, k.purchases, k.stats, purchaseId, outcome);
   },
   finalize(client: Redis, k: SaleKeys, outcomes: { purchaseId: string; status: 'confirmed' | 'rejected'; reason?: string }[]) {
     const args = outcomes.flatMap((o) => [o.purchaseId, o.status, o.reason ?? '']);

@@ -15,7 +15,7 @@ describe('SaleBatcher (group commit)', () => {
     const batches: string[][] = [];
     const batcher = new SaleBatcher(async (_sale, jobs) => {
       batches.push(jobs.map((j) => j.purchaseId));
-      return jobs.map((j): PurchaseOutcome => ({ purchaseId: j.purchaseId, status: 'confirmed', orderId: `o-${j.purchaseId}` }));
+      return jobs.map((j): PurchaseOutcome => ({ purchaseId: j.purchaseId, status: 'confirmed', orderId: `o-${j.purchaseId}`, holdExpiresAt: '' }));
     }, 3, 5);
     const outcomes = await Promise.all(['1', '2', '3', '4', '5'].map((id) => batcher.submit(job(id))));
     expect(outcomes.map((o) => o.purchaseId)).toEqual(['1', '2', '3', '4', '5']);
@@ -37,7 +37,7 @@ describe('SaleBatcher (group commit)', () => {
     const batcher = new SaleBatcher(async (_sale, jobs) => {
       writes.push(jobs.map((j) => j.purchaseId));
       if (jobs.some((j) => j.purchaseId === 'poison')) throw new Error('insert failed');
-      return jobs.map((j): PurchaseOutcome => ({ purchaseId: j.purchaseId, status: 'confirmed', orderId: 'o' }));
+      return jobs.map((j): PurchaseOutcome => ({ purchaseId: j.purchaseId, status: 'confirmed', orderId: 'o', holdExpiresAt: '' }));
     }, 10, 5);
     const results = await Promise.allSettled(['a', 'poison', 'b'].map((id) => batcher.submit(job(id))));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);

@@ -13,7 +13,7 @@ export const PURCHASE_JOB_NAME = 'purchase';
 
 /** Terminal outcome of a purchase as the worker decided it. */
 export type PurchaseOutcome =
-  | { purchaseId: string; status: 'confirmed'; orderId: string }
+  | { purchaseId: string; status: 'confirmed'; orderId: string; holdExpiresAt: string }
   | { purchaseId: string; status: 'rejected'; reason: string }
   /** Released by the API before a worker claimed it (enqueue failed): nothing to write. */
   | { purchaseId: string; status: 'skipped' };

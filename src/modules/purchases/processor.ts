@@ -29,10 +29,21 @@ export type ProcessorDeps = {
   faultHoldMs: number;
   /** Called after outcomes are committed and applied to Redis (realtime push hooks in here). */
   onOutcomes?: (jobs: PurchaseJob[], outcomes: PurchaseOutcome[]) => void;
+  /** Called after commit for each confirmed purchase: its hold must end (paid or expired). */
+  onConfirmed?: (job: PurchaseJob, holdExpiresAt: Date) => Promise<unknown>;
 };
 
+/**
+ * What a purchase already in PostgreSQL means for a redelivered job. Only `confirmed` is
+ * re-announced as confirmed (its hold may still need scheduling); paid and expired
+ * purchases were settled by their own flows, so the batch leaves them alone.
+ */
 const fromExisting = (e: ExistingPurchase): PurchaseOutcome =>
-  e.orderId ? { purchaseId: e.id, status: 'confirmed', orderId: e.orderId } : { purchaseId: e.id, status: 'rejected', reason: e.reason ?? 'REJECTED' };
+  e.status === 'confirmed' && e.orderId
+    ? { purchaseId: e.id, status: 'confirmed', orderId: e.orderId, holdExpiresAt: (e.holdExpiresAt ?? new Date()).toISOString() }
+    : e.status === 'rejected'
+      ? { purchaseId: e.id, status: 'rejected', reason: e.reason ?? 'REJECTED' }
+      : { purchaseId: e.id, status: 'skipped' };
 
 /**
  * Writes a batch of one sale's purchases in ONE transaction under the sale's advisory
@@ -99,11 +110,12 @@ export async function processBatch(deps: ProcessorDeps, saleId: string, jobs: Pu
         continue;
       }
       const orderId = randomUUID();
+      const holdExpiresAt = new Date(Date.now() + sale.holdSeconds * 1000);
       remaining -= job.quantity;
       taken += job.quantity;
       totals.set(job.userId, held + job.quantity);
       if (job.idempotencyKey !== null) usedKeys.add(userKey);
-      purchases.push({ ...base, status: 'confirmed', reason: null, idempotency_key: job.idempotencyKey });
+      purchases.push({ ...base, status: 'confirmed', reason: null, idempotency_key: job.idempotencyKey, hold_expires_at: holdExpiresAt });
       orders.push({
         id: orderId,
         purchase_id: job.purchaseId,
@@ -113,7 +125,7 @@ export async function processBatch(deps: ProcessorDeps, saleId: string, jobs: Pu
         unit_price_cents: sale.priceCents,
         total_cents: sale.priceCents * job.quantity,
       });
-      decided.set(job.purchaseId, { purchaseId: job.purchaseId, status: 'confirmed', orderId });
+      decided.set(job.purchaseId, { purchaseId: job.purchaseId, status: 'confirmed', orderId, holdExpiresAt: holdExpiresAt.toISOString() });
     }
     await insertDecisions(trx, purchases, orders);
     await takeStock(trx, saleId, taken);
@@ -146,11 +158,17 @@ async function applyOutcomes(deps: ProcessorDeps, saleId: string, jobs: Purchase
         userId: j.userId,
         quantity: j.quantity,
         status: o.status,
-        ...(o.status === 'confirmed' ? { orderId: o.orderId } : { reason: o.reason }),
+        ...(o.status === 'confirmed' ? { orderId: o.orderId, holdExpiresAt: o.holdExpiresAt } : { reason: o.reason }),
         createdAt: new Date(j.admittedAt).toISOString(),
       };
     }),
   );
+  // Every confirmed purchase gets its expiry scheduled (idempotent: one job id per purchase).
+  if (deps.onConfirmed) {
+    await Promise.all(
+      final.filter((o) => o.status === 'confirmed').map((o) => deps.onConfirmed!(jobById.get(o.purchaseId)!, new Date(o.holdExpiresAt))),
+    );
+  }
   deps.onOutcomes?.(jobs, outcomes);
 }
 

@@ -13,10 +13,12 @@ export type PurchaseView = {
   status: PurchaseStatus;
   reason?: string;
   orderId?: string;
+  /** While confirmed and unpaid: the units are held until then. */
+  holdExpiresAt?: string;
   createdAt: string;
 };
 
-type Stored = PurchaseView & { userId: string };
+export type Stored = PurchaseView & { userId: string };
 
 /** Pollers read purchases from Redis for this long; PostgreSQL answers afterwards. */
 const READ_MODEL_TTL_S = 24 * 3600;
@@ -49,6 +51,7 @@ type PgRow = {
   reason: string | null;
   admitted_at: Date;
   order_id: string | null;
+  hold_expires_at: Date | null;
 };
 
 const fromPg = (r: PgRow): Stored => ({
@@ -59,13 +62,14 @@ const fromPg = (r: PgRow): Stored => ({
   status: r.status,
   ...(r.reason ? { reason: r.reason } : {}),
   ...(r.order_id ? { orderId: r.order_id } : {}),
+  ...(r.status === 'confirmed' && r.hold_expires_at ? { holdExpiresAt: r.hold_expires_at.toISOString() } : {}),
   createdAt: r.admitted_at.toISOString(),
 });
 
 const pgPurchases = (db: Db) =>
   db('purchases as p')
     .leftJoin('orders as o', 'o.purchase_id', 'p.id')
-    .select<PgRow[]>('p.id', 'p.sale_id', 'p.user_id', 'p.quantity', 'p.status', 'p.reason', 'p.admitted_at', 'o.id as order_id');
+    .select<PgRow[]>('p.id', 'p.sale_id', 'p.user_id', 'p.quantity', 'p.status', 'p.reason', 'p.admitted_at', 'p.hold_expires_at', 'o.id as order_id');
 
 export type ReadDeps = { redis: Redis; db: Db; keys: Keys; queue: PurchaseQueue };
 

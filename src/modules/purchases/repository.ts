@@ -7,28 +7,42 @@ export async function lockSale(trx: Knex.Transaction, lockKey: string): Promise<
   await trx.raw('SELECT pg_advisory_xact_lock(?::bigint)', [lockKey]);
 }
 
-export type SaleForWrite = { perUserLimit: number; priceCents: number; cancelled: boolean; remaining: number };
+export type SaleForWrite = { perUserLimit: number; priceCents: number; holdSeconds: number; cancelled: boolean; remaining: number };
 
 export async function saleForWrite(trx: Knex.Transaction, saleId: string): Promise<SaleForWrite | undefined> {
-  const { rows } = await trx.raw<{ rows: { per_user_limit: number; price_cents: string; cancelled_at: Date | null; remaining: number }[] }>(
-    `SELECT s.per_user_limit, s.price_cents, s.cancelled_at, i.remaining
+  const { rows } = await trx.raw<{ rows: { per_user_limit: number; price_cents: string; hold_seconds: number; cancelled_at: Date | null; remaining: number }[] }>(
+    `SELECT s.per_user_limit, s.price_cents, s.hold_seconds, s.cancelled_at, i.remaining
        FROM sales s JOIN sale_inventory i ON i.sale_id = s.id
       WHERE s.id = ? FOR UPDATE OF i`,
     [saleId],
   );
   const r = rows[0];
-  return r && { perUserLimit: r.per_user_limit, priceCents: Number(r.price_cents), cancelled: r.cancelled_at !== null, remaining: r.remaining };
+  return (
+    r && {
+      perUserLimit: r.per_user_limit,
+      priceCents: Number(r.price_cents),
+      holdSeconds: r.hold_seconds,
+      cancelled: r.cancelled_at !== null,
+      remaining: r.remaining,
+    }
+  );
 }
 
-export type ExistingPurchase = { id: string; status: PurchaseStatus; reason: string | null; orderId: string | null };
+export type ExistingPurchase = { id: string; status: PurchaseStatus; reason: string | null; orderId: string | null; holdExpiresAt: Date | null };
 
 export async function existingPurchases(trx: Knex.Transaction | Knex, ids: string[]): Promise<Map<string, ExistingPurchase>> {
   if (ids.length === 0) return new Map();
   const rows = await trx('purchases as p')
     .leftJoin('orders as o', 'o.purchase_id', 'p.id')
     .whereIn('p.id', ids)
-    .select<{ id: string; status: PurchaseStatus; reason: string | null; order_id: string | null }[]>('p.id', 'p.status', 'p.reason', 'o.id as order_id');
-  return new Map(rows.map((r) => [r.id, { id: r.id, status: r.status, reason: r.reason, orderId: r.order_id }]));
+    .select<{ id: string; status: PurchaseStatus; reason: string | null; order_id: string | null; hold_expires_at: Date | null }[]>(
+      'p.id',
+      'p.status',
+      'p.reason',
+      'o.id as order_id',
+      'p.hold_expires_at',
+    );
+  return new Map(rows.map((r) => [r.id, { id: r.id, status: r.status, reason: r.reason, orderId: r.order_id, holdExpiresAt: r.hold_expires_at }]));
 }
 
 /** Units each user already holds in this sale (confirmed or paid). */
@@ -62,6 +76,7 @@ export type PurchaseInsert = {
   reason: string | null;
   idempotency_key: string | null;
   admitted_at: Date;
+  hold_expires_at?: Date;
 };
 
 export type OrderInsert = {

@@ -6,6 +6,8 @@ import { SOLD_OUT_MESSAGE } from '../../redis/admit-codes';
 import { principalOf } from '../auth/middleware';
 import { findSale } from '../sales/repository';
 import { attemptPurchase, AdmissionDeps, knownSoldOut } from './admission';
+import { payBodySchema, payPurchase, simulatedProvider } from './payment';
+import { NotifyOwner } from '../../realtime/emitter';
 import { listUserPurchases, readPurchase } from './read-model';
 import { attemptBodySchema, idempotencyKeySchema } from './validators';
 
@@ -13,14 +15,14 @@ const SOLD_OUT_BODY = Buffer.from(
   JSON.stringify({ error: { code: 'SOLD_OUT', message: SOLD_OUT_MESSAGE } }),
 );
 
-export type PurchaseRouteDeps = Omit<AdmissionDeps, 'saleExists'> & { db: Db };
+export type PurchaseRouteDeps = Omit<AdmissionDeps, 'saleExists'> & { db: Db; notify: NotifyOwner; config: { paymentTimeoutMs: number } };
 
 /**
  * Shopper purchase routes. On an attempt: auth, then the sold-out fast path, then rate
  * limits and body parsing, so a bad token is refused before the body is even read, and
  * a stampede on a sold-out sale costs neither a Redis call nor a body parse.
  */
-export function purchasesRouter(deps: PurchaseRouteDeps, guard: { user: RequestHandler; attempt: RequestHandler[] }): Router {
+export function purchasesRouter(deps: PurchaseRouteDeps, guard: { user: RequestHandler; attempt: RequestHandler[]; body: RequestHandler }): Router {
   const admission: AdmissionDeps = { ...deps, saleExists: async (id) => (await findSale(deps.db, id)) !== undefined };
   const router = Router();
 
@@ -54,6 +56,14 @@ export function purchasesRouter(deps: PurchaseRouteDeps, guard: { user: RequestH
     const purchase = await readPurchase(deps, purchaseId, userId);
     if (!purchase) throw Errors.notFound('PURCHASE_NOT_FOUND', 'Purchase not found');
     res.json(purchase);
+  });
+
+  const payment = { ...deps, provider: simulatedProvider, timeoutMs: deps.config.paymentTimeoutMs };
+  router.post('/purchases/:purchaseId/pay', guard.user, guard.body, async (req, res) => {
+    const { userId } = principalOf(req);
+    const purchaseId = parseId(req.params.purchaseId, 'PURCHASE_NOT_FOUND', 'Purchase');
+    const { paymentToken } = parse(payBodySchema, req.body);
+    res.json(await payPurchase(payment, { purchaseId, userId, paymentToken }));
   });
 
   router.get('/me/purchases', guard.user, async (req, res) => {

@@ -27,6 +27,7 @@ export function startPurchaseWorker(deps: {
   keys: Keys;
   logger: Logger;
   onOutcomes?: ProcessorDeps['onOutcomes'];
+  onConfirmed?: ProcessorDeps['onConfirmed'];
 }): PurchaseWorker {
   const w = deps.config.worker;
   const processorDeps: ProcessorDeps = {
@@ -36,6 +37,7 @@ export function startPurchaseWorker(deps: {
     logger: deps.logger,
     faultHoldMs: w.faultHoldMs,
     onOutcomes: deps.onOutcomes,
+    onConfirmed: deps.onConfirmed,
   };
   const batcher = new SaleBatcher((saleId, jobs) => processBatch(processorDeps, saleId, jobs), w.batchSize, w.batchWaitMs);
 

@@ -35,21 +35,21 @@ export async function auditSale(deps: { db: Db; redis: Redis; keys: Keys }, sale
   const bindings = { saleId, limit: sale.per_user_limit };
   const q = async <T>(sql: string): Promise<T[]> => (await db.raw<{ rows: T[] }>(sql, bindings)).rows;
   const [orders] = await q<{ orders: string; units: string | null }>(
-    'SELECT count(*) AS orders, sum(quantity) AS units FROM orders WHERE sale_id = :saleId',
+    'SELECT count(*) AS orders, sum(quantity) AS units FROM orders WHERE sale_id = :saleId AND voided_at IS NULL',
   );
   const byStatus = await q<{ status: string; reason: string | null; n: string; units: string }>(
     'SELECT status, reason, count(*) AS n, sum(quantity) AS units FROM purchases WHERE sale_id = :saleId GROUP BY status, reason',
   );
   const [perUser] = await q<{ max_units: string | null; over: string }>(
     `SELECT max(units) AS max_units, count(*) FILTER (WHERE units > :limit) AS over
-       FROM (SELECT user_id, sum(quantity) AS units FROM orders WHERE sale_id = :saleId GROUP BY user_id) t`,
+       FROM (SELECT user_id, sum(quantity) AS units FROM orders WHERE sale_id = :saleId AND voided_at IS NULL GROUP BY user_id) t`,
   );
   const [multi] = await q<{ n: string }>(
     'SELECT count(*) AS n FROM (SELECT purchase_id FROM orders WHERE sale_id = :saleId GROUP BY purchase_id HAVING count(*) > 1) t',
   );
   const [orphans] = await q<{ n: string }>(
     `SELECT count(*) AS n FROM orders o JOIN purchases p ON p.id = o.purchase_id
-      WHERE o.sale_id = :saleId AND p.status NOT IN ('confirmed', 'paid')`,
+      WHERE o.sale_id = :saleId AND o.voided_at IS NULL AND p.status NOT IN ('confirmed', 'paid')`,
   );
   const [latency] = await q<{ p50: number | null; p99: number | null; max: number | null }>(
     `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max

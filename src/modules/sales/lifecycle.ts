@@ -111,7 +111,7 @@ export async function cancelSale(deps: LifecycleDeps, saleId: string): Promise<C
     ...(await viewOf(deps, sale)),
     cancelledAt: sale.cancelledAt!.toISOString(),
     confirmedOrders: totals.orders,
-    unitsSold: totals.sold,
+    unitsSold: totals.sold + totals.held,
     queuedAtCancel,
   };
 }

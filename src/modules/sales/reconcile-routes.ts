@@ -4,7 +4,7 @@ import { parse, parseId } from '../../http/validate';
 import { reconcileSale, ReconcileDeps } from './reconcile';
 
 /** A reconcile takes no parameters: no body, or an empty JSON object. */
-const reconcileBodySchema = z.strictObject({}).optional();
+export const reconcileBodySchema = z.strictObject({}).optional();
 
 /** `POST /sales/:saleId/reconcile`; mounted in the `/admin` chain (requireAdmin, JSON body parser). */
 export function adminReconcileRouter(deps: ReconcileDeps): Router {

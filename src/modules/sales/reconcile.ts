@@ -237,7 +237,7 @@ async function pgCounts(trx: Knex.Transaction, saleId: string, withKeyed: boolea
       trx.raw('count(*) AS n'),
       trx.raw('sum(quantity) AS units'),
     );
-  const sold = await trx('orders').where({ sale_id: saleId }).first<{ units: string | null }>(trx.raw('sum(quantity) AS units'));
+  const sold = await trx('orders').where({ sale_id: saleId }).whereNull('voided_at').first<{ units: string | null }>(trx.raw('sum(quantity) AS units'));
   const keyed = withKeyed
     ? await trx('purchases')
         .where({ sale_id: saleId })

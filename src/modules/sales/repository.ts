@@ -85,21 +85,26 @@ export async function listSales(
   return (await q).map(toSale);
 }
 
-export type SaleTotals = { stock: number; remaining: number; sold: number; orders: number; confirmedPurchases: number };
+/** sold: units of paid purchases; held: units of confirmed purchases awaiting payment. */
+export type SaleTotals = { stock: number; remaining: number; sold: number; held: number; orders: number };
 
 /** PostgreSQL's view of a sale, for stats and audits. */
 export async function saleTotals(db: Db | Knex.Transaction, saleId: string): Promise<SaleTotals | undefined> {
   const inv = await db('sale_inventory').where({ sale_id: saleId }).first<{ stock: number; remaining: number } | undefined>();
   if (!inv) return undefined;
-  const orders = await db('orders')
+  const units = await db('purchases')
     .where({ sale_id: saleId })
-    .first<{ orders: string; units: string | null }>(db.raw('count(*) AS orders'), db.raw('sum(quantity) AS units'));
+    .first<{ sold: string | null; held: string | null }>(
+      db.raw(`sum(quantity) FILTER (WHERE status = 'paid') AS sold`),
+      db.raw(`sum(quantity) FILTER (WHERE status = 'confirmed') AS held`),
+    );
+  const orders = await db('orders').where({ sale_id: saleId }).whereNull('voided_at').first<{ orders: string }>(db.raw('count(*) AS orders'));
   return {
     stock: inv.stock,
     remaining: inv.remaining,
-    sold: Number(orders?.units ?? 0),
+    sold: Number(units?.sold ?? 0),
+    held: Number(units?.held ?? 0),
     orders: Number(orders?.orders ?? 0),
-    confirmedPurchases: Number(orders?.orders ?? 0),
   };
 }
 

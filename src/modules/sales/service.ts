@@ -82,7 +82,7 @@ export async function saleStats(deps: SalesDeps & { queue: PurchaseQueue }, sale
     stock: totals.stock,
     remaining: { redis: gate.remaining, postgres: totals.remaining },
     sold: totals.sold,
-    held: 0,
+    held: totals.held,
     admitted: Number(stats.admitted ?? 0),
     confirmed: Number(stats.confirmed ?? 0),
     rejected,

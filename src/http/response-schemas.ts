@@ -1,0 +1,231 @@
+import { z } from 'zod';
+import type { Product } from '../modules/products/repository';
+import type { AttemptResult } from '../modules/purchases/admission';
+import type { PurchaseStatus, PurchaseView } from '../modules/purchases/read-model';
+import type { SaleAudit } from '../modules/sales/audit';
+import type { CancelReport } from '../modules/sales/lifecycle';
+import type { ReconcileReport } from '../modules/sales/reconcile';
+import type { SaleView } from '../modules/sales/sale';
+import type { SaleStats } from '../modules/sales/service';
+import { SALE_STATUSES } from '../modules/sales/validators';
+
+/**
+ * What the API answers, as zod schemas: the one source of the OpenAPI document's
+ * response schemas (src/http/openapi.ts) and of the test that checks every response
+ * the suite saw against them (test/openapi-conformance.test.ts). Objects are strict, so
+ * a field the server sends but the document does not name is a mismatch too.
+ *
+ * Each schema is checked at compile time against the TypeScript type the code builds
+ * the response from (`ResponseSchemasMatchTheirTypes` below): a field added to `SaleView` and not here, or
+ * the other way round, fails `tsc`.
+ */
+
+const uuid = z.uuid();
+const timestamp = z.iso.datetime();
+const count = z.number().int().min(0);
+const money = z.number().int().min(0);
+
+/* ---------------- errors ---------------- */
+
+const errorCode = z.string().regex(/^[A-Z][A-Z0-9_]*$/);
+
+/** `{"error": {"code", "message", "details"?}}`: every error the API answers. */
+export const errorSchema = z
+  .strictObject({
+    error: z.strictObject({
+      code: errorCode.describe('UPPER_SNAKE error code'),
+      message: z.string().describe('For humans; may change'),
+      details: z.unknown().optional().describe('e.g. every validation problem: [{path, message}]'),
+    }),
+  })
+  .describe('The error envelope');
+
+/** The error envelope restricted to the codes one response may carry. */
+export function errorWith(codes: readonly [string, ...string[]]) {
+  return z.strictObject({
+    error: z.strictObject({
+      code: z.enum(codes),
+      message: z.string(),
+      details: z.unknown().optional(),
+    }),
+  });
+}
+
+/* ---------------- sales ---------------- */
+
+export const saleSchema = z.strictObject({
+  id: uuid,
+  productId: uuid,
+  name: z.string(),
+  startsAt: timestamp,
+  endsAt: timestamp,
+  status: z.enum(SALE_STATUSES),
+  stock: count,
+  perUserLimit: count,
+  priceCents: money,
+  holdSeconds: count.describe('How long a confirmed purchase may stay unpaid'),
+  remaining: count.describe("Units a new attempt could still get right now (the Redis gate's view)"),
+});
+
+const gateAndDb = z.strictObject({ redis: count.nullable().describe('null: Redis has no record of the sale'), postgres: count });
+
+export const saleStatsSchema = z.strictObject({
+  saleId: uuid,
+  stock: count,
+  remaining: gateAndDb,
+  sold: count,
+  held: count,
+  admitted: count,
+  confirmed: count,
+  rejected: z.record(errorCode, count).describe('Rejected purchases by reason'),
+  orders: count,
+  queue: z.strictObject({ waiting: count, active: count, delayed: count, failed: count }),
+  drift: z.number().int().nullable().describe('Redis remaining + pending units - PostgreSQL remaining; 0 when they agree'),
+});
+
+export const saleAuditSchema = z.strictObject({
+  saleId: uuid,
+  stock: count,
+  perUserLimit: count,
+  remaining: gateAndDb,
+  admitted: z.strictObject({ purchases: count, units: count }),
+  orders: count,
+  unitsOrdered: count,
+  purchases: z.strictObject({ confirmed: count, rejected: count, rejectedUnits: count, byReason: z.record(z.string(), count) }),
+  maxUnitsPerUser: count,
+  usersOverLimit: count,
+  purchasesWithMultipleOrders: count,
+  ordersNotConfirmed: count,
+  decisionLatencyMs: z.strictObject({ p50: count, p99: count, max: count }),
+  timeline: z.array(z.strictObject({ second: count, confirmed: count, rejected: count })),
+});
+
+export const reconcileReportSchema = z.strictObject({
+  saleId: uuid,
+  keysWereMissing: z.boolean(),
+  before: z.strictObject({ redisRemaining: count.nullable(), pgRemaining: count }),
+  after: z.strictObject({ redisRemaining: count, pgRemaining: count }),
+  stock: count,
+  sold: count,
+  held: count,
+  inflight: z.strictObject({ purchases: count, units: count }),
+  settled: count,
+  orphansRejected: count,
+  drift: z.number().int().nullable(),
+});
+
+export const cancelReportSchema = saleSchema.extend({
+  cancelledAt: timestamp,
+  confirmedOrders: count,
+  unitsSold: count,
+  queuedAtCancel: count.describe('Purchases admitted but undecided at the cancel: each ends rejected, SALE_CANCELLED'),
+});
+
+/* ---------------- purchases ---------------- */
+
+export const PURCHASE_STATUSES = ['queued', 'confirmed', 'rejected', 'paid', 'expired', 'cancelled'] as const;
+const purchaseStatus = z.enum(PURCHASE_STATUSES);
+
+export const purchaseSchema = z.strictObject({
+  purchaseId: uuid,
+  saleId: uuid,
+  quantity: count,
+  status: purchaseStatus,
+  reason: errorCode.optional().describe('Why it was rejected'),
+  orderId: uuid.optional(),
+  holdExpiresAt: timestamp.optional().describe('While confirmed and unpaid: when the hold ends'),
+  createdAt: timestamp,
+});
+
+export const attemptReplySchema = z.strictObject({
+  purchaseId: uuid,
+  saleId: uuid,
+  quantity: count,
+  status: purchaseStatus,
+  createdAt: timestamp,
+  statusUrl: z.string().regex(/^\/api\/purchases\/[0-9a-f-]{36}$/).describe('Poll this for the outcome'),
+});
+
+/* ---------------- products ---------------- */
+
+export const productSchema = z.strictObject({
+  id: uuid,
+  sku: z.string(),
+  name: z.string(),
+  description: z.string().nullable(),
+  priceCents: money,
+  currency: z.string().regex(/^[A-Z]{3}$/),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+
+/* ---------------- lists ---------------- */
+
+export function pageOf<T extends z.ZodType>(item: T) {
+  return z.strictObject({ items: z.array(item), limit: z.number().int().min(1).max(100), offset: count });
+}
+
+export const saleListSchema = pageOf(saleSchema);
+export const purchaseListSchema = pageOf(purchaseSchema);
+export const productListSchema = pageOf(productSchema);
+
+/* ---------------- health ---------------- */
+
+const check = z.strictObject({ ok: z.boolean(), ms: count, error: z.string().optional() });
+
+export const healthLiveSchema = z.strictObject({ status: z.literal('ok') });
+export const healthReadySchema = z.strictObject({
+  status: z.enum(['ok', 'unavailable']),
+  checks: z.strictObject({ postgres: check, redis: check }),
+});
+export const healthDeepSchema = z.strictObject({
+  status: z.enum(['ok', 'degraded']),
+  checks: z.strictObject({ postgres: check, redis: check, queue: check.extend({ counts: z.record(z.string(), count) }) }),
+});
+
+/* ---------------- the document itself ---------------- */
+
+export const openApiDocumentSchema = z.looseObject({
+  openapi: z.string().regex(/^3\.1\.\d+$/),
+  info: z.looseObject({ title: z.string(), version: z.string() }),
+  paths: z.record(z.string(), z.unknown()),
+  components: z.looseObject({}),
+});
+
+/** Named schemas: they become `#/components/schemas/<name>` in the document. */
+export const namedResponseSchemas = {
+  Error: errorSchema,
+  Sale: saleSchema,
+  SaleList: saleListSchema,
+  SaleStats: saleStatsSchema,
+  SaleAudit: saleAuditSchema,
+  ReconcileReport: reconcileReportSchema,
+  CancelReport: cancelReportSchema,
+  Purchase: purchaseSchema,
+  PurchaseList: purchaseListSchema,
+  AttemptReply: attemptReplySchema,
+  Product: productSchema,
+  ProductList: productListSchema,
+  HealthLive: healthLiveSchema,
+  HealthReady: healthReadySchema,
+  HealthDeep: healthDeepSchema,
+} as const;
+
+/* ---------------- compile-time agreement with the code's own types ---------------- */
+
+/** Mutually assignable and with the same keys (assignability alone ignores a missing optional field). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? ([keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false) : false) : false;
+type Assert<T extends true> = T;
+
+/** Compile-time only: each line fails `tsc` when a schema and its type drift apart. */
+export type ResponseSchemasMatchTheirTypes = [
+  Assert<Same<z.infer<typeof saleSchema>, SaleView>>,
+  Assert<Same<z.infer<typeof saleStatsSchema>, SaleStats>>,
+  Assert<Same<z.infer<typeof saleAuditSchema>, SaleAudit>>,
+  Assert<Same<z.infer<typeof reconcileReportSchema>, ReconcileReport>>,
+  Assert<Same<z.infer<typeof cancelReportSchema>, CancelReport>>,
+  Assert<Same<z.infer<typeof purchaseSchema>, PurchaseView>>,
+  Assert<Same<(typeof PURCHASE_STATUSES)[number], PurchaseStatus>>,
+  Assert<Same<z.infer<typeof attemptReplySchema>, AttemptResult['purchase'] & { statusUrl: string }>>,
+  Assert<Same<z.infer<typeof productSchema>, Product>>,
+];

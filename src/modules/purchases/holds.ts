@@ -1,0 +1,135 @@
+import { Job, Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Db } from '../../lib/db';
+import { Logger } from '../../lib/logger';
+import { Keys } from '../../redis/keys';
+import { scripts } from '../../redis/scripts';
+import { NotifyOwner } from '../../realtime/emitter';
+import { saleLockKey } from '../sales/sale';
+import { PurchaseJob } from './job';
+import { writeFinal } from './read-model';
+import { lockSale } from './repository';
+
+/**
+ * Holds: a confirmed purchase keeps its units until it is paid or its hold ends. The end
+ * is a delayed BullMQ job on its own queue (so the purchase queue's backlog and drain
+ * stay about purchases); a sweep at worker start expires holds whose job was lost.
+ */
+export type HoldJob = Pick<PurchaseJob, 'purchaseId' | 'saleId' | 'userId' | 'quantity' | 'admittedAt'>;
+export type HoldQueue = Queue<HoldJob>;
+
+export const HOLD_JOB_NAME = 'expire-hold';
+export const holdQueueName = (purchaseQueueName: string) => `${purchaseQueueName}-holds`;
+
+export function createHoldQueue(connection: Redis, opts: { purchaseQueueName: string; prefix: string }): HoldQueue {
+  return new Queue<HoldJob>(holdQueueName(opts.purchaseQueueName), {
+    connection,
+    prefix: opts.prefix,
+    defaultJobOptions: {
+      attempts: 20,
+      backoff: { type: 'exponential', delay: 500 },
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  });
+}
+
+/** Idempotent: one job id per purchase, so a redelivered confirmation schedules nothing new. */
+export function scheduleHoldExpiry(queue: HoldQueue, job: HoldJob, expiresAt: Date, attempt = 0) {
+  const data: HoldJob = {
+    purchaseId: job.purchaseId,
+    saleId: job.saleId,
+    userId: job.userId,
+    quantity: job.quantity,
+    admittedAt: job.admittedAt,
+  };
+  return queue.add(HOLD_JOB_NAME, data, {
+    jobId: attempt === 0 ? `hold-${job.purchaseId}` : `hold-${job.purchaseId}-${attempt}`,
+    delay: Math.max(0, expiresAt.getTime() - Date.now()),
+  });
+}
+
+export type HoldDeps = { db: Db; redis: Redis; keys: Keys; logger: Logger; notify?: NotifyOwner };
+
+type HoldRow = { status: string; quantity: number; hold_expires_at: Date | null; due: boolean; order_id: string | null };
+
+/**
+ * Ends an unpaid hold whose time has come: in PostgreSQL under the sale's lock (so a
+ * payment and an expiry can never both win), the purchase becomes `expired`, its units
+ * go back to the stock row and its order is voided; then the gate gets the units back
+ * exactly once (settle-hold-4.lua) and the owner is told.
+ */
+export async function expireHold(deps: HoldDeps, job: HoldJob): Promise<'expired' | 'not-due' | 'settled'> {
+  const result = await deps.db.transaction(async (trx) => {
+    await lockSale(trx, saleLockKey(job.saleId));
+    const { rows } = await trx.raw<{ rows: HoldRow[] }>(
+      `SELECT p.status, p.quantity, p.hold_expires_at, p.hold_expires_at <= now() AS due, o.id AS order_id
+         FROM purchases p LEFT JOIN orders o ON o.purchase_id = p.id
+        WHERE p.id = ? FOR UPDATE OF p`,
+      [job.purchaseId],
+    );
+    const row = rows[0];
+    if (!row) return { outcome: 'settled' as const, status: undefined };
+    if (row.status !== 'confirmed') return { outcome: 'settled' as const, status: row.status };
+    if (!row.due) return { outcome: 'not-due' as const, status: row.status, expiresAt: row.hold_expires_at };
+    await trx('purchases').where({ id: job.purchaseId }).update({ status: 'expired', reason: 'HOLD_EXPIRED', decided_at: trx.fn.now() });
+    await trx('sale_inventory').where({ sale_id: job.saleId }).increment('remaining', row.quantity);
+    await trx('orders').where({ purchase_id: job.purchaseId }).update({ voided_at: trx.fn.now() });
+    return { outcome: 'expired' as const, status: 'expired' };
+  });
+  // Redis after commit; idempotent, so a redelivered job (or one whose Redis step failed) is safe.
+  if (result.status === 'expired') {
+    await scripts.settleHold(deps.redis, deps.keys.sale(job.saleId), job.purchaseId, 'expired');
+    if (result.outcome === 'expired') {
+      const view = {
+        purchaseId: job.purchaseId,
+        saleId: job.saleId,
+        quantity: job.quantity,
+        status: 'expired' as const,
+        reason: 'HOLD_EXPIRED',
+        createdAt: new Date(job.admittedAt).toISOString(),
+      };
+      await writeFinal(deps.redis, deps.keys, [{ ...view, userId: job.userId }]);
+      deps.notify?.(job.userId, { purchaseId: job.purchaseId, saleId: job.saleId, status: 'expired', reason: 'HOLD_EXPIRED' });
+    }
+  }
+  return result.outcome;
+}
+
+/** Expires holds whose delayed job was lost (e.g. Redis lost its data). */
+export async function sweepExpiredHolds(deps: HoldDeps, limit = 500): Promise<number> {
+  const rows = await deps.db('purchases')
+    .where({ status: 'confirmed' })
+    .where('hold_expires_at', '<=', deps.db.fn.now())
+    .orderBy('hold_expires_at')
+    .limit(limit)
+    .select<{ id: string; sale_id: string; user_id: string; quantity: number; admitted_at: Date }[]>('id', 'sale_id', 'user_id', 'quantity', 'admitted_at');
+  let expired = 0;
+  for (const r of rows) {
+    const outcome = await expireHold(deps, {
+      purchaseId: r.id,
+      saleId: r.sale_id,
+      userId: r.user_id,
+      quantity: r.quantity,
+      admittedAt: r.admitted_at.getTime(),
+    });
+    if (outcome === 'expired') expired++;
+  }
+  return expired;
+}
+
+/** The hold worker: runs each expiry when its delay is over; an early one is put off again. */
+export function startHoldWorker(deps: HoldDeps & { queue: HoldQueue; connection: Redis }): Worker<HoldJob> {
+  const worker = new Worker<HoldJob>(
+    deps.queue.name,
+    async (job: Job<HoldJob>) => {
+      if ((await expireHold(deps, job.data)) !== 'not-due') return;
+      // Fired a little early (clocks): look again shortly with a fresh job.
+      const row = await deps.db('purchases').where({ id: job.data.purchaseId }).first<{ hold_expires_at: Date | null }>('hold_expires_at');
+      await scheduleHoldExpiry(deps.queue, job.data, row?.hold_expires_at ?? new Date(Date.now() + 1000), job.attemptsMade + Date.now());
+    },
+    { connection: deps.connection, prefix: deps.queue.opts.prefix, concurrency: 20 },
+  );
+  worker.on('error', (err) => deps.logger.error('hold worker error', { err: err.message }));
+  return worker;
+}

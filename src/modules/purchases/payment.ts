@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { AppError, Errors } from '../../lib/errors';
+import { Logger } from '../../lib/logger';
+import { scripts } from '../../redis/scripts';
+import { NotifyOwner } from '../../realtime/emitter';
+import { saleLockKey } from '../sales/sale';
+import { PurchaseView, readPurchase, ReadDeps, writeFinal } from './read-model';
+import { lockSale } from './repository';
+
+export const payBodySchema = z.strictObject({ paymentToken: z.string().min(1).max(200) });
+
+/**
+ * The simulated payment provider. The token is the switch (documented in the README):
+ * `tok_approve` approves, `tok_decline` declines, `tok_timeout` never answers; any other
+ * token is declined.
+ */
+export type PaymentProvider = (paymentToken: string, amountCents: number) => Promise<'approved' | 'declined'>;
+
+export const simulatedProvider: PaymentProvider = (token) => {
+  if (token === 'tok_timeout') return new Promise(() => undefined);
+  return Promise.resolve(token === 'tok_approve' ? 'approved' : 'declined');
+};
+
+export type PayDeps = ReadDeps & { logger: Logger; provider: PaymentProvider; timeoutMs: number; notify?: NotifyOwner };
+
+const expired = () => Errors.conflict('PURCHASE_EXPIRED', 'The hold on this purchase ended before it was paid; its units went back on sale');
+
+/**
+ * Pays a confirmed purchase. The provider is called outside any lock; the result is
+ * written under the sale's advisory lock, where a purchase whose hold ended can no
+ * longer become paid (never an oversell). Paying a paid purchase returns it unchanged.
+ */
+export async function payPurchase(deps: PayDeps, req: { purchaseId: string; userId: string; paymentToken: string }): Promise<PurchaseView> {
+  const view = await readPurchase(deps, req.purchaseId, req.userId);
+  if (!view) throw Errors.notFound('PURCHASE_NOT_FOUND', 'Purchase not found');
+  if (view.status === 'paid') return view;
+  if (view.status === 'expired') throw expired();
+  if (view.status === 'queued') throw Errors.conflict('PURCHASE_NOT_CONFIRMED', 'This purchase is still being processed; pay once it is confirmed');
+  if (view.status !== 'confirmed') throw Errors.conflict('PURCHASE_NOT_PAYABLE', `A ${view.status} purchase cannot be paid`);
+
+  const row = await deps.db('purchases as p')
+    .join('sales as s', 's.id', 'p.sale_id')
+    .where('p.id', req.purchaseId)
+    .first<{ total: string; open: boolean } | undefined>(deps.db.raw('p.quantity * s.price_cents AS total'), deps.db.raw('p.hold_expires_at > now() AS open'));
+  if (!row) throw Errors.notFound('PURCHASE_NOT_FOUND', 'Purchase not found');
+  if (!row.open) throw expired();
+
+  const answer = await withTimeout(deps.provider(req.paymentToken, Number(row.total)), deps.timeoutMs);
+  if (answer === 'timeout') {
+    throw new AppError('gateway_timeout', 'PAYMENT_TIMEOUT', 'The payment provider did not answer in time; the purchase is still payable until its hold ends', {
+      retryAfterSeconds: 1,
+    });
+  }
+  if (answer === 'declined') {
+    throw new AppError('payment_required', 'PAYMENT_DECLINED', 'The payment was declined; the purchase stays payable until its hold ends');
+  }
+
+  const status = await deps.db.transaction(async (trx) => {
+    await lockSale(trx, saleLockKey(view.saleId));
+    const { rows } = await trx.raw<{ rows: { status: string; open: boolean }[] }>(
+      'SELECT status, hold_expires_at > now() AS open FROM purchases WHERE id = ? FOR UPDATE',
+      [req.purchaseId],
+    );
+    const current = rows[0];
+    if (current?.status === 'paid') return 'paid';
+    if (current?.status !== 'confirmed' || !current.open) return 'too-late';
+    await trx('purchases').where({ id: req.purchaseId }).update({ status: 'paid', paid_at: trx.fn.now() });
+    return 'paid';
+  });
+  if (status === 'too-late') {
+    // A real provider would be asked to refund here; the simulated one keeps no money.
+    deps.logger.warn('payment arrived after the hold ended; refused', { purchaseId: req.purchaseId });
+    throw expired();
+  }
+
+  const paid: PurchaseView = { ...view, status: 'paid' };
+  delete paid.holdExpiresAt;
+  await scripts.settleHold(deps.redis, deps.keys.sale(view.saleId), req.purchaseId, 'paid');
+  await writeFinal(deps.redis, deps.keys, [{ ...paid, userId: req.userId }]);
+  deps.notify?.(req.userId, { purchaseId: paid.purchaseId, saleId: paid.saleId, status: 'paid', ...(paid.orderId ? { orderId: paid.orderId } : {}) });
+  return paid;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
