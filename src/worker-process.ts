@@ -8,7 +8,7 @@ import { createPurchaseQueue } from './modules/purchases/queue';
 import { reconcileMissingSales } from './modules/sales/reconcile';
 import { startPurchaseWorker } from './modules/purchases/worker';
 import { createOwnerNotifier, createPurchaseNotifier } from './realtime/emitter';
-import { createHoldQueue, scheduleHoldExpiry, startHoldWorker, sweepExpiredHolds } from './modules/purchases/holds';
+import { createHoldQueue, scheduleHoldExpiries, startHoldWorker, sweepExpiredHolds } from './modules/purchases/holds';
 
 export type RunningWorker = { stop: () => Promise<void> };
 
@@ -44,7 +44,7 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
     keys,
     logger,
     onOutcomes: createPurchaseNotifier(notify),
-    onConfirmed: (job, expiresAt) => scheduleHoldExpiry(holdQueue, job, expiresAt),
+    onConfirmed: (held) => scheduleHoldExpiries(holdQueue, held),
   });
   await running.worker.waitUntilReady();
   logger.info('purchase worker ready', {

@@ -34,19 +34,31 @@ export function createHoldQueue(connection: Redis, opts: { purchaseQueueName: st
   });
 }
 
+const holdData = (job: HoldJob): HoldJob => ({
+  purchaseId: job.purchaseId,
+  saleId: job.saleId,
+  userId: job.userId,
+  quantity: job.quantity,
+  admittedAt: job.admittedAt,
+});
+
 /** Idempotent: one job id per purchase, so a redelivered confirmation schedules nothing new. */
 export function scheduleHoldExpiry(queue: HoldQueue, job: HoldJob, expiresAt: Date, attempt = 0) {
-  const data: HoldJob = {
-    purchaseId: job.purchaseId,
-    saleId: job.saleId,
-    userId: job.userId,
-    quantity: job.quantity,
-    admittedAt: job.admittedAt,
-  };
-  return queue.add(HOLD_JOB_NAME, data, {
+  return queue.add(HOLD_JOB_NAME, holdData(job), {
     jobId: attempt === 0 ? `hold-${job.purchaseId}` : `hold-${job.purchaseId}-${attempt}`,
     delay: Math.max(0, expiresAt.getTime() - Date.now()),
   });
+}
+
+/** A committed batch's holds in one round trip (group commit's counterpart). */
+export function scheduleHoldExpiries(queue: HoldQueue, held: { job: HoldJob; holdExpiresAt: Date }[]) {
+  return queue.addBulk(
+    held.map(({ job, holdExpiresAt }) => ({
+      name: HOLD_JOB_NAME,
+      data: holdData(job),
+      opts: { jobId: `hold-${job.purchaseId}`, delay: Math.max(0, holdExpiresAt.getTime() - Date.now()) },
+    })),
+  );
 }
 
 export type HoldDeps = { db: Db; redis: Redis; keys: Keys; logger: Logger; notify?: NotifyOwner };

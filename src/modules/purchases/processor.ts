@@ -29,8 +29,8 @@ export type ProcessorDeps = {
   faultHoldMs: number;
   /** Called after outcomes are committed and applied to Redis (realtime push hooks in here). */
   onOutcomes?: (jobs: PurchaseJob[], outcomes: PurchaseOutcome[]) => void;
-  /** Called after commit for each confirmed purchase: its hold must end (paid or expired). */
-  onConfirmed?: (job: PurchaseJob, holdExpiresAt: Date) => Promise<unknown>;
+  /** Called after commit with the batch's confirmed purchases: each hold must end (paid or expired). */
+  onConfirmed?: (held: { job: PurchaseJob; holdExpiresAt: Date }[]) => Promise<unknown>;
 };
 
 /**
@@ -164,11 +164,8 @@ async function applyOutcomes(deps: ProcessorDeps, saleId: string, jobs: Purchase
     }),
   );
   // Every confirmed purchase gets its expiry scheduled (idempotent: one job id per purchase).
-  if (deps.onConfirmed) {
-    await Promise.all(
-      final.filter((o) => o.status === 'confirmed').map((o) => deps.onConfirmed!(jobById.get(o.purchaseId)!, new Date(o.holdExpiresAt))),
-    );
-  }
+  const held = final.flatMap((o) => (o.status === 'confirmed' ? [{ job: jobById.get(o.purchaseId)!, holdExpiresAt: new Date(o.holdExpiresAt) }] : []));
+  if (deps.onConfirmed && held.length) await deps.onConfirmed(held);
   deps.onOutcomes?.(jobs, outcomes);
 }
 
