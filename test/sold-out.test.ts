@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { call, createSale, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
+import { adminToken, call, createSale, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
 
 const attempt = (stack: Stack, saleId: string, user: string) =>
   call(stack.api.url, 'POST', `/api/sales/${saleId}/purchases`, { token: shopperToken(user), body: { quantity: 1 } });
@@ -65,6 +65,15 @@ describe('The sold-out fast path', () => {
     await db('sales').where({ id: saleId }).increment('stock', 5);
     await redis.incrby(keys.sale(saleId).remaining, 5);
     expect(await msUntilAdmitted(stack, saleId)).toBeLessThan(1000);
+  });
+
+  it('When an admin cancels a sale this node had cached as sold out, then the next attempt already says SALE_CANCELLED', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 1, perUserLimit: 1 });
+    expect((await attempt(stack, saleId, `p-${saleId}`)).status).toBe(202);
+    expect((await attempt(stack, saleId, `q-${saleId}`)).body.error.code).toBe('SOLD_OUT'); // now cached here
+    const cancelled = await call(stack.api.url, 'POST', `/api/admin/sales/${saleId}/cancel`, { token: adminToken() });
+    expect(cancelled.status).toBe(200);
+    expect((await attempt(stack, saleId, `r-${saleId}`)).body.error.code).toBe('SALE_CANCELLED');
   });
 
   it('When a shopper retries with their Idempotency-Key on a sold-out sale, then they get their purchase, not SOLD_OUT', async () => {

@@ -46,6 +46,11 @@ export class SoldOutCache {
     return true;
   }
 
+  /** The sale changed (stock, cancel): ask the gate again on the next attempt. */
+  forget(saleId: string): void {
+    this.until.delete(saleId);
+  }
+
   markSoldOut(saleId: string, now = Date.now()): void {
     this.until.set(saleId, now + this.ttlMs);
   }

@@ -21,7 +21,11 @@ export function publicSalesRouter(deps: SalesDeps): Router {
 }
 
 /** Admin sale routes; mounted behind requireAdmin and the JSON body parser. */
-export function adminSalesRouter(deps: LifecycleDeps & { queue: PurchaseQueue }): Router {
+/**
+ * Admin sale routes. `soldOut` is this node's sold-out cache: an edit or a cancel drops the
+ * sale from it, so this node answers the new truth at once (other nodes within 500 ms).
+ */
+export function adminSalesRouter(deps: LifecycleDeps & { queue: PurchaseQueue; soldOut?: { forget: (saleId: string) => void } }): Router {
   const router = Router();
   router.post('/sales', async (req, res) => {
     const input = parse(createSaleSchema, req.body);
@@ -37,12 +41,16 @@ export function adminSalesRouter(deps: LifecycleDeps & { queue: PurchaseQueue })
   router.patch('/sales/:saleId', async (req, res) => {
     const id = saleId(req.params.saleId);
     const input = parse(updateSaleSchema, req.body);
-    res.json(await editSale(deps, id, input));
+    const sale = await editSale(deps, id, input);
+    deps.soldOut?.forget(id);
+    res.json(sale);
   });
   router.post('/sales/:saleId/cancel', async (req, res) => {
     const id = saleId(req.params.saleId);
     parse(cancelSaleSchema, req.body);
-    res.json(await cancelSale(deps, id));
+    const report = await cancelSale(deps, id);
+    deps.soldOut?.forget(id);
+    res.json(report);
   });
   router.get('/sales/:saleId/audit', async (req, res) => {
     res.json(await auditSale(deps, saleId(req.params.saleId)));
