@@ -85,6 +85,7 @@ describe('When 1,500 shoppers fire 2,000 attempts at a sale of 300 units with 20
       saleId,
       stock: 300,
       remaining: { redis: 0, postgres: 0 },
+      drift: 0,
       // Nobody pays in this test: all 300 units are held by confirmed, unpaid purchases.
       sold: 0,
       held: 300,

@@ -8,7 +8,7 @@
     KEYS[3] per-user units hash   (userId -> units reserved, queued or confirmed)
     KEYS[4] idempotency hash      (scopedKey -> purchaseId)
     KEYS[5] purchases hash        (purchaseId -> "status|quantity|createdAtMs|userId")
-    KEYS[6] stats hash            (admitted, admittedUnits, rejected:<CODE>)
+    KEYS[6] stats hash            (admitted, admittedUnits, pendingUnits, rejected:<CODE>)
 
     ARGV[1] purchaseId (fresh UUID from the caller; a replayed command finds it and returns it)
     ARGV[2] userId
@@ -85,6 +85,8 @@ redis.call('HSET', KEYS[5], pid, 'queued|' .. qty .. '|' .. now .. '|' .. userId
 if idemKey ~= '' then redis.call('HSET', KEYS[4], idemKey, pid) end
 redis.call('HINCRBY', KEYS[6], 'admitted', 1)
 redis.call('HINCRBY', KEYS[6], 'admittedUnits', qty)
+-- Units admitted but not yet decided by a worker: stats compare remaining + these with PostgreSQL.
+redis.call('HINCRBY', KEYS[6], 'pendingUnits', qty)
 keep(KEYS[3])
 keep(KEYS[5])
 keep(KEYS[6])

@@ -23,6 +23,7 @@ for i = 1, #ARGV, 3 do
     local cur, q, createdAt, userId = string.match(rec, '^(%a+)|(%d+)|(%d+)|(.*)$')
     if cur == 'queued' or cur == 'processing' then
       redis.call('HSET', KEYS[3], pid, status .. '|' .. q .. '|' .. createdAt .. '|' .. userId)
+      redis.call('HINCRBY', KEYS[4], 'pendingUnits', -tonumber(q))
       if status == 'rejected' then
         redis.call('INCRBY', KEYS[1], q)
         redis.call('HINCRBY', KEYS[2], userId, -tonumber(q))

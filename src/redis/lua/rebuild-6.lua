@@ -110,6 +110,7 @@ for _, k in ipairs(p.keyed) do
 end
 
 local remaining = tonumber(p.pgRemaining) - inflightUnits
+redis.call('HSET', KEYS[6], 'pendingUnits', inflightUnits)
 redis.call('SET', KEYS[2], remaining)
 redis.call('DEL', KEYS[3])
 for userId, units in pairs(users) do

@@ -30,5 +30,6 @@ if ARGV[2] ~= '' and redis.call('HGET', KEYS[4], ARGV[2]) == ARGV[1] then
 end
 redis.call('HINCRBY', KEYS[5], 'admitted', -1)
 redis.call('HINCRBY', KEYS[5], 'admittedUnits', -tonumber(q))
+redis.call('HINCRBY', KEYS[5], 'pendingUnits', -tonumber(q))
 redis.call('HINCRBY', KEYS[5], 'rejected:' .. ARGV[3], 1)
 return 1
