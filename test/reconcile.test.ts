@@ -1,13 +1,9 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Redis } from 'ioredis';
 import { PURCHASE_JOB_NAME, PurchaseJob } from '../src/modules/purchases/job';
 import { scripts } from '../src/redis/scripts';
 import { RunningWorker, startWorker } from '../src/worker-process';
-import { adminToken, call, createSale, pool, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
+import { adminToken, call, createSale, pool, shopperToken, Stack, startStack, startThrowawayRedis, testConfig, ThrowawayRedis, waitFor } from './helpers';
 
 type Admitted = { user: string; token: string; status: number; body: any };
 
@@ -177,49 +173,14 @@ describe('When a worker starts while a sale\'s Redis keys are missing', () => {
   });
 });
 
-/** A throwaway redis-server without persistence, so FLUSHALL reaches nothing but this file's stack. */
-async function startThrowawayRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-redis-'));
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  const url = `redis://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor(async () => {
-      const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG' ? true : undefined;
-      } finally {
-        probe.disconnect();
-      }
-    }, 'throwaway redis-server', 10_000, 100);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { url, stop };
-}
-
 describe('When Redis without persistence loses all its data (FLUSHALL) mid-sale', () => {
-  let redisServer: Awaited<ReturnType<typeof startThrowawayRedis>> | undefined;
+  let redisServer: ThrowawayRedis | undefined;
   let stack: Stack;
   let worker: RunningWorker | undefined;
   beforeAll(async () => {
     // Its own redis-server rather than the suite's logical database: FLUSHALL (what a
     // restart without persistence amounts to) must not wipe what other suites hold.
-    redisServer = await startThrowawayRedis();
+    redisServer = await startThrowawayRedis(['--appendonly', 'no']);
     stack = await startStack(testConfig({ REDIS_URL: redisServer.url }), { worker: false });
   });
   afterAll(async () => {

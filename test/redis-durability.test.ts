@@ -1,37 +1,14 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Redis } from 'ioredis';
 import { createLogger } from '../src/lib/logger';
 import { connectRedis, createApiRedis } from '../src/lib/redis';
 import { checkRedisDurability } from '../src/lib/redis-durability';
-import { waitFor } from './helpers';
+import { startThrowawayRedis } from './helpers';
 
-/** A throwaway redis-server on its own port, stopped by PID afterwards. */
 async function withRedis(args: string[], fn: (url: string) => Promise<void>): Promise<void> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-redis-'));
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...args], {
-    stdio: 'ignore',
-  });
-  const url = `redis://127.0.0.1:${port}`;
+  const server = await startThrowawayRedis(args);
   try {
-    await waitFor(async () => {
-      // No reconnect timer left behind when the server is not up yet.
-      const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG' ? true : undefined;
-      } finally {
-        probe.disconnect();
-      }
-    }, 'throwaway redis-server', 10_000, 100);
-    await fn(url);
+    await fn(server.url);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    fs.rmSync(dir, { recursive: true, force: true });
+    await server.stop();
   }
 }
 
