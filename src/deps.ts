@@ -5,7 +5,7 @@ import { createLogger, Logger } from './lib/logger';
 import { connectRedis, createApiRedis } from './lib/redis';
 import { createKeys, Keys } from './redis/keys';
 import { loadScripts } from './redis/scripts';
-import { BacklogMonitor, createPurchaseQueue, PurchaseQueue } from './modules/purchases/queue';
+import { BacklogMonitor, PurchaseQueue, purchaseQueueFor } from './modules/purchases/queue';
 import { SoldOutCache } from './modules/purchases/sold-out-cache';
 import { createOwnerNotifier, NotifyOwner } from './realtime/emitter';
 
@@ -28,12 +28,7 @@ export async function createApiDeps(config: Config, logger = createLogger(config
   const redis = await connectRedis(createApiRedis(config.redisUrl, 'fs-api'));
   loadScripts(redis);
   const keys = createKeys(config.redisPrefix);
-  const queue = createPurchaseQueue(redis, {
-    name: config.queueName,
-    prefix: keys.bullPrefix,
-    attempts: config.worker.attempts,
-    backoffMs: config.worker.backoffMs,
-  });
+  const queue = purchaseQueueFor(redis, config, keys);
   const backlog = new BacklogMonitor(queue, config.queueMaxBacklog, config.backlogPollMs, logger);
   await backlog.start();
   const soldOut = new SoldOutCache(redis, keys, logger);

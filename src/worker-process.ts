@@ -4,7 +4,7 @@ import { createLogger, Logger } from './lib/logger';
 import { connectRedis, createWorkerRedis } from './lib/redis';
 import { createKeys } from './redis/keys';
 import { loadScripts } from './redis/scripts';
-import { createPurchaseQueue } from './modules/purchases/queue';
+import { purchaseQueueFor } from './modules/purchases/queue';
 import { reconcileMissingSales } from './modules/sales/reconcile';
 import { startPurchaseWorker } from './modules/purchases/worker';
 import { createOwnerNotifier, createPurchaseNotifier } from './realtime/emitter';
@@ -22,12 +22,7 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
   const connection = await connectRedis(createWorkerRedis(config.redisUrl, 'fs-worker-bullmq'));
   loadScripts(redis);
   const keys = createKeys(config.redisPrefix);
-  const queue = createPurchaseQueue(redis, {
-    name: config.queueName,
-    prefix: keys.bullPrefix,
-    attempts: config.worker.attempts,
-    backoffMs: config.worker.backoffMs,
-  });
+  const queue = purchaseQueueFor(redis, config, keys);
   // Before taking jobs: a sale whose gate Redis lost (no persistence) is rebuilt from PostgreSQL.
   await reconcileMissingSales({ db, redis, keys, queue, logger });
   const notify = createOwnerNotifier(redis, config.redisPrefix);

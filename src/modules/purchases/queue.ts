@@ -1,6 +1,8 @@
 import { Queue, QueueOptions } from 'bullmq';
 import { Redis } from 'ioredis';
+import { Config } from '../../config/config';
 import { Logger } from '../../lib/logger';
+import { Keys } from '../../redis/keys';
 import { PURCHASE_JOB_NAME, PurchaseJob } from './job';
 
 export type PurchaseQueue = Queue<PurchaseJob>;
@@ -21,6 +23,16 @@ export function createPurchaseQueue(
       removeOnFail: { age: 7 * 24 * 3600 },
     },
   } satisfies QueueOptions);
+}
+
+/** The purchase queue as configured (name, retries) under the engine's BullMQ prefix. */
+export function purchaseQueueFor(connection: Redis, config: Pick<Config, 'queueName' | 'worker'>, keys: Pick<Keys, 'bullPrefix'>): PurchaseQueue {
+  return createPurchaseQueue(connection, {
+    name: config.queueName,
+    prefix: keys.bullPrefix,
+    attempts: config.worker.attempts,
+    backoffMs: config.worker.backoffMs,
+  });
 }
 
 export function enqueuePurchase(queue: PurchaseQueue, job: PurchaseJob) {
