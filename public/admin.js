@@ -33,6 +33,7 @@ const els = {
   saleForm: byId('sale-form'),
   productSelect: byId('s-product'),
   productOther: byId('s-product-other'),
+  productHint: byId('s-product-hint'),
   live: byId('live'),
   salesBody: byId('sales-body'),
   salesCount: byId('sales-count'),
@@ -45,15 +46,25 @@ const els = {
 const POLL_MS = 1000;
 const WINDOW_S = 60;
 const OTHER = '__other__';
-const PRODUCTS_KEY = 'flashsale.admin.products';
+const PRODUCT_PAGE = 100; // the API's largest page
+const MAX_PRODUCTS = 200;
 const PAGE = 20;
+const MAX_SALES = 200;
 
 const state = {
   token: null,
   socket: null,
+  products: [], // the newest MAX_PRODUCTS, from the API
+  productsMore: false,
+  productsError: null,
+  productsLoading: false,
+  productsSeq: 0,
+  newProducts: new Map(), // created on this page, kept should a list load started before miss them
+  autoPrice: '',
   sales: new Map(),
   created: new Map(), // sales created on this page: listed even when off the current page
   salesLimit: PAGE,
+  salesSeq: 0,
   salesHasMore: false,
   salesTimer: undefined,
   live: null, // { saleId, seq, timer, samples, points, refs }
@@ -95,7 +106,7 @@ function startSession() {
   state.socket?.close();
   state.socket = connectSocket();
   resetSaleDefaults();
-  fillProducts();
+  void loadProducts();
   void loadSales();
   route();
 }
@@ -103,6 +114,8 @@ function startSession() {
 function endSession(message) {
   stopLive();
   clearTimeout(state.salesTimer);
+  state.salesSeq++;
+  state.productsSeq++;
   state.socket?.close();
   state.socket = null;
   state.token = null;
@@ -154,14 +167,7 @@ function connectSocket() {
     setStat('remaining-live', formatCount(remaining));
     state.live.refs.liveAt.textContent = `sale:stock at ${formatTime(new Date().toISOString())}`;
   });
-  socket.on('sale:status', ({ saleId, status }) => {
-    const sale = state.sales.get(saleId) ?? state.created.get(saleId);
-    if (sale) {
-      sale.status = status;
-      renderSalesTable();
-    }
-    if (state.live?.saleId === saleId) state.live.refs.badge.replaceChildren(badge(status));
-  });
+  socket.on('sale:status', ({ saleId, status }) => saleChanged({ id: saleId, status }));
   return socket;
 }
 
@@ -178,42 +184,97 @@ function resetSaleDefaults() {
   els.saleForm.elements.endsAt.value = toLocalInput(new Date(now.getTime() + 3600_000));
 }
 
-function loadProducts() {
+/* ---------- the product picker: the newest products from the API ---------- */
+
+/**
+ * Loads the product picker from GET /api/admin/products, newest first, page by page up to
+ * MAX_PRODUCTS. Past that cap (or when the list cannot be loaded) the picker also offers
+ * pasting a product id, the only way left to reach an older product.
+ */
+async function loadProducts() {
+  const seq = ++state.productsSeq;
+  state.productsLoading = true;
+  state.productsError = null;
+  fillProducts();
+  const found = new Map();
+  let more = false;
   try {
-    const list = JSON.parse(localStorage.getItem(PRODUCTS_KEY) ?? '[]');
-    return Array.isArray(list) ? list : [];
-  } catch {
-    return [];
+    for (let offset = 0; offset < MAX_PRODUCTS; offset += PRODUCT_PAGE) {
+      const limit = Math.min(PRODUCT_PAGE, MAX_PRODUCTS - offset);
+      const r = await api(`/api/admin/products?limit=${limit}&offset=${offset}`, { token: state.token });
+      if (seq !== state.productsSeq) return;
+      if (r.status === 401 || r.status === 403) return authFailed(r);
+      if (!r.ok) throw new Error(`${r.error.message} (${r.error.code})`);
+      // A product created between two pages shifts the next one: keep the first sighting.
+      for (const p of r.data.items) if (!found.has(p.id)) found.set(p.id, p);
+      if (r.data.items.length < limit) break;
+      if (offset + limit >= MAX_PRODUCTS) {
+        const probe = await api(`/api/admin/products?limit=1&offset=${MAX_PRODUCTS}`, { token: state.token });
+        if (seq !== state.productsSeq) return;
+        more = !probe.ok || probe.data.items.length > 0;
+      }
+    }
+    state.products = [...found.values()];
+    state.productsMore = more;
+  } catch (err) {
+    if (seq !== state.productsSeq) return;
+    state.productsError = err instanceof NetworkError ? 'the engine cannot be reached' : err.message;
   }
+  state.productsLoading = false;
+  fillProducts();
 }
 
-function saveProduct(p) {
-  const list = [p, ...loadProducts().filter((q) => q.id !== p.id)].slice(0, 50);
-  try {
-    localStorage.setItem(PRODUCTS_KEY, JSON.stringify(list));
-  } catch {
-    /* storage full or disabled: the select still has it for this page */
-  }
-  return list;
+/** The loaded list, with the products created on this page since (they are the newest) in front. */
+function productList() {
+  const loaded = new Set(state.products.map((p) => p.id));
+  return [...[...state.newProducts.values()].reverse().filter((p) => !loaded.has(p.id)), ...state.products];
 }
 
-/** The product select: products created from this browser (the API has no product list yet), or a pasted id. */
-function fillProducts(selectId, list = loadProducts()) {
+const findProduct = (id) => productList().find((p) => p.id === id);
+
+function fillProducts(selectId) {
   const sel = els.productSelect;
   const current = selectId ?? sel.value;
+  const list = productList();
+  const canPaste = state.productsMore || Boolean(state.productsError);
+  let empty = null;
+  if (!list.length) {
+    empty = state.productsLoading ? 'Loading products…' : state.productsError ? 'Products could not be loaded' : 'Create a product first…';
+  }
   sel.replaceChildren(
-    ...(list.length ? [] : [h('option', { value: '' }, 'Create a product first…')]),
+    ...(empty ? [h('option', { value: '' }, empty)] : []),
     ...list.map((p) => h('option', { value: p.id }, `${p.name} · ${p.sku} · ${formatMoney(p.priceCents)}`)),
-    h('option', { value: OTHER }, 'Another product (paste its id)…'),
+    ...(canPaste ? [h('option', { value: OTHER }, 'Another product (paste its id)…')] : []),
   );
   if (current && [...sel.options].some((o) => o.value === current)) sel.value = current;
   els.productOther.hidden = sel.value !== OTHER;
+
+  const hint = els.productHint;
+  if (state.productsError) {
+    hint.replaceChildren(
+      `Products could not be loaded: ${state.productsError}. `,
+      h('button', { class: 'btn-link', type: 'button', onclick: () => void loadProducts() }, 'Try again'),
+    );
+  } else if (state.productsMore) {
+    hint.replaceChildren(`The newest ${MAX_PRODUCTS} products are listed; paste the id of an older one.`);
+  } else {
+    hint.replaceChildren();
+  }
+  hint.hidden = !hint.firstChild;
+  suggestPrice(findProduct(sel.value));
+}
+
+/** Fills the sale price from the product, unless the admin typed a price of their own. */
+function suggestPrice(p) {
+  const price = els.saleForm.elements.price;
+  if (!p || (price.value && price.value !== state.autoPrice)) return;
+  price.value = (p.priceCents / 100).toFixed(2);
+  state.autoPrice = price.value;
 }
 
 els.productSelect.addEventListener('change', () => {
   els.productOther.hidden = els.productSelect.value !== OTHER;
-  const p = loadProducts().find((q) => q.id === els.productSelect.value);
-  if (p && !els.saleForm.elements.price.value) els.saleForm.elements.price.value = (p.priceCents / 100).toFixed(2);
+  suggestPrice(findProduct(els.productSelect.value));
   if (!els.productOther.hidden) els.productOther.focus();
 });
 
@@ -287,9 +348,9 @@ els.productForm.addEventListener('submit', (event) => {
       return showRefusal(form, r, (path) => (path === 'priceCents' ? 'price' : path));
     }
     const p = r.data;
-    fillProducts(p.id, saveProduct({ id: p.id, sku: p.sku, name: p.name, priceCents: p.priceCents }));
+    state.newProducts.set(p.id, p);
+    fillProducts(p.id);
     const sf = els.saleForm.elements;
-    if (!sf.price.value) sf.price.value = (p.priceCents / 100).toFixed(2);
     if (!sf.name.value) sf.name.value = `${p.name} drop`;
     form.reset();
     formResult(form, 'success', [`Product “${p.name}” created. It is selected in the sale form.`]);
@@ -303,7 +364,7 @@ els.saleForm.addEventListener('submit', (event) => {
     const f = form.elements;
     const productId = f.productId.value === OTHER ? els.productOther.value.trim() : f.productId.value;
     if (!productId) {
-      fieldError(form, f.productId.value === OTHER ? 'productIdOther' : 'productId', 'Choose a product (create one above) or paste a product id.');
+      fieldError(form, f.productId.value === OTHER ? 'productIdOther' : 'productId', f.productId.value === OTHER ? 'Paste a product id.' : 'Choose a product, or create one above.');
       return;
     }
     const body = {
@@ -333,25 +394,50 @@ els.saleForm.addEventListener('submit', (event) => {
 
 /* ================= sales list ================= */
 
+/**
+ * Refreshes the sales table from GET /api/admin/sales (every 5 s): the first
+ * `state.salesLimit` sales, newest first, page by page; one more than shown tells whether
+ * "Show more" has anything to show.
+ */
 async function loadSales() {
   clearTimeout(state.salesTimer);
+  const seq = ++state.salesSeq;
   const status = els.salesFilter.value;
+  const want = state.salesLimit + 1;
   try {
-    // One more than shown tells whether there is more to show.
-    const r = await api(`/api/sales?limit=${state.salesLimit + 1}${status ? `&status=${status}` : ''}`);
-    if (!r.ok) throw new Error(r.error.message);
-    if (status !== els.salesFilter.value) return;
-    state.salesHasMore = r.data.items.length > state.salesLimit;
-    state.sales = new Map(r.data.items.slice(0, state.salesLimit).map((s) => [s.id, s]));
+    const found = new Map();
+    for (let offset = 0; found.size < want; ) {
+      const limit = Math.min(100, want - found.size);
+      const q = new URLSearchParams({ limit: String(limit), offset: String(offset) });
+      if (status) q.set('status', status);
+      const r = await api(`/api/admin/sales?${q}`, { token: state.token });
+      if (seq !== state.salesSeq) return;
+      if (r.status === 401 || r.status === 403) return authFailed(r);
+      if (!r.ok) throw new Error(`${r.error.message} (${r.error.code})`);
+      for (const s of r.data.items) if (!found.has(s.id)) found.set(s.id, s);
+      if (r.data.items.length < limit) break;
+      offset += limit;
+    }
+    const items = [...found.values()];
+    state.salesHasMore = items.length > state.salesLimit;
+    state.sales = new Map(items.slice(0, state.salesLimit).map((s) => [s.id, s]));
     for (const s of state.sales.values()) if (state.created.has(s.id)) state.created.set(s.id, s);
     els.salesError.replaceChildren();
     renderSalesTable();
   } catch (err) {
+    if (seq !== state.salesSeq) return;
     const text = err instanceof NetworkError ? 'The engine cannot be reached; retrying…' : `Sales could not be loaded: ${err.message}`;
     els.salesError.replaceChildren(h('div', { class: 'msg msg-error' }, h('span', { class: 'msg-text' }, text)));
-  } finally {
-    if (state.token) state.salesTimer = setTimeout(() => void loadSales(), 5000);
   }
+  if (state.token && seq === state.salesSeq) state.salesTimer = setTimeout(() => void loadSales(), 5000);
+}
+
+/** A sale view the page learned of (an edit, a cancel, a refresh): everywhere it is shown. */
+function saleChanged(sale) {
+  if (state.sales.has(sale.id)) state.sales.set(sale.id, { ...state.sales.get(sale.id), ...sale });
+  if (state.created.has(sale.id)) state.created.set(sale.id, { ...state.created.get(sale.id), ...sale });
+  if (state.live?.saleId === sale.id) showLiveSale(sale);
+  renderSalesTable();
 }
 
 els.salesFilter.addEventListener('change', () => {
@@ -360,7 +446,7 @@ els.salesFilter.addEventListener('change', () => {
 });
 
 els.salesMore.addEventListener('click', () => {
-  state.salesLimit = Math.min(100, state.salesLimit + PAGE);
+  state.salesLimit = Math.min(MAX_SALES, state.salesLimit + PAGE);
   void loadSales();
 });
 
@@ -377,7 +463,7 @@ function renderSalesTable() {
   const rank = (s) => (state.created.has(s.id) ? order.indexOf(s.id) : Infinity);
   const sales = [...all.values()].sort((a, b) => rank(a) - rank(b) || Date.parse(b.startsAt) - Date.parse(a.startsAt));
   els.salesEmpty.hidden = sales.length > 0;
-  els.salesMore.hidden = !state.salesHasMore || state.salesLimit >= 100;
+  els.salesMore.hidden = !state.salesHasMore || state.salesLimit >= MAX_SALES;
   els.salesCount.textContent = sales.length ? `${sales.length} shown` : '';
   // Rows are updated in place and only re-ordered when the order changed: focus stays put.
   const rows = sales.map((s) => saleRow(s));
@@ -475,18 +561,29 @@ function setStat(key, text) {
   if (el && el.textContent !== text) el.textContent = text;
 }
 
+const saleSummary = (sale) =>
+  [
+    sale.startsAt ? `${formatDateTime(sale.startsAt)} → ${formatDateTime(sale.endsAt)}` : '',
+    sale.priceCents ? `${formatMoney(sale.priceCents)} each` : '',
+    sale.perUserLimit ? `limit ${sale.perUserLimit} per shopper` : '',
+  ]
+    .filter(Boolean)
+    .join(' · ');
+
 async function openLive(saleId) {
   stopLive();
   const seq = state.liveSeq;
   let sale = state.sales.get(saleId) ?? state.created.get(saleId);
   if (!sale) {
     try {
-      const r = await api(`/api/sales/${encodeURIComponent(saleId)}`);
+      const r = await api(`/api/admin/sales/${encodeURIComponent(saleId)}`, { token: state.token });
       if (seq !== state.liveSeq) return;
+      if (r.status === 401 || r.status === 403) return authFailed(r);
       if (!r.ok) {
+        const text = r.status === 404 ? `Sale ${saleId} was not found.` : `Sale ${saleId} could not be loaded: ${r.error.message} (${r.error.code})`;
         els.live.hidden = false;
         els.live.removeAttribute('data-sale-id');
-        els.live.replaceChildren(h('div', { class: 'msg msg-error', role: 'alert' }, h('span', { class: 'msg-text' }, `Sale ${saleId} was not found.`)));
+        els.live.replaceChildren(h('div', { class: 'msg msg-error', role: 'alert' }, h('span', { class: 'msg-text' }, text)));
         return;
       }
       sale = r.data;
@@ -504,8 +601,10 @@ async function openLive(saleId) {
     postgres: stat('remaining-postgres', 'Left · PostgreSQL', { sub: 'authoritative' }),
     live: stat('remaining-live', 'Left · live', { sub: 'waiting for sale:stock' }),
     sold: stat('sold', 'Sold (paid)', { sub: `of ${formatCount(sale.stock)} in stock` }),
+    held: stat('held', 'Held (unpaid)', { sub: 'confirmed, awaiting payment' }),
     orders: stat('orders', 'Orders'),
     queue: stat('queue', 'Queue depth', { sub: 'all sales' }),
+    drift: stat('drift', 'Drift', { sub: 'Redis + pending − PostgreSQL' }),
   };
   const reasons = h('ul', { class: 'reasons', 'data-testid': 'rejected-reasons' });
   stats.rejected.sub.replaceWith(reasons);
@@ -515,28 +614,24 @@ async function openLive(saleId) {
   const legendC = h('b', {}, '0');
   const updated = h('p', { class: 'hint' }, 'Loading stats…');
   const error = h('div', { class: 'msg-region', role: 'alert' });
-  const badgeSlot = h('span', {}, badge(sale.status));
+  const badgeSlot = h('span', { 'data-testid': 'live-status' });
+  const title = h('h2', { id: 'live-title', tabindex: '-1' }, sale.name);
+  const summary = h('p', { class: 'sub' });
+  const manage = managePanel();
   const close = h('button', { class: 'btn btn-sm', type: 'button', onclick: () => (location.hash = '') }, 'Close');
-  const span = sale.startsAt ? `${formatDateTime(sale.startsAt)} → ${formatDateTime(sale.endsAt)}` : '';
 
   els.live.dataset.saleId = saleId;
   els.live.replaceChildren(
     h(
       'div',
       { class: 'live-head' },
-      h(
-        'div',
-        {},
-        h('p', { class: 'eyebrow' }, 'Live view'),
-        h('h2', { id: 'live-title', tabindex: '-1' }, sale.name),
-        h('p', { class: 'sub' }, [span, sale.priceCents ? `${formatMoney(sale.priceCents)} each` : '', sale.perUserLimit ? `limit ${sale.perUserLimit} per shopper` : ''].filter(Boolean).join(' · ')),
-        h('p', { class: 'sub mono' }, saleId),
-      ),
+      h('div', {}, h('p', { class: 'eyebrow' }, 'Live view'), title, summary, h('p', { class: 'sub mono' }, saleId)),
       h('div', { class: 'form-actions' }, badgeSlot, close),
     ),
     error,
     h('div', { class: 'stat-grid' }, ...Object.values(stats).map((s) => s.el)),
     checks,
+    manage.el,
     h(
       'div',
       { class: 'chart-card' },
@@ -551,27 +646,315 @@ async function openLive(saleId) {
     updated,
   );
   els.live.hidden = false;
-  renderSalesTable();
 
   state.live = {
     saleId,
+    sale,
+    saleVersion: 0,
     seq,
     timer: undefined,
+    polls: 0,
+    polling: false,
+    pollAgain: false,
+    busy: false,
     samples: [],
     peak: { admitted: 0, confirmed: 0 },
-    refs: { stats, reasons, checks, chart, legendA, legendC, updated, error, badge: badgeSlot, liveAt: stats.live.sub },
+    refs: { stats, reasons, checks, chart, legendA, legendC, updated, error, badge: badgeSlot, title, summary, manage, liveAt: stats.live.sub },
   };
+  showLiveSale(sale);
+  renderSalesTable();
   drawChart();
   if (state.socket?.connected) state.socket.emit('sale:watch', { saleId }, () => undefined);
-  els.live.querySelector('#live-title').focus({ preventScroll: true });
+  title.focus({ preventScroll: true });
   els.live.scrollIntoView({ block: 'nearest' });
   void pollStats(seq);
+}
+
+/* ---------- managing the watched sale: add stock, extend, reconcile, cancel ---------- */
+
+function managePanel() {
+  const units = h('input', {
+    id: 'add-stock-units',
+    name: 'units',
+    type: 'number',
+    min: '1',
+    max: '10000000',
+    step: '1',
+    value: '10',
+    required: true,
+    inputmode: 'numeric',
+    'data-testid': 'add-stock-units',
+  });
+  const addStockButton = h('button', { class: 'btn btn-sm', type: 'submit', 'data-testid': 'add-stock' }, 'Add stock');
+  const addStock = h(
+    'form',
+    {
+      class: 'manage-form',
+      novalidate: true,
+      'data-testid': 'add-stock-form',
+      onsubmit: (event) => {
+        event.preventDefault();
+        void addStockAction();
+      },
+    },
+    h('label', { for: 'add-stock-units' }, 'Units to add'),
+    h('div', { class: 'inline-field' }, units, addStockButton),
+  );
+  const endsAt = h('input', { id: 'extend-end-at', name: 'endsAt', type: 'datetime-local', required: true, 'data-testid': 'extend-end-at' });
+  const extendButton = h('button', { class: 'btn btn-sm', type: 'submit', 'data-testid': 'extend-end' }, 'Extend end');
+  const extend = h(
+    'form',
+    {
+      class: 'manage-form',
+      novalidate: true,
+      'data-testid': 'extend-end-form',
+      onsubmit: (event) => {
+        event.preventDefault();
+        void extendAction();
+      },
+    },
+    h('label', { for: 'extend-end-at' }, 'New end'),
+    h('div', { class: 'inline-field' }, endsAt, extendButton),
+  );
+  const reconcile = h('button', { class: 'btn btn-sm', type: 'button', 'data-testid': 'reconcile-sale', onclick: () => void reconcileAction() }, 'Reconcile');
+  const cancel = h(
+    'button',
+    { class: 'btn btn-sm btn-danger', type: 'button', 'data-testid': 'cancel-sale', 'aria-expanded': 'false', 'aria-controls': 'cancel-confirm', onclick: () => askCancel(true) },
+    'Cancel sale',
+  );
+  const confirmText = h('span', { class: 'msg-text' });
+  const confirmYes = h('button', { class: 'btn btn-sm btn-danger-solid', type: 'button', 'data-testid': 'confirm-cancel', onclick: () => void cancelAction() }, 'Yes, cancel the sale');
+  const confirmNo = h('button', { class: 'btn btn-sm', type: 'button', 'data-testid': 'keep-sale', onclick: () => askCancel(false) }, 'Keep it running');
+  const confirm = h(
+    'div',
+    { id: 'cancel-confirm', class: 'msg msg-warning confirm', role: 'group', 'aria-label': 'Confirm the cancellation', 'data-testid': 'cancel-confirm', hidden: true },
+    confirmText,
+    h('span', { class: 'form-actions' }, confirmYes, confirmNo),
+  );
+  const closedNote = h('p', { class: 'hint', 'data-testid': 'manage-closed', hidden: true });
+  const result = h('div', { class: 'msg-region manage-result', role: 'status', 'aria-live': 'polite', 'data-testid': 'action-result' });
+  const el = h(
+    'section',
+    { class: 'manage', 'aria-labelledby': 'manage-title', 'data-testid': 'manage' },
+    h('h3', { id: 'manage-title' }, 'Manage this sale'),
+    h('div', { class: 'manage-row' }, addStock, extend, h('div', { class: 'manage-buttons' }, reconcile, cancel)),
+    closedNote,
+    confirm,
+    result,
+  );
+  return { el, units, addStockButton, endsAt, extendButton, reconcile, cancel, confirm, confirmText, confirmYes, confirmNo, closedNote, result };
+}
+
+/** Shows a (partial) sale view in the live view: header, badge, and which controls apply. */
+function showLiveSale(update) {
+  const live = state.live;
+  if (!live) return;
+  const sale = (live.sale = { ...live.sale, ...update });
+  const { refs } = live;
+  const m = refs.manage;
+  if (refs.title.textContent !== sale.name) refs.title.textContent = sale.name;
+  refs.summary.textContent = saleSummary(sale);
+  if (refs.badge.dataset.status !== sale.status) {
+    refs.badge.dataset.status = sale.status;
+    refs.badge.replaceChildren(badge(sale.status));
+  }
+  // A cancelled or ended sale never changes again; reconciling stays possible.
+  const closed = sale.status === 'cancelled' || sale.status === 'ended';
+  for (const el of [m.units, m.addStockButton, m.endsAt, m.extendButton, m.cancel]) el.disabled = closed || live.busy;
+  m.reconcile.disabled = live.busy;
+  m.confirmYes.disabled = live.busy;
+  m.closedNote.hidden = !closed;
+  m.closedNote.textContent = sale.status === 'cancelled' ? 'This sale was cancelled: it can no longer change.' : 'This sale has ended: it can no longer change.';
+  if (closed && !m.confirm.hidden) askCancel(false, { focus: false });
+  // The end field proposes an hour more than the current end, until the end moves.
+  if (sale.endsAt && m.endsAt.dataset.base !== sale.endsAt) {
+    m.endsAt.dataset.base = sale.endsAt;
+    m.endsAt.value = toLocalInput(new Date(Date.parse(sale.endsAt) + 3600_000));
+  }
+}
+
+function askCancel(open, { focus = true } = {}) {
+  const live = state.live;
+  if (!live) return;
+  const m = live.refs.manage;
+  m.confirm.hidden = !open;
+  m.cancel.setAttribute('aria-expanded', String(open));
+  if (open) {
+    m.confirmText.textContent = `Cancel “${live.sale.name}”? Admissions stop at once and purchases still queued are rejected; confirmed orders stand. This cannot be undone.`;
+    if (focus) m.confirmNo.focus();
+  } else if (focus && !m.cancel.disabled) {
+    m.cancel.focus();
+  }
+}
+
+/** Runs one action at a time; while it runs the controls are disabled. */
+async function liveAction(work) {
+  const live = state.live;
+  if (!live || live.busy) return;
+  live.busy = true;
+  showLiveSale({});
+  try {
+    await work(live);
+  } catch (err) {
+    if (!(err instanceof NetworkError)) throw err;
+    if (state.live === live) {
+      actionResult(live, 'error', 'action-error', 'The engine cannot be reached, so the change may not have been made. The counters above tell; try again.');
+    }
+  } finally {
+    live.busy = false;
+    if (state.live === live) showLiveSale({});
+  }
+}
+
+function actionResult(live, kind, testid, ...content) {
+  const el = h('div', { class: `msg msg-${kind}`, 'data-testid': testid, tabindex: '-1' }, h('div', { class: 'msg-text' }, ...content));
+  live.refs.manage.result.replaceChildren(el);
+  return el;
+}
+
+/** A refusal, in the page: the engine's message and code, and when to retry if it said. */
+function actionRefused(live, r, what) {
+  if (r.status === 401 || r.status === 403) return authFailed(r);
+  const retry = r.retryAfter !== undefined ? ` Try again in ${r.retryAfter} s.` : '';
+  const el = actionResult(live, 'error', 'action-error', `${what} refused: ${r.error.message} (${r.error.code}).${retry}`);
+  el.dataset.code = r.error.code;
+  // The refusal may come from a change of status (ended, cancelled elsewhere): show it.
+  void refreshSale(live);
+}
+
+/** The sale view a change answered with: everywhere it is shown, newer than any refresh in flight. */
+function liveSaleChanged(live, sale) {
+  live.saleVersion++;
+  saleChanged(sale);
+  pollSoon(live);
+}
+
+async function refreshSale(live) {
+  const version = live.saleVersion;
+  try {
+    const r = await api(`/api/admin/sales/${live.saleId}`, { token: state.token });
+    if (state.live !== live || live.saleVersion !== version) return;
+    if (r.status === 401 || r.status === 403) return authFailed(r);
+    if (r.ok) saleChanged(r.data);
+  } catch {
+    /* the stats poll reports a lost engine */
+  }
+}
+
+const report = (rows) =>
+  h('dl', { class: 'report' }, ...rows.map(([term, value, testid]) => [h('dt', {}, term), h('dd', testid ? { 'data-testid': testid } : {}, String(value))]));
+
+async function addStockAction() {
+  const m = state.live?.refs.manage;
+  if (!m) return;
+  if (!m.units.checkValidity()) return void m.units.reportValidity();
+  const n = Number(m.units.value);
+  await liveAction(async (live) => {
+    // Stock is absolute in the API: read the current stock just before adding to it.
+    const current = await api(`/api/admin/sales/${live.saleId}`, { token: state.token });
+    if (state.live !== live) return;
+    if (!current.ok) return actionRefused(live, current, 'Adding stock');
+    const from = current.data.stock;
+    const r = await api(`/api/admin/sales/${live.saleId}`, { method: 'PATCH', token: state.token, body: { stock: from + n } });
+    if (state.live !== live) return;
+    if (!r.ok) return actionRefused(live, r, 'Adding stock');
+    liveSaleChanged(live, r.data);
+    actionResult(
+      live,
+      'success',
+      'stock-added',
+      `Added ${formatCount(n)} ${n === 1 ? 'unit' : 'units'}: stock ${formatCount(from)} → ${formatCount(r.data.stock)}, ${formatCount(r.data.remaining)} left.`,
+    );
+  });
+}
+
+async function extendAction() {
+  const m = state.live?.refs.manage;
+  if (!m) return;
+  if (!m.endsAt.checkValidity()) return void m.endsAt.reportValidity();
+  const endsAt = new Date(m.endsAt.value);
+  await liveAction(async (live) => {
+    const r = await api(`/api/admin/sales/${live.saleId}`, { method: 'PATCH', token: state.token, body: { endsAt: endsAt.toISOString() } });
+    if (state.live !== live) return;
+    if (!r.ok) return actionRefused(live, r, 'Changing the end');
+    liveSaleChanged(live, r.data);
+    actionResult(live, 'success', 'end-extended', `The sale now ends ${formatDateTime(r.data.endsAt)}.`);
+  });
+}
+
+async function reconcileAction() {
+  await liveAction(async (live) => {
+    const r = await api(`/api/admin/sales/${live.saleId}/reconcile`, { method: 'POST', token: state.token });
+    if (state.live !== live) return;
+    if (!r.ok) return actionRefused(live, r, 'Reconciling');
+    const x = r.data;
+    pollSoon(live);
+    const verdict =
+      x.drift === null ? 'Redis had lost the sale; its gate was rebuilt from PostgreSQL.' : x.drift === 0 ? 'Redis agreed with PostgreSQL.' : `Redis was off by ${x.drift}; corrected.`;
+    actionResult(
+      live,
+      'info',
+      'reconcile-report',
+      h('strong', {}, `Reconciled at ${formatTime(new Date().toISOString())}. `),
+      verdict,
+      report([
+        ['Left · Redis', `${x.before.redisRemaining === null ? 'missing' : formatCount(x.before.redisRemaining)} → ${formatCount(x.after.redisRemaining)}`],
+        ['Left · PostgreSQL', `${formatCount(x.before.pgRemaining)} → ${formatCount(x.after.pgRemaining)}`],
+        ['Stock · sold · held', `${formatCount(x.stock)} · ${formatCount(x.sold)} · ${formatCount(x.held)}`],
+        ['In flight', `${formatCount(x.inflight.purchases)} purchases (${formatCount(x.inflight.units)} units)`],
+        ['Settled in the gate', formatCount(x.settled)],
+        ['Orphans rejected', formatCount(x.orphansRejected)],
+        ['Drift', x.drift === null ? '–' : formatCount(x.drift), 'reconcile-drift'],
+      ]),
+    );
+  });
+}
+
+async function cancelAction() {
+  await liveAction(async (live) => {
+    askCancel(false, { focus: false });
+    const r = await api(`/api/admin/sales/${live.saleId}/cancel`, { method: 'POST', token: state.token });
+    if (state.live !== live) return;
+    if (!r.ok) return actionRefused(live, r, 'Cancelling');
+    const { cancelledAt, confirmedOrders, unitsSold, queuedAtCancel, ...view } = r.data;
+    liveSaleChanged(live, view);
+    const el = actionResult(
+      live,
+      'warning',
+      'cancel-report',
+      h('strong', {}, `Sale cancelled at ${formatTime(cancelledAt)}. `),
+      'Admissions are closed; confirmed orders stand.',
+      report([
+        ['Confirmed orders', formatCount(confirmedOrders), 'cancel-orders'],
+        ['Units sold or held', formatCount(unitsSold), 'cancel-units'],
+        ['Queued at the cancel (rejected)', formatCount(queuedAtCancel), 'cancel-queued'],
+        ['Units left unsold', formatCount(view.remaining)],
+      ]),
+    );
+    el.focus({ preventScroll: true });
+  });
+}
+
+/* ---------- stats ---------- */
+
+/** Polls now rather than at the next tick (after a change), never running two polls at once. */
+function pollSoon(live) {
+  if (state.live !== live) return;
+  if (live.polling) {
+    live.pollAgain = true;
+    return;
+  }
+  clearTimeout(live.timer);
+  void pollStats(live.seq);
 }
 
 async function pollStats(seq) {
   const live = state.live;
   if (!live || live.seq !== seq) return;
+  live.polling = true;
   const started = performance.now();
+  // The sale itself (status, stock, end) every 5 s: it changes on its own (starts, ends, sells out).
+  if (live.polls++ % 5 === 0) void refreshSale(live);
   try {
     const r = await api(`/api/admin/sales/${live.saleId}/stats`, { token: state.token });
     if (state.live !== live) return;
@@ -585,8 +968,14 @@ async function pollStats(seq) {
   } catch {
     if (state.live !== live) return;
     live.refs.error.replaceChildren(h('div', { class: 'msg msg-warning' }, h('span', { class: 'msg-text' }, 'Lost contact with the engine; retrying every second…')));
+  } finally {
+    live.polling = false;
   }
-  if (state.live === live) live.timer = setTimeout(() => void pollStats(seq), Math.max(0, POLL_MS - (performance.now() - started)));
+  if (state.live === live) {
+    const delay = live.pollAgain ? 0 : Math.max(0, POLL_MS - (performance.now() - started));
+    live.pollAgain = false;
+    live.timer = setTimeout(() => void pollStats(seq), delay);
+  }
 }
 
 function applyStats(s) {
@@ -599,11 +988,16 @@ function applyStats(s) {
   setStat('remaining-redis', formatCount(s.remaining.redis));
   setStat('remaining-postgres', formatCount(s.remaining.postgres));
   setStat('sold', formatCount(s.sold));
+  setStat('held', formatCount(s.held));
   setStat('orders', formatCount(s.orders));
   const depth = s.queue.waiting + s.queue.active + s.queue.delayed;
   setStat('queue', formatCount(depth));
   refs.stats.queue.sub.textContent = `waiting ${s.queue.waiting} · active ${s.queue.active} · delayed ${s.queue.delayed} · failed ${s.queue.failed}`;
-  refs.stats.sold.sub.textContent = `of ${formatCount(s.stock)} in stock${s.held ? ` · ${formatCount(s.held)} held` : ''}`;
+  refs.stats.sold.sub.textContent = `of ${formatCount(s.stock)} in stock`;
+  setStat('drift', s.drift === null ? '–' : `${s.drift > 0 ? '+' : ''}${formatCount(s.drift)}`);
+  refs.stats.drift.el.dataset.warn = String(s.drift !== 0);
+  refs.stats.drift.sub.textContent =
+    s.drift === null ? 'Redis has no record of the sale' : s.drift === 0 ? 'Redis + pending = PostgreSQL' : 'Redis + pending ≠ PostgreSQL: reconcile';
   const reasons = Object.entries(s.rejected ?? {}).sort((a, b) => b[1] - a[1]);
   refs.reasons.replaceChildren(
     ...(reasons.length

@@ -35,6 +35,13 @@ type Opened = {
   loads: () => number;
 };
 
+const pad = (n: number) => String(n).padStart(2, '0');
+/** A time as the value of an <input type="datetime-local"> (local time, minutes), as the page writes it. */
+const localInput = (ms: number) => {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+};
+
 const text = async (l: Locator) => ((await l.textContent()) ?? '').replace(/\s+/g, ' ').trim();
 
 /** Polls a locator's text until `ok` holds (never a fixed sleep). */
@@ -91,6 +98,11 @@ describe('Pages in a real browser', () => {
       (opts.allow?.(m) ? allowed : problems).push(line);
     });
     page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    // The pages ask and confirm within themselves: a native dialog is a bug (and would block the page).
+    page.on('dialog', (d) => {
+      problems.push(`dialog: ${d.type()} ${d.message()}`);
+      void d.dismiss().catch(() => undefined);
+    });
     page.on('load', () => loads++);
     await opts.before?.(page);
     await page.goto(stack.api.url + urlPath);
@@ -104,6 +116,12 @@ describe('Pages in a real browser', () => {
   async function expectSameDocument(o: Opened): Promise<void> {
     expect(o.loads()).toBe(1);
     expect(await o.page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+  }
+
+  /** A full-page screenshot taken from the top (a capture of a scrolled page paints the sticky header mid-image). */
+  async function screenshot(p: Page, name: string): Promise<void> {
+    await p.evaluate('window.scrollTo(0, 0)');
+    await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   }
 
   /** Saves the screenshot even when an assertion failed, then rethrows. */
@@ -228,12 +246,28 @@ describe('Pages in a real browser', () => {
     });
   });
 
-  it('When an admin creates a product and a sale through the forms and watches it, then three purchases move its live counters, without a reload', async () => {
+  it('When an admin creates a product and a sale through the forms and watches it, then three purchases move its live counters, adding stock and cancelling through the page take effect, without a reload', async () => {
+    // A product made elsewhere (another admin, the API): the picker lists it, from the API.
+    const elsewhere = await call(stack.api.url, 'POST', '/api/admin/products', {
+      token: adminToken(),
+      body: { sku: `API-${randomUUID().slice(0, 8)}`, name: 'Made elsewhere', priceCents: 900 },
+    });
+    expect(elsewhere.status).toBe(201);
+    const saleUrl = /\/api\/admin\/sales\/[0-9a-f-]{36}$/;
+    const requested: string[] = [];
     let o: Opened | undefined;
     await withScreenshot('admin-live-view', () => o?.page, async () => {
-      o = await open(`/admin#token=${adminToken()}`);
+      o = await open(`/admin#token=${adminToken()}`, {
+        // The one refusal provoked on purpose: moving the end of a started sale earlier.
+        allow: (m) => m.text().includes('status of 409') && saleUrl.test(m.location().url),
+        before: async (page) => page.on('request', (r) => requested.push(new URL(r.url()).pathname + new URL(r.url()).search)),
+      });
       const { page } = o;
       expect(page.url()).not.toContain('token=');
+
+      const saleForm = page.getByTestId('sale-form');
+      const picker = saleForm.getByLabel('Product');
+      await waitFor(async () => ((await picker.locator(`option[value="${elsewhere.body.id}"]`).count()) === 1 ? true : undefined), 'the product from the API in the picker', UI_TIMEOUT);
 
       const productForm = page.getByTestId('product-form');
       const sku = `WEB-${randomUUID().slice(0, 8)}`;
@@ -243,9 +277,11 @@ describe('Pages in a real browser', () => {
       await productForm.getByRole('button', { name: 'Create product' }).click();
       await untilText(page.getByTestId('product-result'), (t) => t.includes('created'), 'the product to be created');
 
-      const saleForm = page.getByTestId('sale-form');
       const saleName = `Admin drop ${randomUUID().slice(0, 8)}`;
-      expect(await saleForm.getByLabel('Product').locator('option:checked').textContent()).toContain(sku);
+      expect(await picker.locator('option:checked').textContent()).toContain(sku);
+      // Newest first: the new product, then the one made elsewhere just before.
+      const ids = await picker.locator('option').evaluateAll((els) => els.map((e) => e.getAttribute('value')));
+      expect(ids.indexOf(elsewhere.body.id)).toBe(1);
       // Defaults: starts now, ends in an hour; the product's price.
       const startsAt = Date.parse(await saleForm.getByLabel('Starts').inputValue());
       const endsAt = Date.parse(await saleForm.getByLabel('Ends').inputValue());
@@ -258,7 +294,8 @@ describe('Pages in a real browser', () => {
       await saleForm.getByRole('button', { name: 'Create sale' }).click();
       await untilText(page.getByTestId('sale-result'), (t) => t.includes('created'), 'the sale to be created');
 
-      await page.getByTestId('sale-row').filter({ hasText: saleName }).getByTestId('watch-sale').click();
+      const row = page.getByTestId('sale-row').filter({ hasText: saleName });
+      await row.getByTestId('watch-sale').click();
       const live = page.getByTestId('live-view');
       await untilText(live.locator('h2'), (t) => t === saleName, 'the live view of the new sale');
       const saleId = (await live.getAttribute('data-sale-id'))!;
@@ -282,8 +319,9 @@ describe('Pages in a real browser', () => {
       await untilText(stat('remaining-live'), (t) => t === '7', 'the socket stock 7');
       // Nobody paid: the 3 units are held by confirmed purchases, none sold yet.
       await untilText(stat('sold'), (t) => t === '0', 'sold 0');
-      await untilText(stat('sold-sub'), (t) => t.includes('3 held'), '3 held');
+      await untilText(stat('held'), (t) => t === '3', 'held 3');
       await untilText(stat('orders'), (t) => t === '3', 'orders 3');
+      await untilText(stat('drift'), (t) => t === '0', 'drift 0');
 
       // The chart drew the burst from the deltas between polls.
       const chart = page.getByTestId('live-chart');
@@ -291,7 +329,64 @@ describe('Pages in a real browser', () => {
       expect(Number(await chart.getAttribute('data-peak-admitted'))).toBeGreaterThan(0);
       expect(await chart.locator('polyline[data-series="admitted"]').getAttribute('points')).toMatch(/\d/);
       await untilText(live.locator('.checks'), (t) => t.includes('Redis = PostgreSQL'), 'the invariant checks');
+
+      // Add 2 units: stock 10 -> 12, so 10 - 3 + 2 = 9 left, in the gate and in PostgreSQL.
+      await page.getByTestId('add-stock-units').fill('2');
+      await page.getByTestId('add-stock').click();
+      await untilText(page.getByTestId('stock-added'), (t) => t.includes('stock 10 → 12'), 'the stock to be added');
+      await untilText(stat('remaining-redis'), (t) => t === '9', 'Redis remaining 9');
+      await untilText(stat('remaining-postgres'), (t) => t === '9', 'PostgreSQL remaining 9');
+      await untilText(stat('remaining-live'), (t) => t === '9', 'the socket stock 9');
+      await untilText(stat('sold-sub'), (t) => t === 'of 12 in stock', 'stock 12');
+      const stats = await call(stack.api.url, 'GET', `/api/admin/sales/${saleId}/stats`, { token: adminToken() });
+      expect(stats.body).toMatchObject({ stock: 12, remaining: { redis: 9, postgres: 9 }, held: 3, sold: 0, drift: 0 });
+      await untilText(row, (t) => t.includes('9 / 12'), 'the sales table to follow');
+
+      // Moving the end of a started sale earlier is refused, in the page; an hour later is fine.
+      const endField = page.getByTestId('extend-end-at');
+      const proposed = Date.parse(await endField.inputValue());
+      expect(proposed - Date.parse(sale.body.endsAt)).toBe(3600_000);
+      await endField.fill(localInput(Date.parse(sale.body.endsAt) - 30 * 60_000));
+      await page.getByTestId('extend-end').click();
+      const refused = page.getByTestId('action-error');
+      await untilText(refused, (t) => t.includes('SALE_STARTED'), 'the refusal in the page');
+      expect(await refused.getAttribute('data-code')).toBe('SALE_STARTED');
+      await endField.fill(localInput(proposed));
+      await page.getByTestId('extend-end').click();
+      await untilText(page.getByTestId('end-extended'), (t) => t.startsWith('The sale now ends'), 'the end to move');
+      const extended = await call(stack.api.url, 'GET', `/api/sales/${saleId}`);
+      expect(Date.parse(extended.body.endsAt)).toBe(proposed);
+
+      await page.getByTestId('reconcile-sale').click();
+      await untilText(page.getByTestId('reconcile-report'), (t) => t.includes('Redis agreed with PostgreSQL'), 'the reconcile report');
+      expect(await text(page.getByTestId('reconcile-drift'))).toBe('0');
+
+      // Cancel: the page asks first (in the page), then reports what the sale had.
+      await page.getByTestId('cancel-sale').click();
+      const confirm = page.getByTestId('cancel-confirm');
+      await confirm.waitFor({ state: 'visible', timeout: UI_TIMEOUT });
+      expect(await text(confirm)).toContain(saleName);
+      expect((await call(stack.api.url, 'GET', `/api/sales/${saleId}`)).body.status).toBe('active');
+      await screenshot(page, 'admin-cancel-confirm');
+      await page.getByTestId('confirm-cancel').click();
+      const cancelled = page.getByTestId('cancel-report');
+      await untilText(cancelled, (t) => t.startsWith('Sale cancelled at'), 'the cancel report');
+      expect(await text(page.getByTestId('cancel-orders'))).toBe('3');
+      expect(await text(page.getByTestId('cancel-units'))).toBe('3');
+      expect(await text(page.getByTestId('cancel-queued'))).toBe('0');
+      expect(await confirm.isHidden()).toBe(true);
+      await untilText(page.getByTestId('live-status'), (t) => t === 'Cancelled', 'the status to show cancelled');
+      await untilText(row, (t) => t.includes('Cancelled'), 'the sales table to show cancelled');
+      expect(await page.getByTestId('add-stock').isDisabled()).toBe(true);
+      expect(await page.getByTestId('cancel-sale').isDisabled()).toBe(true);
+      expect((await call(stack.api.url, 'GET', `/api/sales/${saleId}`)).body.status).toBe('cancelled');
+
+      // Lists come from the admin routes; nothing reads the public sales list.
+      expect(requested.some((u) => u.startsWith('/api/admin/products?'))).toBe(true);
+      expect(requested.some((u) => u.startsWith('/api/admin/sales?'))).toBe(true);
+      expect(requested.some((u) => u.startsWith('/api/sales?'))).toBe(false);
       await expectSameDocument(o);
+      expect(o.allowed).toHaveLength(1);
       expect(o.problems).toEqual([]);
     });
   });
