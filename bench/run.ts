@@ -160,6 +160,8 @@ function childEnv(secret: string, extra: Record<string, string> = {}): NodeJS.Pr
     REDIS_URL,
     HOST,
     PORT: '0',
+    // Node flags for every server alike (e.g. heap sizing), so the comparison stays fair.
+    ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
     ...extra,
   };
 }
