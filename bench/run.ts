@@ -1194,7 +1194,7 @@ async function runBench(opts: Options): Promise<void> {
 
     const results = {
       machine: { ...machine, loadavgAtEnd: os.loadavg().map(round1) },
-      options: opts,
+      options: { ...opts, nodeOptions: process.env.BENCH_NODE_OPTIONS ?? '' },
       runs,
       drain: drains,
       medians: { ...summaries, drainBatch100: d100, drainBatch1: d1 },
