@@ -68,7 +68,7 @@ describe('Holds and payment', () => {
     expect((await pay(stack, p.body.purchaseId, token, 'tok_approve')).body.status).toBe('paid');
   });
 
-  it('When someone else pays for or reads your purchase, then 404; bad bodies get 400 and a queued purchase 409', async () => {
+  it('When someone else pays for or reads your purchase, then 404; bad bodies get 400', async () => {
     const { saleId } = await saleWithHold(stack, 3, 600);
     const token = shopperToken(`owner-${randomUUID()}`);
     const thief = shopperToken(`thief-${randomUUID()}`);
@@ -132,5 +132,23 @@ describe('Holds and payment', () => {
     }, 'the resale to be confirmed');
     const l = await ledger(stack, saleId);
     expect(l.sold + l.held + l.pg).toBe(l.stock);
+  });
+});
+
+describe('Paying before the worker decided', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack(testConfig(), { worker: false });
+  });
+  afterAll(async () => stack?.stop());
+
+  it('When a purchase is still queued, then paying it is 409 PURCHASE_NOT_CONFIRMED and nothing changes', async () => {
+    const { saleId } = await saleWithHold(stack, 2, 600);
+    const token = shopperToken(`early-${randomUUID()}`);
+    const p = await buy(stack, saleId, token);
+    expect(p.status).toBe(202);
+    const early = await pay(stack, p.body.purchaseId, token, 'tok_approve');
+    expect([early.status, early.body.error.code]).toEqual([409, 'PURCHASE_NOT_CONFIRMED']);
+    expect((await call(stack.api.url, 'GET', p.body.statusUrl, { token })).body.status).toBe('queued');
   });
 });

@@ -8,6 +8,7 @@ import { AddressInfo } from 'node:net';
 import { startApi } from '../../src/api';
 import { loadConfig } from '../../src/config/config';
 import { closeApiDeps, createApiDeps } from '../../src/deps';
+import { exitOnStartupError, onShutdownSignal } from '../../src/lib/shutdown';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -15,22 +16,13 @@ async function main(): Promise<void> {
   const api = await startApi(config, deps);
   process.stdout.write(`READY ${(api.server.address() as AddressInfo).port}\n`);
 
-  let stopping = false;
-  const shutdown = async () => {
-    if (stopping) return;
-    stopping = true;
+  const shutdown = onShutdownSignal(deps.logger, 'closing', async () => {
     api.server.closeAllConnections();
     await api.stop();
     await closeApiDeps(deps);
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown());
-  process.once('SIGINT', () => void shutdown());
+  });
   // Spawned by bench/run.ts with an IPC channel: leave when the orchestrator goes away.
-  if (process.send) process.once('disconnect', () => void shutdown());
+  if (process.send) process.once('disconnect', () => shutdown('parent gone'));
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+main().catch(exitOnStartupError);

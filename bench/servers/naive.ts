@@ -18,6 +18,7 @@ import { parse, parseId } from '../../src/http/validate';
 import { createDb, Db } from '../../src/lib/db';
 import { Errors } from '../../src/lib/errors';
 import { createLogger, Logger } from '../../src/lib/logger';
+import { exitOnStartupError, onShutdownSignal } from '../../src/lib/shutdown';
 import { principalOf, requireUser } from '../../src/modules/auth/middleware';
 import { attemptBodySchema } from '../../src/modules/purchases/validators';
 
@@ -101,22 +102,13 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   process.stdout.write(`READY ${(server.address() as AddressInfo).port}\n`);
 
-  let stopping = false;
-  const shutdown = async () => {
-    if (stopping) return;
-    stopping = true;
+  const shutdown = onShutdownSignal(logger, 'closing', async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await db.destroy();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown());
-  process.once('SIGINT', () => void shutdown());
+  });
   // Spawned by bench/run.ts with an IPC channel: leave when the orchestrator goes away.
-  if (process.send) process.once('disconnect', () => void shutdown());
+  if (process.send) process.once('disconnect', () => shutdown('parent gone'));
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+main().catch(exitOnStartupError);

@@ -51,7 +51,7 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
 
   const api = express.Router();
   // The hot route's router first: fewer layers to walk per attempt.
-  api.use(purchasesRouter(deps, { user, attempt: [...limiters, body], body }));
+  api.use(purchasesRouter(deps, { user, limiters, body }));
   api.use(healthRouter({ ...deps, isShuttingDown: () => state.shuttingDown }));
   api.use(openApiRouter());
   api.use(publicSalesRouter(deps));

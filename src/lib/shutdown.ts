@@ -2,14 +2,15 @@ import { Logger } from './logger';
 
 /**
  * Runs `stop` once on SIGTERM or SIGINT, then exits 0 (1 if stopping failed).
- * The one place process entry points wire their graceful shutdown.
+ * The one place process entry points wire their graceful shutdown. Returns the trigger,
+ * for other reasons to stop (e.g. a parent process going away).
  */
-export function onShutdownSignal(logger: Logger, what: string, stop: () => Promise<void>): void {
+export function onShutdownSignal(logger: Pick<Logger, 'info' | 'error'>, what: string, stop: () => Promise<void>): (reason: string) => void {
   let stopping = false;
-  const handle = (signal: NodeJS.Signals) => {
+  const handle = (reason: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info(`${signal}: ${what}`);
+    logger.info(`${reason}: ${what}`);
     stop().then(
       () => process.exit(0),
       (err: Error) => {
@@ -20,6 +21,7 @@ export function onShutdownSignal(logger: Logger, what: string, stop: () => Promi
   };
   process.once('SIGTERM', handle);
   process.once('SIGINT', handle);
+  return handle;
 }
 
 /** Entry points' last resort: print the reason (no stack for config errors) and exit 1. */

@@ -7,13 +7,14 @@ import { admitRefusal } from '../../redis/admit-codes';
 import { Keys, scopedIdempotencyKey } from '../../redis/keys';
 import { scripts } from '../../redis/scripts';
 import { requestReconcile } from '../sales/reconcile';
+import { findSale } from '../sales/repository';
 import { PurchaseJob } from './job';
 import { BacklogMonitor, enqueuePurchase, PurchaseQueue } from './queue';
 import { indexUserPurchase, PurchaseStatus, writeFinal } from './read-model';
 import { SoldOutCache } from './sold-out-cache';
 
 export type AdmissionDeps = {
-  /** Reconciliation reads PostgreSQL when the gate lost a sale's keys. */
+  /** Only when the gate does not know a sale: 404 or a rebuild (never on the hot path). */
   db: Db;
   redis: Redis;
   keys: Keys;
@@ -21,8 +22,6 @@ export type AdmissionDeps = {
   backlog: BacklogMonitor;
   soldOut: SoldOutCache;
   logger: Logger;
-  /** Looks up a sale the gate does not know (rare path): decides 404 vs 503. */
-  saleExists: (saleId: string) => Promise<boolean>;
 };
 
 export type Attempt = { saleId: string; userId: string; quantity: number; idempotencyKey: string | null };
@@ -38,9 +37,9 @@ export type AttemptResult = {
  * the attempt can be refused with no Redis call. A retry with an Idempotency-Key may
  * find its earlier purchase, so keyed attempts always ask the gate.
  */
-export function knownSoldOut(deps: Pick<AdmissionDeps, 'soldOut'>, saleId: string, idempotencyKey: string | null): boolean {
+export function knownSoldOut(deps: Pick<AdmissionDeps, 'soldOut'>, saleId: string, idempotencyKey: string | undefined): boolean {
   // Only sale ids the gate itself reported sold out are in the cache, so an unchecked id is safe here.
-  return idempotencyKey === null && deps.soldOut.refuse(saleId);
+  return idempotencyKey === undefined && deps.soldOut.refuse(saleId);
 }
 
 /**
@@ -62,7 +61,8 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
   });
 
   if (code === -1) {
-    if (await deps.saleExists(attempt.saleId)) {
+    // The rare path: tell a sale Redis lost (503, rebuilt) from one that never existed (404).
+    if (await findSale(deps.db, attempt.saleId)) {
       // Redis lost the sale's keys: rebuild them from PostgreSQL (one run per sale at a
       // time in this process) and let this attempt retry once they are back.
       void requestReconcile(deps, attempt.saleId);

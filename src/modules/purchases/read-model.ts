@@ -18,7 +18,7 @@ export type PurchaseView = {
   createdAt: string;
 };
 
-export type Stored = PurchaseView & { userId: string };
+type Stored = PurchaseView & { userId: string };
 
 /** Pollers read purchases from Redis for this long; PostgreSQL answers afterwards. */
 const READ_MODEL_TTL_S = 24 * 3600;

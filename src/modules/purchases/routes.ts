@@ -1,10 +1,8 @@
 import { RequestHandler, Router } from 'express';
 import { parse, parseId, paginationSchema } from '../../http/validate';
-import { Db } from '../../lib/db';
 import { Errors } from '../../lib/errors';
 import { SOLD_OUT_MESSAGE } from '../../redis/admit-codes';
 import { principalOf } from '../auth/middleware';
-import { findSale } from '../sales/repository';
 import { attemptPurchase, AdmissionDeps, knownSoldOut } from './admission';
 import { payBodySchema, payPurchase, simulatedProvider } from './payment';
 import { NotifyOwner } from '../../realtime/emitter';
@@ -15,34 +13,33 @@ const SOLD_OUT_BODY = Buffer.from(
   JSON.stringify({ error: { code: 'SOLD_OUT', message: SOLD_OUT_MESSAGE } }),
 );
 
-export type PurchaseRouteDeps = Omit<AdmissionDeps, 'saleExists'> & { db: Db; notify: NotifyOwner; config: { paymentTimeoutMs: number } };
+export type PurchaseRouteDeps = AdmissionDeps & { notify: NotifyOwner; config: { paymentTimeoutMs: number } };
 
 /**
  * Shopper purchase routes. On an attempt: auth, then the sold-out fast path, then rate
  * limits and body parsing, so a bad token is refused before the body is even read, and
  * a stampede on a sold-out sale costs neither a Redis call nor a body parse.
  */
-export function purchasesRouter(deps: PurchaseRouteDeps, guard: { user: RequestHandler; attempt: RequestHandler[]; body: RequestHandler }): Router {
-  const admission: AdmissionDeps = { ...deps, saleExists: async (id) => (await findSale(deps.db, id)) !== undefined };
+export function purchasesRouter(deps: PurchaseRouteDeps, guard: { user: RequestHandler; limiters: RequestHandler[]; body: RequestHandler }): Router {
   const router = Router();
 
   // Any quantity is refused when 0 are left, so the body need not be read. Keyed
   // attempts go on: a retry may find its earlier purchase.
   const soldOutFastPath: RequestHandler = (req, res, next) => {
     const saleId = String(req.params.saleId).toLowerCase();
-    if (req.headers['idempotency-key'] === undefined && knownSoldOut(admission, saleId, null)) {
+    if (knownSoldOut(deps, saleId, req.header('idempotency-key'))) {
       return void res.status(409).type('application/json').send(SOLD_OUT_BODY);
     }
     next();
   };
 
-  router.post('/sales/:saleId/purchases', guard.user, soldOutFastPath, ...guard.attempt, async (req, res) => {
+  router.post('/sales/:saleId/purchases', guard.user, soldOutFastPath, ...guard.limiters, guard.body, async (req, res) => {
     const { userId } = principalOf(req);
     const saleId = parseId(req.params.saleId, 'SALE_NOT_FOUND', 'Sale');
     const body = parse(attemptBodySchema, req.body);
     const rawKey = req.header('idempotency-key');
     const idempotencyKey = rawKey === undefined ? null : parse(idempotencyKeySchema, rawKey, 'Idempotency-Key header');
-    const result = await attemptPurchase(admission, { saleId, userId, quantity: body?.quantity ?? 1, idempotencyKey });
+    const result = await attemptPurchase(deps, { saleId, userId, quantity: body?.quantity ?? 1, idempotencyKey });
     const statusUrl = `/api/purchases/${result.purchase.purchaseId}`;
     res
       .status(result.created ? 202 : 200)

@@ -3,7 +3,6 @@ import { Keys, SALE_KEY_RETENTION_MS } from '../../redis/keys';
 import { scripts } from '../../redis/scripts';
 import { SaleRecord } from './sale';
 
-export { SALE_KEY_RETENTION_MS };
 
 /**
  * Loads a sale's metadata and counters into the Redis gate. `remaining` is only set
@@ -21,6 +20,7 @@ export async function loadSaleIntoGate(redis: Redis, keys: Keys, sale: SaleRecor
     stock: sale.stock,
   });
   tx.set(k.remaining, remaining, 'NX');
+  // Keys that exist now; hashes admit-6 creates later take the same expiry there.
   for (const key of Object.values(k)) tx.pexpireat(key, expireAt);
   await tx.exec();
 }
@@ -72,10 +72,7 @@ export async function editSaleInGate(
   throw new Error(`Unexpected restock code ${code}`);
 }
 
-/**
- * Sets every key of the sale that exists to expire with the sale's end (keys made after
- * the sale was loaded, such as the per-user and purchases hashes, carry no expiry yet).
- */
+/** When a sale's end moves: every key of the sale that exists follows it (end + retention). */
 export async function expireSaleKeysWithSale(redis: Redis, keys: Keys, sale: SaleRecord): Promise<void> {
   const expireAtMs = sale.endsAt.getTime() + SALE_KEY_RETENTION_MS;
   const tx = redis.pipeline();

@@ -9,7 +9,7 @@ import { PurchaseJob } from '../purchases/job';
 import { PurchaseQueue } from '../purchases/queue';
 import { writeFinal } from '../purchases/read-model';
 import { lockSale } from '../purchases/repository';
-import { SALE_KEY_RETENTION_MS } from './gate';
+import { SALE_KEY_RETENTION_MS } from '../../redis/keys';
 import { findSale } from './repository';
 import { saleLockKey } from './sale';
 
