@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { io as connect, Socket } from 'socket.io-client';
-import { expireHold } from '../src/modules/purchases/holds';
+import { Queue } from 'bullmq';
+import { createHoldQueue, expireHold, HoldBatch, scheduleHoldExpiries } from '../src/modules/purchases/holds';
 import { adminToken, call, createSale, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
 
 const buy = (stack: Stack, saleId: string, token: string) =>
@@ -132,6 +133,47 @@ describe('Holds and payment', () => {
     }, 'the resale to be confirmed');
     const l = await ledger(stack, saleId);
     expect(l.sold + l.held + l.pg).toBe(l.stock);
+  });
+});
+
+describe('Hold expiry jobs', () => {
+  let stack: Stack;
+  let queue: Queue<HoldBatch>;
+  beforeAll(async () => {
+    stack = await startStack(testConfig(), { worker: false });
+    queue = createHoldQueue(stack.api.deps.redis, { purchaseQueueName: `holds-unit-${randomUUID()}`, prefix: stack.api.deps.keys.bullPrefix });
+  });
+  afterAll(async () => {
+    await queue?.obliterate({ force: true });
+    await queue?.close();
+    await stack?.stop();
+  });
+
+  it('When a batch is confirmed, then its holds share one delayed job per sale and expiry second, due at the end of that second, and scheduling the same batch again adds nothing', async () => {
+    const saleA = randomUUID();
+    const saleB = randomUUID();
+    const second = Math.ceil(Date.now() / 1000) * 1000 + 60_000; // a whole second a minute ahead
+    const hold = (saleId: string, atMs: number) => ({
+      job: { purchaseId: randomUUID(), saleId, userId: `u-${randomUUID()}`, quantity: 1, admittedAt: Date.now() },
+      holdExpiresAt: new Date(atMs),
+    });
+    const batch = [hold(saleA, second + 10), hold(saleA, second + 990), hold(saleA, second + 400), hold(saleA, second + 1500), hold(saleB, second + 20)];
+
+    await scheduleHoldExpiries(queue, batch);
+    await scheduleHoldExpiries(queue, batch);
+
+    const jobs = await queue.getDelayed();
+    const shapes = jobs.map((j) => ({ saleId: j.data.saleId, n: j.data.holds.length, dueMs: j.timestamp + j.delay })).sort((a, b) => a.dueMs - b.dueMs || b.n - a.n);
+    expect(shapes).toEqual([
+      { saleId: saleA, n: 3, dueMs: second + 1000 },
+      { saleId: saleB, n: 1, dueMs: second + 1000 },
+      { saleId: saleA, n: 1, dueMs: second + 2000 },
+    ]);
+    // Never early: every hold's job is due at or after the hold's end.
+    for (const j of jobs) for (const h of j.data.holds) {
+      const end = batch.find((b) => b.job.purchaseId === h.purchaseId)!.holdExpiresAt.getTime();
+      expect(j.timestamp + j.delay).toBeGreaterThanOrEqual(end);
+    }
   });
 });
 

@@ -85,4 +85,39 @@ describe('The sold-out fast path', () => {
     expect(retry.status).toBe(200);
     expect(retry.body.purchaseId).toBe(first.body.purchaseId);
   });
+
+  it('When the lane before Express refuses an attempt, then its reply is the one Express gives: status, body and headers', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 1, perUserLimit: 1 });
+    expect((await attempt(stack, saleId, `first-${saleId}`)).status).toBe(202);
+    expect((await attempt(stack, saleId, `second-${saleId}`)).body.error.code).toBe('SOLD_OUT'); // now known sold out
+    // Through Express: a keyed attempt always asks the gate, and gets its SOLD_OUT from the error handler.
+    const viaExpress = await call(stack.api.url, 'POST', `/api/sales/${saleId}/purchases`, {
+      token: shopperToken(`keyed-${randomUUID()}`),
+      body: { quantity: 1 },
+      headers: { 'idempotency-key': randomUUID() },
+    });
+    // The lane: with the sale hidden from the gate, any answer but the lane's would be 503.
+    const k = stack.api.deps.keys.sale(saleId);
+    await stack.api.deps.redis.rename(k.meta, `${k.meta}:hidden`);
+    const viaLane = await call(stack.api.url, 'POST', `/api/sales/${saleId.toUpperCase()}/purchases/`, {
+      token: shopperToken(`lane-${randomUUID()}`),
+      body: { quantity: 1 },
+      headers: { 'x-request-id': 'trace-me-1' },
+    }).finally(() => stack.api.deps.redis.rename(`${k.meta}:hidden`, k.meta));
+    expect([viaLane.status, viaLane.body]).toEqual([viaExpress.status, viaExpress.body]);
+    const comparable = (h: Headers) =>
+      Object.fromEntries([...h.entries()].filter(([name]) => !['date', 'x-request-id', 'connection', 'keep-alive'].includes(name) && !name.startsWith('ratelimit')));
+    expect(comparable(viaLane.headers)).toEqual(comparable(viaExpress.headers));
+    expect(viaLane.headers.get('content-security-policy')).toBeTruthy(); // helmet's, not an empty set
+    expect(viaLane.headers.get('x-request-id')).toBe('trace-me-1');
+  });
+
+  it('When a token is missing or forged on a sold-out sale, then Express answers 401 as it would anywhere', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 1, perUserLimit: 1 });
+    expect((await attempt(stack, saleId, `first-${saleId}`)).status).toBe(202);
+    expect((await attempt(stack, saleId, `second-${saleId}`)).body.error.code).toBe('SOLD_OUT');
+    const noToken = await call(stack.api.url, 'POST', `/api/sales/${saleId}/purchases`, { body: { quantity: 1 } });
+    const forged = await call(stack.api.url, 'POST', `/api/sales/${saleId}/purchases`, { token: `${shopperToken('x')}x`, body: { quantity: 1 } });
+    expect([noToken.status, noToken.body.error.code, forged.status, forged.body.error.code]).toEqual([401, 'UNAUTHENTICATED', 401, 'UNAUTHENTICATED']);
+  });
 });

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import express, { Express, Request } from 'express';
+import express, { Express, Request, RequestHandler } from 'express';
 import helmet from 'helmet';
 import { ApiDeps } from '../deps';
 import { requireAdmin, requireUser } from '../modules/auth/middleware';
@@ -16,6 +16,15 @@ import { installResponseRecorder } from './response-recorder';
 
 export type AppState = { shuttingDown: boolean };
 
+/** helmet as configured for every response (the sold-out lane sends the same headers). */
+export function securityHeaders(): RequestHandler {
+  return helmet({
+    // The engine serves plain HTTP on localhost and behind nginx: do not make browsers
+    // rewrite its own page's requests to https.
+    contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } },
+  });
+}
+
 /**
  * Builds the Express app from explicit dependencies. Tests call this and listen on port 0.
  * @example const app = createApp(await createApiDeps(loadConfig()));
@@ -28,13 +37,7 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
   app.set('etag', false);
   app.disable('x-powered-by');
   installResponseRecorder(app, config.env); // tests only (OPENAPI_RECORD_FILE): the OpenAPI conformance check
-  app.use(
-    helmet({
-      // The engine serves plain HTTP on localhost and behind nginx: do not make browsers
-      // rewrite its own page's requests to https.
-      contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } },
-    }),
-  );
+  app.use(securityHeaders());
   app.use(requestId(logger));
 
   const body = jsonBody(config.bodyLimitBytes);

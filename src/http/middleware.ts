@@ -4,11 +4,15 @@ import { AppError } from '../lib/errors';
 import { Logger } from '../lib/logger';
 import { requestContext } from '../lib/request-context';
 
+/** A sane inbound X-Request-Id, or a fresh one. */
+export function requestIdOf(inbound: string | string[] | undefined): string {
+  return typeof inbound === 'string' && /^[\w.-]{1,64}$/.test(inbound) ? inbound : randomUUID();
+}
+
 /** Accepts a sane inbound X-Request-Id or makes one; every log line of the request carries it. */
 export function requestId(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction) => {
-    const inbound = req.header('x-request-id');
-    const id = inbound && /^[\w.-]{1,64}$/.test(inbound) ? inbound : randomUUID();
+    const id = requestIdOf(req.headers['x-request-id']);
     res.setHeader('X-Request-Id', id);
     // Access logs cost a log record per request: only when LOG_LEVEL asks for them.
     if (logger.isLevelEnabled('http')) {

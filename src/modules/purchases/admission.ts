@@ -33,16 +33,6 @@ export type AttemptResult = {
 };
 
 /**
- * The sold-out fast path: true when this process knows the sale has nothing left, so
- * the attempt can be refused with no Redis call. A retry with an Idempotency-Key may
- * find its earlier purchase, so keyed attempts always ask the gate.
- */
-export function knownSoldOut(deps: Pick<AdmissionDeps, 'soldOut'>, saleId: string, idempotencyKey: string | undefined): boolean {
-  // Only sale ids the gate itself reported sold out are in the cache, so an unchecked id is safe here.
-  return idempotencyKey === undefined && deps.soldOut.refuse(saleId);
-}
-
-/**
  * Admits one purchase attempt: backlog check (in memory), the Lua gate (one round
  * trip), then the enqueue. A failed enqueue gives the reservation back.
  */

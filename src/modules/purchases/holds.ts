@@ -14,15 +14,19 @@ import { lockSale } from './repository';
  * Holds: a confirmed purchase keeps its units until it is paid or its hold ends. The end
  * is a delayed BullMQ job on its own queue (so the purchase queue's backlog and drain
  * stay about purchases); a sweep at worker start expires holds whose job was lost.
+ *
+ * One delayed job carries every hold of a committed batch that ends in the same second:
+ * a job per purchase cost the worker and Redis more than the purchase's own write.
  */
 export type HoldJob = Pick<PurchaseJob, 'purchaseId' | 'saleId' | 'userId' | 'quantity' | 'admittedAt'>;
-export type HoldQueue = Queue<HoldJob>;
+export type HoldBatch = { saleId: string; holds: HoldJob[] };
+export type HoldQueue = Queue<HoldBatch>;
 
-export const HOLD_JOB_NAME = 'expire-hold';
+export const HOLD_JOB_NAME = 'expire-holds';
 export const holdQueueName = (purchaseQueueName: string) => `${purchaseQueueName}-holds`;
 
 export function createHoldQueue(connection: Redis, opts: { purchaseQueueName: string; prefix: string }): HoldQueue {
-  return new Queue<HoldJob>(holdQueueName(opts.purchaseQueueName), {
+  return new Queue<HoldBatch>(holdQueueName(opts.purchaseQueueName), {
     connection,
     prefix: opts.prefix,
     defaultJobOptions: {
@@ -42,21 +46,26 @@ const holdData = (job: HoldJob): HoldJob => ({
   admittedAt: job.admittedAt,
 });
 
-/** Idempotent: one job id per purchase, so a redelivered confirmation schedules nothing new. */
-export function scheduleHoldExpiry(queue: HoldQueue, job: HoldJob, expiresAt: Date, attempt = 0) {
-  return queue.add(HOLD_JOB_NAME, holdData(job), {
-    jobId: attempt === 0 ? `hold-${job.purchaseId}` : `hold-${job.purchaseId}-${attempt}`,
-    delay: Math.max(0, expiresAt.getTime() - Date.now()),
-  });
-}
-
-/** A committed batch's holds in one round trip (group commit's counterpart). */
-export function scheduleHoldExpiries(queue: HoldQueue, held: { job: HoldJob; holdExpiresAt: Date }[]) {
+/**
+ * Schedules the end of a batch's holds: one delayed job per sale and expiry second, due
+ * at the end of that second (a hold ends at most 1 s late, never early). Named after its
+ * first purchase, so a redelivered batch schedules nothing new; a batch put together
+ * differently on redelivery schedules a second job, which finds the holds settled.
+ */
+export function scheduleHoldExpiries(queue: HoldQueue, held: { job: HoldJob; holdExpiresAt: Date }[], suffix = '') {
+  const buckets = new Map<string, { saleId: string; dueMs: number; holds: HoldJob[] }>();
+  for (const { job, holdExpiresAt } of held) {
+    const dueMs = Math.ceil(holdExpiresAt.getTime() / 1000) * 1000;
+    const key = `${job.saleId}/${dueMs}`;
+    const bucket = buckets.get(key) ?? { saleId: job.saleId, dueMs, holds: [] };
+    bucket.holds.push(holdData(job));
+    buckets.set(key, bucket);
+  }
   return queue.addBulk(
-    held.map(({ job, holdExpiresAt }) => ({
+    [...buckets.values()].map((b) => ({
       name: HOLD_JOB_NAME,
-      data: holdData(job),
-      opts: { jobId: `hold-${job.purchaseId}`, delay: Math.max(0, holdExpiresAt.getTime() - Date.now()) },
+      data: { saleId: b.saleId, holds: b.holds },
+      opts: { jobId: `holds-${b.holds[0]!.purchaseId}${suffix}`, delay: Math.max(0, b.dueMs - Date.now()) },
     })),
   );
 }
@@ -130,15 +139,25 @@ export async function sweepExpiredHolds(deps: HoldDeps, limit = 500): Promise<nu
   return expired;
 }
 
-/** The hold worker: runs each expiry when its delay is over; an early one is put off again. */
-export function startHoldWorker(deps: HoldDeps & { queue: HoldQueue; connection: Redis }): Worker<HoldJob> {
-  const worker = new Worker<HoldJob>(
+/** The hold worker: ends each hold of a batch whose time has come; early ones are put off again. */
+export function startHoldWorker(deps: HoldDeps & { queue: HoldQueue; connection: Redis }): Worker<HoldBatch> {
+  const worker = new Worker<HoldBatch>(
     deps.queue.name,
-    async (job: Job<HoldJob>) => {
-      if ((await expireHold(deps, job.data)) !== 'not-due') return;
+    async (job: Job<HoldBatch>) => {
+      // One transaction per hold: each is idempotent, so a retried job skips the settled ones.
+      const early: HoldJob[] = [];
+      for (const hold of job.data.holds) if ((await expireHold(deps, hold)) === 'not-due') early.push(hold);
+      if (early.length === 0) return;
       // Fired a little early (clocks): look again shortly with a fresh job.
-      const row = await deps.db('purchases').where({ id: job.data.purchaseId }).first<{ hold_expires_at: Date | null }>('hold_expires_at');
-      await scheduleHoldExpiry(deps.queue, job.data, row?.hold_expires_at ?? new Date(Date.now() + 1000), job.attemptsMade + Date.now());
+      const rows = await deps.db('purchases')
+        .whereIn('id', early.map((h) => h.purchaseId))
+        .select<{ id: string; hold_expires_at: Date | null }[]>('id', 'hold_expires_at');
+      const due = new Map(rows.map((r) => [r.id, r.hold_expires_at]));
+      await scheduleHoldExpiries(
+        deps.queue,
+        early.map((h) => ({ job: h, holdExpiresAt: due.get(h.purchaseId) ?? new Date(Date.now() + 1000) })),
+        `-${job.attemptsMade}-${Date.now()}`,
+      );
     },
     { connection: deps.connection, prefix: deps.queue.opts.prefix, concurrency: 20 },
   );

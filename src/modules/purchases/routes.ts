@@ -1,39 +1,24 @@
 import { RequestHandler, Router } from 'express';
 import { parse, parseId, paginationSchema } from '../../http/validate';
 import { Errors } from '../../lib/errors';
-import { SOLD_OUT_MESSAGE } from '../../redis/admit-codes';
 import { principalOf } from '../auth/middleware';
-import { attemptPurchase, AdmissionDeps, knownSoldOut } from './admission';
+import { attemptPurchase, AdmissionDeps } from './admission';
 import { payBodySchema, payPurchase, simulatedProvider } from './payment';
 import { NotifyOwner } from '../../realtime/emitter';
 import { listUserPurchases, readPurchase } from './read-model';
 import { attemptBodySchema, idempotencyKeySchema } from './validators';
 
-const SOLD_OUT_BODY = Buffer.from(
-  JSON.stringify({ error: { code: 'SOLD_OUT', message: SOLD_OUT_MESSAGE } }),
-);
-
 export type PurchaseRouteDeps = AdmissionDeps & { notify: NotifyOwner; config: { paymentTimeoutMs: number } };
 
 /**
- * Shopper purchase routes. On an attempt: auth, then the sold-out fast path, then rate
- * limits and body parsing, so a bad token is refused before the body is even read, and
- * a stampede on a sold-out sale costs neither a Redis call nor a body parse.
+ * Shopper purchase routes. On an attempt: auth, then rate limits, then body parsing, so a
+ * bad token is refused before the body is even read. (Attempts on a sale this process
+ * knows is sold out are answered before Express: http/sold-out-lane.ts.)
  */
 export function purchasesRouter(deps: PurchaseRouteDeps, guard: { user: RequestHandler; limiters: RequestHandler[]; body: RequestHandler }): Router {
   const router = Router();
 
-  // Any quantity is refused when 0 are left, so the body need not be read. Keyed
-  // attempts go on: a retry may find its earlier purchase.
-  const soldOutFastPath: RequestHandler = (req, res, next) => {
-    const saleId = String(req.params.saleId).toLowerCase();
-    if (knownSoldOut(deps, saleId, req.header('idempotency-key'))) {
-      return void res.status(409).type('application/json').send(SOLD_OUT_BODY);
-    }
-    next();
-  };
-
-  router.post('/sales/:saleId/purchases', guard.user, soldOutFastPath, ...guard.limiters, guard.body, async (req, res) => {
+  router.post('/sales/:saleId/purchases', guard.user, ...guard.limiters, guard.body, async (req, res) => {
     const { userId } = principalOf(req);
     const saleId = parseId(req.params.saleId, 'SALE_NOT_FOUND', 'Sale');
     const body = parse(attemptBodySchema, req.body);

@@ -34,16 +34,20 @@ export class SoldOutCache {
     await this.flush();
   }
 
-  /** True when this sale was sold out less than ttlMs ago; counts the refusal. */
-  refuse(saleId: string, now = Date.now()): boolean {
+  /** True when this sale was sold out less than ttlMs ago. */
+  isSoldOut(saleId: string, now = Date.now()): boolean {
     const until = this.until.get(saleId);
     if (until === undefined) return false;
     if (until <= now) {
       this.until.delete(saleId);
       return false;
     }
-    this.refusals.set(saleId, (this.refusals.get(saleId) ?? 0) + 1);
     return true;
+  }
+
+  /** An attempt was refused from here: counted in the sale's stats at the next flush. */
+  countRefusal(saleId: string): void {
+    this.refusals.set(saleId, (this.refusals.get(saleId) ?? 0) + 1);
   }
 
   /** The sale changed (stock, cancel): ask the gate again on the next attempt. */

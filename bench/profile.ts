@@ -1,0 +1,165 @@
+/**
+ * CPU profile of the engine's API process under one bench load: where does a request's
+ * time go? Starts the compiled engine under `node --cpu-prof` (a flag NODE_OPTIONS does
+ * not accept, hence this script), a worker, one sale, then autocannon on the attempt
+ * endpoint, and prints the functions with the most self time, grouped by package.
+ *
+ *   npx tsx bench/profile.ts [--scenario admit|soldout] [--duration S] [--connections C]
+ *
+ * Uses the bench's storage (database flashsale_bench, Redis DB 2): run it when no
+ * `npm run bench` is running. The raw profile stays in artifacts/profiles/ for Chrome
+ * DevTools (Performance → Load profile).
+ */
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { signToken } from '../src/modules/auth/tokens';
+
+const ROOT = path.resolve(__dirname, '..');
+const OUT = path.join(ROOT, 'artifacts', 'profiles');
+const HOST = '127.0.0.1';
+
+type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] };
+type Profile = { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+
+function env(secret: string, queue: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    JWT_SECRET: secret,
+    LOG_LEVEL: 'error',
+    RATE_LIMIT_USER_PER_MIN: '0',
+    RATE_LIMIT_IP_PER_MIN: '0',
+    SEED_DEMO: 'false',
+    QUEUE_NAME: queue,
+    REDIS_PREFIX: 'fsbench',
+    DATABASE_URL: `postgres://postgres@${HOST}:5432/flashsale_bench`,
+    REDIS_URL: `redis://${HOST}:6379/2`,
+    HOST,
+    PORT: '0',
+  };
+}
+
+function start(args: string[], e: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; line: string }> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: e, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = buf.split('\n').find((l) => ready.test(l));
+      if (m) resolve({ child, line: m });
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
+  });
+}
+
+async function post(url: string, token: string, body: unknown): Promise<{ status: number; json: { id?: string } }> {
+  const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, json: (await res.json()) as { id?: string } };
+}
+
+async function createSale(base: string, admin: string, stock: number): Promise<string> {
+  const product = await post(`${base}/api/admin/products`, admin, { sku: `PROF-${randomBytes(6).toString('hex')}`, name: 'profile', priceCents: 1000 });
+  const now = Date.now();
+  const sale = await post(`${base}/api/admin/sales`, admin, {
+    productId: product.json.id,
+    name: 'profile',
+    startsAt: new Date(now - 60_000).toISOString(),
+    endsAt: new Date(now + 3600_000).toISOString(),
+    stock,
+    perUserLimit: 1,
+    priceCents: 999,
+  });
+  if (sale.status !== 201 || !sale.json.id) throw new Error(`create sale: ${sale.status}`);
+  return sale.json.id;
+}
+
+/** Self time per function and per package (node_modules/<pkg>, node:internal, or our own files). */
+function summarize(profile: Profile, top: number): string {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const idleId = profile.nodes.find((n) => n.callFrame.functionName === '(idle)')?.id;
+  const all = [...self.values()].reduce((a, b) => a + b, 0);
+  if (idleId !== undefined) self.delete(idleId);
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  const fn = new Map<string, number>();
+  const pkg = new Map<string, number>();
+  for (const [id, us] of self) {
+    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+    const where = url.replace(/^file:\/\//, '').replace(ROOT + '/', '');
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(where);
+    const group = m ? m[1]! : where === '' ? `(${functionName || 'native'})` : where.startsWith('node:') ? 'node:internal' : 'engine';
+    pkg.set(group, (pkg.get(group) ?? 0) + us);
+    const key = `${functionName || '(anonymous)'}  ${where}:${lineNumber + 1}`;
+    fn.set(key, (fn.get(key) ?? 0) + us);
+  }
+  const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)}%`;
+  const rows = (m: Map<string, number>, n: number) =>
+    [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `${pct(us)}  ${k}`);
+  return [`busy ${(total / 1e6).toFixed(1)} s of ${(all / 1e6).toFixed(1)} s profiled; shares below are of busy time`, 'self time by package:', ...rows(pkg, 20), '', `top ${top} functions by self time:`, ...rows(fn, top)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { scenario: { type: 'string', default: 'admit' }, duration: { type: 'string', default: '8' }, connections: { type: 'string', default: '100' } },
+    strict: true,
+  });
+  const scenario = values.scenario;
+  if (scenario !== 'admit' && scenario !== 'soldout') throw new Error('--scenario must be admit or soldout');
+  const duration = Number(values.duration);
+  const connections = Number(values.connections);
+
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'bench', 'tsconfig.json')], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'copy-assets.js')], { cwd: ROOT, stdio: 'inherit' });
+  fs.mkdirSync(OUT, { recursive: true });
+  const before = new Set(fs.readdirSync(OUT));
+
+  const secret = randomBytes(16).toString('hex');
+  const e = env(secret, `profile-${randomBytes(4).toString('hex')}`);
+  // Minted before the engine starts, so the profile holds the load and little else.
+  const tokens = Array.from({ length: 100_000 }, (_, i) => `Bearer ${signToken({ sub: `p-${i}` }, secret)}`);
+  const engine = await start(['--cpu-prof', `--cpu-prof-dir=${OUT}`, 'dist/bench/servers/engine.js'], e, /^READY \d+/);
+  const worker = await start(['--cpu-prof', `--cpu-prof-dir=${OUT}`, 'dist/workers/purchase-worker.js'], e, /WORKER_READY/);
+  const base = `http://${HOST}:${engine.line.split(' ')[1]}`;
+  try {
+    const admin = signToken({ sub: 'profile-admin', role: 'admin' }, secret);
+    const saleId = await createSale(base, admin, scenario === 'admit' ? 5_000_000 : 1);
+    if (scenario === 'soldout') await post(`${base}/api/sales/${saleId}/purchases`, signToken({ sub: 'first' }, secret), { quantity: 1 });
+    let next = 0; // the first request of each connection is a 401: too few to matter
+    const result = await autocannon({
+      url: `${base}/api/sales/${saleId}/purchases`,
+      method: 'POST',
+      connections,
+      duration,
+      body: JSON.stringify({ quantity: 1 }),
+      headers: { 'content-type': 'application/json', authorization: 'Bearer none' },
+      setupClient: (client) => {
+        client.on('response', () => client.setHeaders({ 'content-type': 'application/json', authorization: tokens[next++ % tokens.length]! }));
+      },
+    });
+    process.stderr.write(`[profile] ${scenario}: ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}\n`);
+  } finally {
+    worker.child.kill('SIGTERM');
+    engine.child.kill('SIGTERM');
+    await Promise.all([engine.child, worker.child].map((c) => new Promise((r) => c.once('exit', r))));
+  }
+  const pids = new Map([[engine.child.pid, 'API process'], [worker.child.pid, 'worker process']]);
+  for (const file of fs.readdirSync(OUT).filter((f) => !before.has(f) && f.endsWith('.cpuprofile'))) {
+    const pid = Number(file.split('.')[3]);
+    const profile = JSON.parse(fs.readFileSync(path.join(OUT, file), 'utf8')) as Profile;
+    console.log(`\n== ${pids.get(pid) ?? `pid ${pid}`}: ${path.relative(ROOT, path.join(OUT, file))}\n${summarize(profile, 30)}`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`[profile] failed: ${(err as Error).message}`);
+    process.exit(1);
+  },
+);
