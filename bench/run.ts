@@ -809,9 +809,9 @@ type DrainRecord = {
   batchSize: number;
   round: number;
   saleId: string;
-  /** Jobs admitted over HTTP (202) into the queue before the worker started. */
+  /** Purchases admitted over HTTP (202) into the queue before the worker started (prefill.jobs: the queue jobs holding them). */
   jobs: number;
-  prefill: { reqPerSec: number; statusCounts: Record<string, number>; apiRssMb: number };
+  prefill: { jobs: number; reqPerSec: number; statusCounts: Record<string, number>; apiRssMb: number };
   /** From the first poll that saw an order to the poll that saw them all. */
   ordersPerSec: number;
   /** Cross-check from PostgreSQL: orders / (last - first orders.created_at, i.e. transaction start). */
@@ -827,18 +827,24 @@ type DrainRecord = {
   purchases: Record<string, number>;
 };
 
-/** Fills the queue for `saleId` through the real admission path (HTTP 202s); no worker is running. */
-async function prefill(b: Bench, saleId: string, jobs: number): Promise<DrainRecord['prefill'] & { admitted: number }> {
+/**
+ * Fills the queue for `saleId` through the real admission path (HTTP 202s); no worker is
+ * running. `connections` 1 sends one attempt at a time, so each queue job holds one
+ * purchase (the one-job-one-transaction baseline); more connections let the API put the
+ * purchases it admits together into shared jobs, as it does in production.
+ */
+async function prefill(b: Bench, saleId: string, purchases: number, connections: number): Promise<DrainRecord['prefill'] & { admitted: number }> {
   const workers = await b.storage.queue.getWorkersCount();
   if (workers !== 0) throw new Error(`pre-fill: ${workers} worker(s) still attached to the queue`);
   const meter = new ProcessMeter([b.engine.proc]).start();
   const target: Target = { url: attemptsUrl(b.engine, saleId), method: 'POST', body: ATTEMPT_BODY, tokens: new TokenCursor(b.shoppers) };
-  const sample = await runLoad(target, Math.min(b.opts.connections, jobs), { amount: jobs });
+  const sample = await runLoad(target, Math.min(connections, purchases), { amount: purchases });
   const rss = meter.stop().rssMb;
   const f = figures(sample, 202);
-  const waiting = await queueBacklog(b.storage.queue);
-  if (waiting !== f.expected) throw new Error(`pre-fill: ${f.expected} admitted but ${waiting} jobs in the queue`);
-  return { admitted: f.expected, reqPerSec: f.reqPerSec, statusCounts: f.statusCounts, apiRssMb: rss.engine ?? 0 };
+  const jobs = await b.storage.queue.getWaiting();
+  const queued = jobs.reduce((n, j) => n + j.data.purchases.length, 0);
+  if (queued !== f.expected) throw new Error(`pre-fill: ${f.expected} admitted but ${queued} purchases in the queue`);
+  return { admitted: f.expected, jobs: jobs.length, reqPerSec: f.reqPerSec, statusCounts: f.statusCounts, apiRssMb: rss.engine ?? 0 };
 }
 
 type OrdersWatch = { firstAt: number; firstSeen: number; doneAt: number };
@@ -895,7 +901,7 @@ async function purchaseStatuses(db: Db, saleId: string): Promise<Record<string, 
 
 async function drainOnce(b: Bench, batchSize: number, jobs: number, round: number): Promise<DrainRecord> {
   const saleId = await createSale(b.engine.url, b.admin, { name: `bench drain b${batchSize} r${round}`, stock: jobs, perUserLimit: 1 });
-  const filled = await prefill(b, saleId, jobs);
+  const filled = await prefill(b, saleId, jobs, batchSize === 1 ? 1 : b.opts.connections);
   const spawnedAt = Date.now();
   const { proc, ready } = spawnWorker(b.secret, { WORKER_BATCH_SIZE: String(batchSize) });
   const meter = new ProcessMeter([proc]).start();
@@ -916,7 +922,7 @@ async function drainOnce(b: Bench, batchSize: number, jobs: number, round: numbe
       round,
       saleId,
       jobs: filled.admitted,
-      prefill: { reqPerSec: filled.reqPerSec, statusCounts: filled.statusCounts, apiRssMb: filled.apiRssMb },
+      prefill: { jobs: filled.jobs, reqPerSec: filled.reqPerSec, statusCounts: filled.statusCounts, apiRssMb: filled.apiRssMb },
       ordersPerSec,
       dbSpanOrdersPerSec: dbRate,
       firstSeenOrders: watch.firstSeen,

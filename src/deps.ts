@@ -5,6 +5,7 @@ import { createLogger, Logger } from './lib/logger';
 import { connectRedis, createApiRedis } from './lib/redis';
 import { createKeys, Keys } from './redis/keys';
 import { loadScripts } from './redis/scripts';
+import { EnqueueBatcher } from './modules/purchases/enqueue-batcher';
 import { BacklogMonitor, PurchaseQueue, purchaseQueueFor } from './modules/purchases/queue';
 import { SoldOutCache } from './modules/purchases/sold-out-cache';
 import { createOwnerNotifier, NotifyOwner } from './realtime/emitter';
@@ -17,6 +18,8 @@ export type ApiDeps = {
   redis: Redis;
   keys: Keys;
   queue: PurchaseQueue;
+  /** Groups the purchases admitted in one event-loop turn into one job. */
+  enqueue: EnqueueBatcher;
   backlog: BacklogMonitor;
   soldOut: SoldOutCache;
   /** Tells a purchase's owner about a change made by this API node (e.g. a payment). */
@@ -31,10 +34,11 @@ export async function createApiDeps(config: Config, logger = createLogger(config
   const queue = purchaseQueueFor(redis, config, keys);
   const backlog = new BacklogMonitor(queue, config.queueMaxBacklog, config.backlogPollMs, logger);
   await backlog.start();
+  const enqueue = new EnqueueBatcher(queue, backlog, config.enqueueBatchMax);
   const soldOut = new SoldOutCache(redis, keys, logger);
   soldOut.start();
   const notify = createOwnerNotifier(redis, config.redisPrefix);
-  return { config, logger, db, redis, keys, queue, backlog, soldOut, notify };
+  return { config, logger, db, redis, keys, queue, enqueue, backlog, soldOut, notify };
 }
 
 export async function closeApiDeps(deps: ApiDeps): Promise<void> {

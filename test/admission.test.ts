@@ -1,4 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { EnqueueBatcher } from '../src/modules/purchases/enqueue-batcher';
+import { PurchaseBatch, PurchaseJob } from '../src/modules/purchases/job';
+import { createPurchaseQueue } from '../src/modules/purchases/queue';
 import { scopedIdempotencyKey } from '../src/redis/keys';
 import { scripts } from '../src/redis/scripts';
 import { startWorker } from '../src/worker-process';
@@ -179,5 +183,54 @@ describe('Sale key retention', () => {
       const at = await stack.api.deps.redis.pexpiretime(key);
       expect(Math.abs(at - expected)).toBeLessThan(5000);
     }
+  });
+});
+
+describe('Purchases admitted together share a queue job', () => {
+  let stack: Stack;
+  let queue: Queue<PurchaseBatch>;
+  beforeAll(async () => {
+    stack = await startStack(testConfig(), { worker: false });
+    queue = createPurchaseQueue(stack.api.deps.redis, { name: `enqueue-unit-${randomUUID()}`, prefix: stack.api.deps.keys.bullPrefix, attempts: 1, backoffMs: 1 });
+  });
+  afterAll(async () => {
+    await queue?.obliterate({ force: true });
+    await queue?.close();
+    await stack?.stop();
+  });
+
+  const purchase = (): PurchaseJob => ({ purchaseId: randomUUID(), saleId: randomUUID(), userId: 'u', quantity: 1, admittedAt: Date.now(), idempotencyKey: null });
+
+  it('When purchases are enqueued in one turn of the event loop, then they go in one job, at most ENQUEUE_BATCH_MAX each, named after its first purchase', async () => {
+    const noted: number[] = [];
+    const batcher = new EnqueueBatcher(queue, { noteEnqueued: (n) => void noted.push(n) }, 2);
+    const five = Array.from({ length: 5 }, purchase);
+    await Promise.all(five.map((p) => batcher.enqueue(p)));
+    const jobs = (await queue.getWaiting()).sort((a, b) => a.timestamp - b.timestamp || Number(a.id! > b.id!));
+    const grouped = jobs.map((j) => j.data.purchases.map((p) => p.purchaseId));
+    expect(grouped.map((g) => g.length).sort()).toEqual([1, 2, 2]);
+    expect(grouped.flat().sort()).toEqual(five.map((p) => p.purchaseId).sort());
+    for (const j of jobs) expect(j.id).toBe(j.data.purchases[0]!.purchaseId); // a replayed add is a no-op
+    expect(noted.sort()).toEqual([1, 2, 2]);
+  });
+
+  it('When 40 shoppers are admitted at once over HTTP, then each purchase is in exactly one job, and each owner (only the owner) reads it as queued', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 100, perUserLimit: 1 });
+    const shoppers = Array.from({ length: 40 }, (_, i) => ({ user: `together-${i}-${randomUUID()}` }));
+    const replies = await Promise.all(shoppers.map((s) => attempt(stack, saleId, shopperToken(s.user))));
+    expect(replies.map((r) => r.status)).toEqual(Array(40).fill(202));
+
+    const jobs = await stack.api.deps.queue.getWaiting();
+    const inJobs = jobs.flatMap((j) => j.data.purchases).filter((p) => p.saleId === saleId).map((p) => p.purchaseId);
+    expect(inJobs.sort()).toEqual(replies.map((r) => r.body.purchaseId).sort());
+
+    for (const [i, r] of replies.entries()) {
+      const mine = await call(stack.api.url, 'GET', r.body.statusUrl, { token: shopperToken(shoppers[i]!.user) });
+      expect(mine.body).toMatchObject({ purchaseId: r.body.purchaseId, saleId, quantity: 1, status: 'queued', createdAt: r.body.createdAt });
+    }
+    const someoneElse = await call(stack.api.url, 'GET', replies[0]!.body.statusUrl, { token: shopperToken(shoppers[1]!.user) });
+    expect(someoneElse.status).toBe(404);
+    const listed = await call(stack.api.url, 'GET', '/api/me/purchases', { token: shopperToken(shoppers[3]!.user) });
+    expect(listed.body.items).toEqual([expect.objectContaining({ purchaseId: replies[3]!.body.purchaseId, status: 'queued' })]);
   });
 });

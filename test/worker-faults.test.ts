@@ -94,7 +94,7 @@ describe('When a worker process is killed with SIGKILL in the middle of a write 
       admittedAt: Date.parse(first!.body.createdAt),
       idempotencyKey: null,
     };
-    const again = await stack.api.deps.queue.add(PURCHASE_JOB_NAME, job, { jobId: `redelivery-${randomUUID()}` });
+    const again = await stack.api.deps.queue.add(PURCHASE_JOB_NAME, { purchases: [job] }, { jobId: `redelivery-${randomUUID()}` });
     await waitFor(async () => ((await again.getState()) === 'completed' ? true : undefined), 'the redelivered job to complete');
     expect(await consistency(stack, saleId)).toEqual({ pgRemaining: 2, redisRemaining: 2, orders: 1, distinctOrderPurchases: 1 });
     const view = await call(stack.api.url, 'GET', first!.body.statusUrl, { token: first!.token });
@@ -169,7 +169,7 @@ describe('When PostgreSQL fails under the worker', () => {
         admittedAt: Date.parse(p!.body.createdAt),
         idempotencyKey: null,
       };
-      const again = await queue.add(PURCHASE_JOB_NAME, job, { jobId: p!.body.purchaseId });
+      const again = await queue.add(PURCHASE_JOB_NAME, { purchases: [job] }, { jobId: p!.body.purchaseId });
       await waitFor(async () => ((await again.getState()) === 'completed' ? true : undefined), 'the redelivered job');
       expect(await consistency(stack, saleId)).toEqual({ pgRemaining: 5, redisRemaining: 5, orders: 0, distinctOrderPurchases: 0 });
       const stats = await call(stack.api.url, 'GET', `/api/admin/sales/${saleId}/stats`, { token: adminToken() });

@@ -42,6 +42,7 @@ const schema = z.object({
   TRUST_PROXY_HOPS: int(0, 0, 10),
   QUEUE_MAX_BACKLOG: int(100_000, 1),
   BACKLOG_POLL_MS: int(250, 10, 10_000),
+  ENQUEUE_BATCH_MAX: int(100, 1, 1000),
   BODY_LIMIT_BYTES: int(16 * 1024, 256, 10 * 1024 * 1024),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silent']).optional().default('info'),
   WORKER_CONCURRENCY: int(200, 1, 5000),
@@ -73,6 +74,8 @@ export type Config = Readonly<{
   trustProxyHops: number;
   queueMaxBacklog: number;
   backlogPollMs: number;
+  /** Most purchases one BullMQ job carries (those admitted in one event-loop turn). */
+  enqueueBatchMax: number;
   bodyLimitBytes: number;
   logLevel: string;
   worker: Readonly<{
@@ -127,6 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxyHops: e.TRUST_PROXY_HOPS,
     queueMaxBacklog: e.QUEUE_MAX_BACKLOG,
     backlogPollMs: e.BACKLOG_POLL_MS,
+    enqueueBatchMax: e.ENQUEUE_BATCH_MAX,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     logLevel: e.LOG_LEVEL,
     worker: Object.freeze({

@@ -9,7 +9,8 @@ import { scripts } from '../../redis/scripts';
 import { requestReconcile } from '../sales/reconcile';
 import { findSale } from '../sales/repository';
 import { PurchaseJob } from './job';
-import { BacklogMonitor, enqueuePurchase, PurchaseQueue } from './queue';
+import { EnqueueBatcher } from './enqueue-batcher';
+import { BacklogMonitor, PurchaseQueue } from './queue';
 import { indexUserPurchase, PurchaseStatus, writeFinal } from './read-model';
 import { SoldOutCache } from './sold-out-cache';
 
@@ -19,6 +20,7 @@ export type AdmissionDeps = {
   redis: Redis;
   keys: Keys;
   queue: PurchaseQueue;
+  enqueue: EnqueueBatcher;
   backlog: BacklogMonitor;
   soldOut: SoldOutCache;
   logger: Logger;
@@ -85,12 +87,12 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
     idempotencyKey: attempt.idempotencyKey,
   };
   try {
-    // Both ride the same pipelined round trip; the index is a convenience and may fail alone.
-    const index = indexUserPurchase(deps.redis, deps.keys, attempt.userId, purchaseId, createdAtMs!).catch((err: Error) =>
+    // Both ride the same pipelined round trip. The index (how the owner finds a queued
+    // purchase and lists theirs) is a convenience and may fail alone.
+    const index = indexUserPurchase(deps.redis, deps.keys, attempt.userId, purchaseId, attempt.saleId, createdAtMs!).catch((err: Error) =>
       deps.logger.warn('user purchase index write failed', { purchaseId, err: err.message }),
     );
-    await enqueuePurchase(deps.queue, job);
-    deps.backlog.noteEnqueued();
+    await deps.enqueue.enqueue(job);
     await index;
   } catch (err) {
     return compensate(deps, attempt, purchase, idemKey, err);

@@ -1,4 +1,4 @@
-/** What a queued purchase job carries; the job id is the purchase id. */
+/** One admitted purchase, as the worker needs it. */
 export type PurchaseJob = {
   purchaseId: string;
   saleId: string;
@@ -9,7 +9,15 @@ export type PurchaseJob = {
   idempotencyKey: string | null;
 };
 
-export const PURCHASE_JOB_NAME = 'purchase';
+/**
+ * What one BullMQ job carries: the purchases one API process admitted in the same turn
+ * of its event loop (up to ENQUEUE_BATCH_MAX). A job per purchase cost Redis more in
+ * BullMQ's bookkeeping (add, move to active, move to finished, events) than the whole
+ * admission; the job id is its first purchase's id, so a replayed add is a no-op.
+ */
+export type PurchaseBatch = { purchases: PurchaseJob[] };
+
+export const PURCHASE_JOB_NAME = 'purchases';
 
 /** Terminal outcome of a purchase as the worker decided it. */
 export type PurchaseOutcome =

@@ -3,15 +3,15 @@ import { Redis } from 'ioredis';
 import { Config } from '../../config/config';
 import { Logger } from '../../lib/logger';
 import { Keys } from '../../redis/keys';
-import { PURCHASE_JOB_NAME, PurchaseJob } from './job';
+import { PURCHASE_JOB_NAME, PurchaseBatch, PurchaseJob } from './job';
 
-export type PurchaseQueue = Queue<PurchaseJob>;
+export type PurchaseQueue = Queue<PurchaseBatch>;
 
 export function createPurchaseQueue(
   connection: Redis,
   opts: { name: string; prefix: string; attempts: number; backoffMs: number },
 ): PurchaseQueue {
-  return new Queue<PurchaseJob>(opts.name, {
+  return new Queue<PurchaseBatch>(opts.name, {
     connection,
     prefix: opts.prefix,
     defaultJobOptions: {
@@ -35,17 +35,23 @@ export function purchaseQueueFor(connection: Redis, config: Pick<Config, 'queueN
   });
 }
 
-export function enqueuePurchase(queue: PurchaseQueue, job: PurchaseJob) {
-  return queue.add(PURCHASE_JOB_NAME, job, { jobId: job.purchaseId });
+/** One job for these purchases, named after the first (an add replayed after a reconnect is a no-op). */
+export function enqueuePurchases(queue: PurchaseQueue, purchases: PurchaseJob[]) {
+  return queue.add(PURCHASE_JOB_NAME, { purchases }, { jobId: purchases[0]!.purchaseId });
 }
 
 /**
- * Keeps the queue's backlog in memory so admission never pays a Redis call to
- * check it: polled every `pollMs`, plus what this process enqueued since the last poll.
+ * Keeps the queue's backlog (purchases waiting) in memory so admission never pays a
+ * Redis call to check it: polled every `pollMs`, plus what this process enqueued since
+ * the last poll. The queue counts jobs; a job holds several purchases, so waiting jobs
+ * are scaled by the purchases per job this process has been enqueueing (an estimate
+ * that is exact when every node batches alike).
  */
 export class BacklogMonitor {
   private waiting = 0;
   private sinceLastPoll = 0;
+  private jobsEnqueued = 0;
+  private purchasesEnqueued = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -69,8 +75,11 @@ export class BacklogMonitor {
     return this.waiting + this.sinceLastPoll >= this.limit;
   }
 
-  noteEnqueued(): void {
-    this.sinceLastPoll += 1;
+  /** This process added one job holding `purchases` purchases. */
+  noteEnqueued(purchases: number): void {
+    this.sinceLastPoll += purchases;
+    this.purchasesEnqueued += purchases;
+    this.jobsEnqueued += 1;
   }
 
   /** Seconds a client should wait before retrying, from the poll period. */
@@ -81,7 +90,9 @@ export class BacklogMonitor {
   private async poll(): Promise<void> {
     try {
       const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'delayed');
-      this.waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
+      const jobs = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
+      const perJob = this.jobsEnqueued > 0 ? this.purchasesEnqueued / this.jobsEnqueued : 1;
+      this.waiting = Math.round(jobs * perJob);
       this.sinceLastPoll = 0;
     } catch (err) {
       this.logger.warn('backlog poll failed', { err: (err as Error).message });

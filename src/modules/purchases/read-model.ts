@@ -1,7 +1,6 @@
 import { Redis } from 'ioredis';
 import { Db } from '../../lib/db';
 import { Keys } from '../../redis/keys';
-import { PurchaseQueue } from './queue';
 
 export type PurchaseStatus = 'queued' | 'confirmed' | 'rejected' | 'paid' | 'expired' | 'cancelled';
 
@@ -24,13 +23,21 @@ type Stored = PurchaseView & { userId: string };
 const READ_MODEL_TTL_S = 24 * 3600;
 const USER_INDEX_MAX = 200;
 
+/** Index members are `<purchaseId>/<saleId>`: the sale says where the gate keeps a queued purchase. */
+const indexMember = (purchaseId: string, saleId: string) => `${purchaseId}/${saleId}`;
+const parseMember = (member: string) => {
+  const [purchaseId, saleId] = member.split('/');
+  return { purchaseId: purchaseId!, saleId };
+};
+
 /**
- * Indexes a just-admitted purchase under its owner for `GET /api/me/purchases`. The
- * purchase itself needs no write here: while queued, its BullMQ job is its record.
+ * Indexes a just-admitted purchase under its owner, for `GET /api/me/purchases` and for
+ * reading it while queued. The purchase itself needs no write here: while queued, the
+ * gate's own record (status|quantity|createdAt|userId, written by admit-6.lua) is its record.
  */
-export function indexUserPurchase(redis: Redis, keys: Keys, userId: string, purchaseId: string, createdAtMs: number): Promise<unknown> {
+export function indexUserPurchase(redis: Redis, keys: Keys, userId: string, purchaseId: string, saleId: string, createdAtMs: number): Promise<unknown> {
   const userKey = keys.userPurchases(userId);
-  return Promise.all([redis.zadd(userKey, createdAtMs, purchaseId), redis.expire(userKey, READ_MODEL_TTL_S)]);
+  return Promise.all([redis.zadd(userKey, createdAtMs, indexMember(purchaseId, saleId)), redis.expire(userKey, READ_MODEL_TTL_S)]);
 }
 
 export async function writeFinal(redis: Redis, keys: Keys, items: Stored[]): Promise<void> {
@@ -71,27 +78,40 @@ const pgPurchases = (db: Db) =>
     .leftJoin('orders as o', 'o.purchase_id', 'p.id')
     .select<PgRow[]>('p.id', 'p.sale_id', 'p.user_id', 'p.quantity', 'p.status', 'p.reason', 'p.admitted_at', 'p.hold_expires_at', 'o.id as order_id');
 
-export type ReadDeps = { redis: Redis; db: Db; keys: Keys; queue: PurchaseQueue };
+export type ReadDeps = { redis: Redis; db: Db; keys: Keys };
+
+/** A purchase the gate still holds as queued (or claimed by a worker, which to the shopper is queued). */
+async function queuedInGate(deps: ReadDeps, purchaseId: string, saleId: string): Promise<Stored | undefined> {
+  const rec = await deps.redis.hget(deps.keys.sale(saleId).purchases, purchaseId);
+  const m = rec ? /^(queued|processing)\|(\d+)\|(\d+)\|(.*)$/.exec(rec) : null;
+  if (!m) return undefined;
+  return { purchaseId, saleId, userId: m[4]!, quantity: Number(m[2]), status: 'queued', createdAt: new Date(Number(m[3])).toISOString() };
+}
 
 /**
- * One purchase, whoever owns it: the final view in Redis, else its queued job, else
- * PostgreSQL (after the 24 h read model expired). Polling never reaches PostgreSQL while hot.
+ * One purchase: the final view in Redis, else (when the sale is known from the owner's
+ * index) the gate's queued record, else PostgreSQL (after the 24 h read model expired).
+ * Polling never reaches PostgreSQL while hot.
  */
-async function findPurchase(deps: ReadDeps, purchaseId: string): Promise<Stored | undefined> {
+async function findPurchase(deps: ReadDeps, purchaseId: string, saleOf: () => Promise<string | undefined>): Promise<Stored | undefined> {
   const cached = await deps.redis.get(deps.keys.purchase(purchaseId));
   if (cached) return JSON.parse(cached) as Stored;
-  const job = await deps.queue.getJob(purchaseId);
-  if (job?.data?.purchaseId === purchaseId) {
-    const d = job.data;
-    return { purchaseId, saleId: d.saleId, userId: d.userId, quantity: d.quantity, status: 'queued', createdAt: new Date(d.admittedAt).toISOString() };
-  }
+  const saleId = await saleOf();
+  const queued = saleId ? await queuedInGate(deps, purchaseId, saleId) : undefined;
+  if (queued) return queued;
   const row = await pgPurchases(deps.db).where('p.id', purchaseId).first();
   return row ? fromPg(row as PgRow) : undefined;
 }
 
+/** The sale of one of this user's recent purchases, from their index (small: at most USER_INDEX_MAX). */
+async function saleOfIndexed(deps: ReadDeps, userId: string, purchaseId: string): Promise<string | undefined> {
+  const members = await deps.redis.zrange(deps.keys.userPurchases(userId), '0', '-1');
+  return members.map(parseMember).find((m) => m.purchaseId === purchaseId)?.saleId;
+}
+
 /** One purchase for its owner; anyone else gets undefined (-> 404). */
 export async function readPurchase(deps: ReadDeps, purchaseId: string, userId: string): Promise<PurchaseView | undefined> {
-  const found = await findPurchase(deps, purchaseId);
+  const found = await findPurchase(deps, purchaseId, () => saleOfIndexed(deps, userId, purchaseId));
   return found && found.userId === userId ? strip(found) : undefined;
 }
 
@@ -109,12 +129,12 @@ export async function listUserPurchases(deps: ReadDeps, userId: string, page: { 
   if (page.offset > 0) return decided.map(strip);
   const userKey = deps.keys.userPurchases(userId);
   await deps.redis.zremrangebyrank(userKey, 0, -USER_INDEX_MAX - 1);
-  const recentIds = await deps.redis.zrevrange(userKey, 0, page.limit - 1);
+  const recent = (await deps.redis.zrevrange(userKey, 0, page.limit - 1)).map(parseMember);
   const known = new Set(decided.map((p) => p.purchaseId));
-  const undecided = await Promise.all(recentIds.filter((id) => !known.has(id)).map((id) => findPurchase(deps, id)));
+  const undecided = await Promise.all(recent.filter((m) => !known.has(m.purchaseId)).map((m) => findPurchase(deps, m.purchaseId, async () => m.saleId)));
   // Not in the page yet: still queued, or decided after the page was read (Redis is fresher).
-  const recent = undecided.filter((p): p is Stored => p !== undefined && p.userId === userId && !known.has(p.purchaseId));
-  return [...recent, ...decided]
+  const fresher = undecided.filter((p): p is Stored => p !== undefined && p.userId === userId && !known.has(p.purchaseId));
+  return [...fresher, ...decided]
     .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))
     .slice(0, page.limit)
     .map(strip);

@@ -5,11 +5,11 @@ import { Db } from '../../lib/db';
 import { Logger } from '../../lib/logger';
 import { Keys } from '../../redis/keys';
 import { SaleBatcher } from './batcher';
-import { PurchaseJob, PurchaseOutcome } from './job';
+import { PurchaseBatch, PurchaseOutcome } from './job';
 import { markProcessingFailed, processBatch, ProcessorDeps } from './processor';
 import { PurchaseQueue } from './queue';
 
-export type PurchaseWorker = { worker: Worker<PurchaseJob, PurchaseOutcome>; close: () => Promise<void> };
+export type PurchaseWorker = { worker: Worker<PurchaseBatch, PurchaseOutcome[]>; close: () => Promise<void> };
 
 const SWEEP_EVERY_MS = 30_000;
 
@@ -41,7 +41,16 @@ export function startPurchaseWorker(deps: {
   };
   const batcher = new SaleBatcher((saleId, jobs) => processBatch(processorDeps, saleId, jobs), w.batchSize, w.batchWaitMs);
 
-  const worker = new Worker<PurchaseJob, PurchaseOutcome>(deps.queue.name, (job) => batcher.submit(job.data), {
+  // A job's purchases join the per-sale batches; the job completes when all of them are
+  // decided. If one fails, the job is retried: the decided ones are found in PostgreSQL
+  // and reported, never written again.
+  const processJob = async (job: Job<PurchaseBatch>) => {
+    const settled = await Promise.allSettled(job.data.purchases.map((p) => batcher.submit(p)));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return settled.map((r) => (r as PromiseFulfilledResult<PurchaseOutcome>).value);
+  };
+  const worker = new Worker<PurchaseBatch, PurchaseOutcome[]>(deps.queue.name, processJob, {
     connection: deps.connection,
     prefix: deps.queue.opts.prefix,
     concurrency: w.concurrency,
@@ -50,15 +59,18 @@ export function startPurchaseWorker(deps: {
     maxStalledCount: 3,
   });
 
-  // A job that ran out of attempts must still end `rejected`, never stay `queued`.
-  const settleFailed = async (job: Job<PurchaseJob>) => {
+  // A job that ran out of attempts: each of its purchases must still end `rejected`
+  // (unless already decided), never stay `queued`.
+  const settleFailed = async (job: Job<PurchaseBatch>) => {
     try {
       if ((await job.getState()) !== 'failed') return;
-      const outcome = await markProcessingFailed(processorDeps, job.data);
-      deps.logger.warn('purchase failed permanently', { purchaseId: job.data.purchaseId, outcome: outcome.status, err: job.failedReason });
+      for (const purchase of job.data.purchases) {
+        const outcome = await markProcessingFailed(processorDeps, purchase);
+        deps.logger.warn('purchase failed permanently', { purchaseId: purchase.purchaseId, outcome: outcome.status, err: job.failedReason });
+      }
       await job.remove().catch(() => undefined);
     } catch (err) {
-      deps.logger.error('could not settle failed purchase; the sweeper retries', { purchaseId: job.data.purchaseId, err: (err as Error).message });
+      deps.logger.error('could not settle failed purchases; the sweeper retries', { jobId: job.id, err: (err as Error).message });
     }
   };
   worker.on('failed', (job) => {

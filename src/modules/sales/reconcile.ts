@@ -185,7 +185,7 @@ async function pendingJobs(queue: PurchaseQueue, saleId: string): Promise<Map<st
   const jobs = await queue.getJobs([...PENDING_JOB_STATES], 0, -1);
   const out = new Map<string, PurchaseJob>();
   for (const job of jobs) {
-    if (job?.data?.saleId === saleId && typeof job.data.purchaseId === 'string') out.set(job.data.purchaseId, job.data);
+    for (const p of job?.data?.purchases ?? []) if (p.saleId === saleId) out.set(p.purchaseId, p);
   }
   return out;
 }

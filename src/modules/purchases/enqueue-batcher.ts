@@ -1,0 +1,53 @@
+import { PurchaseJob } from './job';
+import { BacklogMonitor, enqueuePurchases, PurchaseQueue } from './queue';
+
+type Waiting = { job: PurchaseJob; resolve: () => void; reject: (err: unknown) => void };
+
+/**
+ * Puts the purchases admitted in one turn of the event loop into ONE BullMQ job (group
+ * commit's counterpart on the way in). Under load, the admissions whose Lua replies
+ * arrived in the same socket read continue together; the batch is added once they have
+ * all run (setImmediate), or as soon as it holds `maxSize`. Each caller's promise settles
+ * with its batch's add, so a 202 still means "in the queue", and a failed add fails every
+ * purchase in it (each caller then gives its units back, as before).
+ */
+export class EnqueueBatcher {
+  private pending: Waiting[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly queue: PurchaseQueue,
+    private readonly backlog: Pick<BacklogMonitor, 'noteEnqueued'>,
+    private readonly maxSize: number,
+  ) {}
+
+  enqueue(job: PurchaseJob): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ job, resolve, reject });
+      if (this.pending.length >= this.maxSize) this.flush();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.flush();
+        });
+      }
+    });
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    enqueuePurchases(
+      this.queue,
+      batch.map((w) => w.job),
+    ).then(
+      () => {
+        this.backlog.noteEnqueued(batch.length);
+        batch.forEach((w) => w.resolve());
+      },
+      (err: unknown) => batch.forEach((w) => w.reject(err)),
+    );
+  }
+}
