@@ -19,4 +19,5 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 3000
-CMD ["node", "dist/src/api.js"]
+# Flags: src/config/node-flags.ts says why.
+CMD ["node", "--max-semi-space-size=4", "dist/src/api.js"]

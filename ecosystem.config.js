@@ -14,6 +14,8 @@
 const api = (name, port) => ({
   name,
   script: 'dist/src/api.js',
+  // Flags: src/config/node-flags.ts says why.
+  node_args: ['--max-semi-space-size=4'],
   cwd: __dirname,
   exec_mode: 'fork',
   instances: 1,

@@ -23,6 +23,7 @@ import { parseArgs, ParseArgsConfig } from 'node:util';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import jwt from 'jsonwebtoken';
+import { API_NODE_FLAGS } from '../src/config/node-flags';
 import { createDb, Db, ensureDatabase } from '../src/lib/db';
 import { migrateLatest } from '../src/lib/migration-source';
 import { signToken, verificationKey, verifyToken } from '../src/modules/auth/tokens';
@@ -194,9 +195,9 @@ function spawnScript(
   script: string,
   env: NodeJS.ProcessEnv,
   readyLine: RegExp,
-  opts: { ipc: boolean },
+  opts: { ipc: boolean; nodeFlags?: readonly string[] },
 ): { proc: Proc; ready: Promise<RegExpExecArray> } {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', script.replace(/\.ts$/, '.js'))], {
+  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), path.join(ROOT, 'dist', script.replace(/\.ts$/, '.js'))], {
     cwd: ROOT,
     env,
     stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
@@ -247,8 +248,8 @@ async function stopAll(): Promise<void> {
 
 type Server = { proc: Proc; url: string };
 
-async function startServer(name: string, script: string, env: NodeJS.ProcessEnv): Promise<Server> {
-  const { proc, ready } = spawnScript(name, script, env, /^READY (\d+)$/, { ipc: true });
+async function startServer(name: string, script: string, env: NodeJS.ProcessEnv, nodeFlags: readonly string[] = []): Promise<Server> {
+  const { proc, ready } = spawnScript(name, script, env, /^READY (\d+)$/, { ipc: true, nodeFlags });
   const match = await ready;
   return { proc, url: `http://${HOST}:${match[1]}` };
 }
@@ -1132,7 +1133,9 @@ async function startStack(storage: Storage, opts: Options): Promise<Bench> {
   const worker = spawnWorker(secret);
   const [hello, engine, naive] = await Promise.all([
     startServer('hello', 'bench/servers/hello.ts', env),
-    startServer('engine', 'bench/servers/engine.ts', env),
+    // The engine's API runs with the flags it ships with (as in the Dockerfile); hello and
+    // naive run with Node's defaults.
+    startServer('engine', 'bench/servers/engine.ts', env, API_NODE_FLAGS),
     startServer('naive', 'bench/servers/naive.ts', env),
     worker.ready,
   ]);
@@ -1200,7 +1203,7 @@ async function runBench(opts: Options): Promise<void> {
 
     const results = {
       machine: { ...machine, loadavgAtEnd: os.loadavg().map(round1) },
-      options: { ...opts, nodeOptions: process.env.BENCH_NODE_OPTIONS ?? '' },
+      options: { ...opts, nodeOptions: process.env.BENCH_NODE_OPTIONS ?? '', engineNodeFlags: API_NODE_FLAGS },
       runs,
       drain: drains,
       medians: { ...summaries, drainBatch100: d100, drainBatch1: d1 },

@@ -1,0 +1,20 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { API_NODE_FLAGS } from '../src/config/node-flags';
+
+const ROOT = path.join(__dirname, '..');
+const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
+
+describe('The API process is started with the same Node flags everywhere', () => {
+  it('When the API is started by Docker, compose, pm2 or the bench, then it gets exactly API_NODE_FLAGS', () => {
+    const argv = JSON.stringify(['node', ...API_NODE_FLAGS, 'dist/src/api.js']).replace(/,/g, ', ');
+    expect(read('Dockerfile')).toContain(`CMD ${argv}`);
+    expect(read('docker-compose.yml')).toContain(`command: ${argv}`);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const pm2 = require(path.join(ROOT, 'ecosystem.config.js')) as { apps: { script: string; node_args?: string[] }[] };
+    const apis = pm2.apps.filter((a) => a.script === 'dist/src/api.js');
+    expect(apis.length).toBeGreaterThan(0);
+    for (const app of apis) expect(app.node_args).toEqual([...API_NODE_FLAGS]);
+    expect(read('bench/run.ts')).toContain("startServer('engine', 'bench/servers/engine.ts', env, API_NODE_FLAGS)");
+  });
+});
