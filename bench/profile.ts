@@ -130,6 +130,11 @@ async function main(): Promise<void> {
     const admin = signToken({ sub: 'profile-admin', role: 'admin' }, secret);
     const saleId = await createSale(base, admin, scenario === 'admit' ? 5_000_000 : 1);
     if (scenario === 'soldout') await post(`${base}/api/sales/${saleId}/purchases`, signToken({ sub: 'first' }, secret), { quantity: 1 });
+    const cpuMs = (pid: number) => {
+      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, clock ticks of 10 ms
+    };
+    const cpuBefore = [engine.child.pid!, worker.child.pid!].map(cpuMs);
     let next = 0; // the first request of each connection is a 401: too few to matter
     const result = await autocannon({
       url: `${base}/api/sales/${saleId}/purchases`,
@@ -142,7 +147,11 @@ async function main(): Promise<void> {
         client.on('response', () => client.setHeaders({ 'content-type': 'application/json', authorization: tokens[next++ % tokens.length]! }));
       },
     });
-    process.stderr.write(`[profile] ${scenario}: ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}\n`);
+    const [api, wrk] = [engine.child.pid!, worker.child.pid!].map((pid, i) => Math.round(((cpuMs(pid) - cpuBefore[i]!) * 1000) / result.requests.total));
+    process.stderr.write(
+      `[profile] ${scenario}: ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}; ` +
+        `CPU µs/request: API ${api}, worker ${wrk} (profiling adds some)\n`,
+    );
   } finally {
     worker.child.kill('SIGTERM');
     engine.child.kill('SIGTERM');

@@ -47,7 +47,7 @@ export function errorHandler(logger: Logger) {
     const status = STATUS[appErr.type];
     if (status >= 500 && appErr.code !== 'OVERLOADED') {
       // Details stay in the logs; the client sees only the envelope.
-      logger.error('request failed', { method: req.method, path: req.path, err: (err as Error)?.message, stack: (err as Error)?.stack });
+      logger.error('request failed', { requestId: res.getHeader('X-Request-Id'), method: req.method, path: req.path, err: (err as Error)?.message, stack: (err as Error)?.stack });
     }
     if (appErr.options.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(appErr.options.retryAfterSeconds));
     if (res.headersSent) return;

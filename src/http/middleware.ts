@@ -2,14 +2,17 @@ import { randomUUID } from 'node:crypto';
 import express, { NextFunction, Request, Response } from 'express';
 import { AppError } from '../lib/errors';
 import { Logger } from '../lib/logger';
-import { requestContext } from '../lib/request-context';
 
 /** A sane inbound X-Request-Id, or a fresh one. */
 export function requestIdOf(inbound: string | string[] | undefined): string {
   return typeof inbound === 'string' && /^[\w.-]{1,64}$/.test(inbound) ? inbound : randomUUID();
 }
 
-/** Accepts a sane inbound X-Request-Id or makes one; every log line of the request carries it. */
+/**
+ * Accepts a sane inbound X-Request-Id or makes one, and answers with it; the access log
+ * and the error handler's log lines carry it. (Not an AsyncLocalStorage: its promise hooks
+ * measured ~30-40 µs more CPU per admitted attempt, ~8%.)
+ */
 export function requestId(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction) => {
     const id = requestIdOf(req.headers['x-request-id']);
@@ -18,17 +21,16 @@ export function requestId(logger: Logger) {
     if (logger.isLevelEnabled('http')) {
       const started = process.hrtime.bigint();
       res.on('finish', () => {
-        requestContext.run({ requestId: id }, () =>
-          logger.http('request', {
-            method: req.method,
-            path: req.path,
-            status: res.statusCode,
-            ms: Number(process.hrtime.bigint() - started) / 1e6,
-          }),
-        );
+        logger.http('request', {
+          requestId: id,
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+        });
       });
     }
-    requestContext.run({ requestId: id }, next);
+    next();
   };
 }
 

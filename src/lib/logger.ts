@@ -1,13 +1,6 @@
 import winston from 'winston';
-import { currentRequestId } from './request-context';
 
 export type Logger = winston.Logger;
-
-const addRequestId = winston.format((info) => {
-  const requestId = currentRequestId();
-  if (requestId) info.requestId = requestId;
-  return info;
-});
 
 /** Structured JSON logs on stdout; `silent` turns them off (tests). */
 export function createLogger(level: string, service: string): Logger {
@@ -15,7 +8,7 @@ export function createLogger(level: string, service: string): Logger {
     level: level === 'silent' ? 'error' : level,
     silent: level === 'silent',
     defaultMeta: { service },
-    format: winston.format.combine(addRequestId(), winston.format.timestamp(), winston.format.json()),
+    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
     transports: [new winston.transports.Console()],
   });
 }
