@@ -2,8 +2,9 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Config, loadConfig } from './config/config';
 import { ApiDeps, closeApiDeps, createApiDeps } from './deps';
-import { AppState, createApp, securityHeaders } from './http/app';
-import { soldOutLane, staticHeadersOf } from './http/sold-out-lane';
+import { AppState, createApp } from './http/app';
+import { securityHeaderList } from './http/security-headers';
+import { soldOutLane } from './http/sold-out-lane';
 import { checkRedisDurability } from './lib/redis-durability';
 import { exitOnStartupError, onShutdownSignal } from './lib/shutdown';
 import { attachRealtime, Realtime } from './realtime/socket-server';
@@ -14,8 +15,9 @@ export type RunningApi = { server: http.Server; url: string; deps: ApiDeps; real
 export async function startApi(config: Config, deps?: ApiDeps): Promise<RunningApi> {
   const d = deps ?? (await createApiDeps(config));
   const state: AppState = { shuttingDown: false };
-  const app = createApp(d, state);
-  const soldOut = soldOutLane({ soldOut: d.soldOut, jwtSecret: config.jwtSecret, headers: staticHeadersOf(securityHeaders()), logger: d.logger });
+  const headers = securityHeaderList();
+  const app = createApp(d, state, headers);
+  const soldOut = soldOutLane({ soldOut: d.soldOut, jwtSecret: config.jwtSecret, headers, logger: d.logger });
   const server = http.createServer((req, res) => {
     if (!soldOut(req, res)) app(req, res);
   });

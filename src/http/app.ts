@@ -1,6 +1,5 @@
 import path from 'node:path';
-import express, { Express, Request, RequestHandler } from 'express';
-import helmet from 'helmet';
+import express, { Express, Request } from 'express';
 import { ApiDeps } from '../deps';
 import { requireAdmin, requireUser } from '../modules/auth/middleware';
 import { healthRouter } from '../modules/health/routes';
@@ -11,25 +10,17 @@ import { adminSalesRouter, publicSalesRouter } from '../modules/sales/routes';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { jsonBody, requestId } from './middleware';
 import { openApiRouter } from './openapi-routes';
+import { securityHeaderList, securityHeaders } from './security-headers';
 import { attemptLimiter, ipKey } from './rate-limit';
 import { installResponseRecorder } from './response-recorder';
 
 export type AppState = { shuttingDown: boolean };
 
-/** helmet as configured for every response (the sold-out lane sends the same headers). */
-export function securityHeaders(): RequestHandler {
-  return helmet({
-    // The engine serves plain HTTP on localhost and behind nginx: do not make browsers
-    // rewrite its own page's requests to https.
-    contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } },
-  });
-}
-
 /**
  * Builds the Express app from explicit dependencies. Tests call this and listen on port 0.
  * @example const app = createApp(await createApiDeps(loadConfig()));
  */
-export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false }): Express {
+export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false }, headers = securityHeaderList()): Express {
   const { config, logger } = deps;
   const app = express();
   // Trust exactly the configured number of proxies, never `true` (spoofable X-Forwarded-For).
@@ -37,7 +28,7 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
   app.set('etag', false);
   app.disable('x-powered-by');
   installResponseRecorder(app, config.env); // tests only (OPENAPI_RECORD_FILE): the OpenAPI conformance check
-  app.use(securityHeaders());
+  app.use(securityHeaders(headers)); // helmet's headers, computed once
   app.use(requestId(logger));
 
   const body = jsonBody(config.bodyLimitBytes);

@@ -1,5 +1,4 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { RequestHandler } from 'express';
 import { Logger } from '../lib/logger';
 import { SOLD_OUT_MESSAGE } from '../redis/admit-codes';
 import { verificationKey, verifyToken } from '../modules/auth/tokens';
@@ -13,23 +12,6 @@ const SOLD_OUT_LENGTH = String(Buffer.byteLength(SOLD_OUT_JSON));
 /** `POST /api/sales/:saleId/purchases` (Express matches case-insensitively, with an optional trailing slash). */
 const ATTEMPT_PATH = /^\/api\/sales\/([^/?#]+)\/purchases\/?(?:\?|$)/i;
 const BEARER = /^Bearer ([A-Za-z0-9_.-]+)$/;
-
-/**
- * The headers a middleware (helmet) sets on every response, read once by running it
- * against a recording response. They are static for our configuration (no nonces).
- */
-export function staticHeadersOf(middleware: RequestHandler): [string, string][] {
-  const headers = new Map<string, string>();
-  const res = {
-    setHeader: (name: string, value: string | number | string[]) => void headers.set(name, String(value)),
-    removeHeader: (name: string) => void headers.delete(name),
-    getHeader: (name: string) => headers.get(name),
-  };
-  let called = false;
-  middleware({ headers: {}, method: 'GET', url: '/' } as never, res as never, () => (called = true));
-  if (!called) throw new Error('the header middleware did not call next() synchronously');
-  return [...headers];
-}
 
 /**
  * The one answer given before Express: `409 SOLD_OUT` to a valid shopper's attempt,
