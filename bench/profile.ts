@@ -4,7 +4,11 @@
  * not accept, hence this script), a worker, one sale, then autocannon on the attempt
  * endpoint, and prints the functions with the most self time, grouped by package.
  *
- *   npx tsx bench/profile.ts [--scenario admit|soldout] [--duration S] [--connections C]
+ *   npx tsx bench/profile.ts [--scenario admit|soldout|drain] [--duration S] [--connections C] [--purchases N]
+ *
+ * admit / soldout: load for --duration seconds with the worker running. drain: N purchases
+ * are queued first (no worker), then the worker is started and profiled until PostgreSQL
+ * holds all N orders.
  *
  * Uses the bench's storage (database flashsale_bench, Redis DB 2): run it when no
  * `npm run bench` is running. The raw profile stays in artifacts/profiles/ for Chrome
@@ -16,6 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { Client } from 'pg';
 import { signToken } from '../src/modules/auth/tokens';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -106,11 +111,17 @@ function summarize(profile: Profile, top: number): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { scenario: { type: 'string', default: 'admit' }, duration: { type: 'string', default: '8' }, connections: { type: 'string', default: '100' } },
+    options: {
+      scenario: { type: 'string', default: 'admit' },
+      duration: { type: 'string', default: '8' },
+      connections: { type: 'string', default: '100' },
+      purchases: { type: 'string', default: '20000' },
+    },
     strict: true,
   });
   const scenario = values.scenario;
-  if (scenario !== 'admit' && scenario !== 'soldout') throw new Error('--scenario must be admit or soldout');
+  if (scenario !== 'admit' && scenario !== 'soldout' && scenario !== 'drain') throw new Error('--scenario must be admit, soldout or drain');
+  const purchases = Number(values.purchases);
   const duration = Number(values.duration);
   const connections = Number(values.connections);
 
@@ -124,40 +135,68 @@ async function main(): Promise<void> {
   // Minted before the engine starts, so the profile holds the load and little else.
   const tokens = Array.from({ length: 100_000 }, (_, i) => `Bearer ${signToken({ sub: `p-${i}` }, secret)}`);
   const engine = await start(['--cpu-prof', `--cpu-prof-dir=${OUT}`, 'dist/bench/servers/engine.js'], e, /^READY \d+/);
-  const worker = await start(['--cpu-prof', `--cpu-prof-dir=${OUT}`, 'dist/workers/purchase-worker.js'], e, /WORKER_READY/);
+  const startWorker = () => start(['--cpu-prof', `--cpu-prof-dir=${OUT}`, 'dist/workers/purchase-worker.js'], e, /WORKER_READY/);
+  let worker = scenario === 'drain' ? undefined : await startWorker();
   const base = `http://${HOST}:${engine.line.split(' ')[1]}`;
   try {
     const admin = signToken({ sub: 'profile-admin', role: 'admin' }, secret);
-    const saleId = await createSale(base, admin, scenario === 'admit' ? 5_000_000 : 1);
+    const saleId = await createSale(base, admin, scenario === 'soldout' ? 1 : 5_000_000);
     if (scenario === 'soldout') await post(`${base}/api/sales/${saleId}/purchases`, signToken({ sub: 'first' }, secret), { quantity: 1 });
     const cpuMs = (pid: number) => {
       const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, clock ticks of 10 ms
     };
-    const cpuBefore = [engine.child.pid!, worker.child.pid!].map(cpuMs);
     let next = 0; // the first request of each connection is a 401: too few to matter
-    const result = await autocannon({
-      url: `${base}/api/sales/${saleId}/purchases`,
-      method: 'POST',
-      connections,
-      duration,
-      body: JSON.stringify({ quantity: 1 }),
-      headers: { 'content-type': 'application/json', authorization: 'Bearer none' },
-      setupClient: (client) => {
-        client.on('response', () => client.setHeaders({ 'content-type': 'application/json', authorization: tokens[next++ % tokens.length]! }));
-      },
-    });
-    const [api, wrk] = [engine.child.pid!, worker.child.pid!].map((pid, i) => Math.round(((cpuMs(pid) - cpuBefore[i]!) * 1000) / result.requests.total));
-    process.stderr.write(
-      `[profile] ${scenario}: ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}; ` +
-        `CPU µs/request: API ${api}, worker ${wrk} (profiling adds some)\n`,
-    );
+    const load = (opts: { duration: number } | { amount: number }) =>
+      autocannon({
+        url: `${base}/api/sales/${saleId}/purchases`,
+        method: 'POST',
+        connections,
+        ...opts,
+        body: JSON.stringify({ quantity: 1 }),
+        headers: { 'content-type': 'application/json', authorization: 'Bearer none' },
+        setupClient: (client) => {
+          client.on('response', () => client.setHeaders({ 'content-type': 'application/json', authorization: tokens[next++ % tokens.length]! }));
+        },
+      });
+    if (scenario === 'drain') {
+      const filled = await load({ amount: purchases + connections });
+      const admitted = filled['2xx'];
+      const db = new Client({ connectionString: e.DATABASE_URL });
+      await db.connect();
+      try {
+        const started = Date.now();
+        worker = await startWorker();
+        const cpu0 = cpuMs(worker.child.pid!);
+        for (;;) {
+          const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM orders WHERE sale_id = $1', [saleId]);
+          if (rows[0]!.n >= admitted) break;
+          if (Date.now() - started > 300_000) throw new Error(`drain: ${rows[0]!.n}/${admitted} orders after 300 s`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const s = (Date.now() - started) / 1000;
+        process.stderr.write(
+          `[profile] drain: ${admitted} purchases in ${s.toFixed(1)} s (${Math.round(admitted / s)} orders/s incl. start-up); ` +
+            `worker CPU µs/purchase ${Math.round(((cpuMs(worker.child.pid!) - cpu0) * 1000) / admitted)} (profiling adds some)\n`,
+        );
+      } finally {
+        await db.end();
+      }
+    } else {
+      const cpuBefore = [engine.child.pid!, worker!.child.pid!].map(cpuMs);
+      const result = await load({ duration });
+      const [api, wrk] = [engine.child.pid!, worker!.child.pid!].map((pid, i) => Math.round(((cpuMs(pid) - cpuBefore[i]!) * 1000) / result.requests.total));
+      process.stderr.write(
+        `[profile] ${scenario}: ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}; ` +
+          `CPU µs/request: API ${api}, worker ${wrk} (profiling adds some)\n`,
+      );
+    }
   } finally {
-    worker.child.kill('SIGTERM');
-    engine.child.kill('SIGTERM');
-    await Promise.all([engine.child, worker.child].map((c) => new Promise((r) => c.once('exit', r))));
+    const children = [engine.child, ...(worker ? [worker.child] : [])];
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
   }
-  const pids = new Map([[engine.child.pid, 'API process'], [worker.child.pid, 'worker process']]);
+  const pids = new Map([[engine.child.pid, 'API process'], [worker?.child.pid, 'worker process']]);
   for (const file of fs.readdirSync(OUT).filter((f) => !before.has(f) && f.endsWith('.cpuprofile'))) {
     const pid = Number(file.split('.')[3]);
     const profile = JSON.parse(fs.readFileSync(path.join(OUT, file), 'utf8')) as Profile;

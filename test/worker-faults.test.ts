@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { attemptPurchase } from '../src/modules/purchases/admission';
 import { PURCHASE_JOB_NAME, PurchaseJob } from '../src/modules/purchases/job';
 import { startWorker, RunningWorker } from '../src/worker-process';
 import { testEnv } from './env';
@@ -209,5 +210,49 @@ describe('When PostgreSQL fails under the worker', () => {
     expect(done).toMatchObject({ status: 'rejected', reason: 'SOLD_OUT' });
     const c = await consistency(stack, saleId);
     expect(c).toMatchObject({ pgRemaining: 0, redisRemaining: 3, orders: 0 });
+  });
+});
+
+describe('When one purchase of a shared queue job keeps failing', () => {
+  let stack: Stack;
+  let worker: RunningWorker | undefined;
+  beforeAll(async () => {
+    stack = await startStack(testConfig({ WORKER_ATTEMPTS: '3', WORKER_BACKOFF_MS: '50' }), { worker: false });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await stack?.stop();
+  });
+
+  it('then the other purchases in its job are written once and confirmed, and only the poison one ends PROCESSING_FAILED', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 20, perUserLimit: 1 });
+    const { db } = stack.api.deps;
+    const users = Array.from({ length: 12 }, (_, i) => `shared-${saleId.slice(0, 8)}-${i}`);
+    const poison = users[5]!;
+    const fn = `poison_${saleId.replace(/-/g, '')}`;
+    await db.raw(`CREATE FUNCTION ${fn}() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'poison'; END $$ LANGUAGE plpgsql`);
+    await db.raw(`CREATE TRIGGER ${fn} BEFORE INSERT ON orders FOR EACH ROW WHEN (NEW.user_id = '${poison}') EXECUTE FUNCTION ${fn}()`);
+    try {
+      // Through the real admission path, in one turn of the event loop: one shared job.
+      const admitted = await Promise.all(users.map((userId) => attemptPurchase(stack.api.deps, { saleId, userId, quantity: 1, idempotencyKey: null })));
+      const jobs = await stack.api.deps.queue.getWaiting();
+      const poisonId = admitted[5]!.purchase.purchaseId;
+      const shared = jobs.find((j) => j.data.purchases.some((p) => p.purchaseId === poisonId))!;
+      expect(shared.data.purchases.length).toBeGreaterThan(1);
+
+      worker = await startWorker(stack.config, stack.api.deps.logger);
+      const finals = await finalStatuses(
+        stack,
+        admitted.map((a, i) => ({ user: users[i]!, token: shopperToken(users[i]!), status: 202, body: { statusUrl: `/api/purchases/${a.purchase.purchaseId}` } })),
+      );
+      expect(finals[5]).toMatchObject({ status: 'rejected', reason: 'PROCESSING_FAILED' });
+      expect(finals.filter((f) => f.status === 'confirmed')).toHaveLength(11);
+      const rows = await db('purchases').whereIn('id', admitted.map((a) => a.purchase.purchaseId)).select('id');
+      expect(rows).toHaveLength(12); // each written exactly once, however often its job ran
+      expect(await consistency(stack, saleId)).toEqual({ pgRemaining: 9, redisRemaining: 9, orders: 11, distinctOrderPurchases: 11 });
+    } finally {
+      await db.raw(`DROP TRIGGER IF EXISTS ${fn} ON orders`);
+      await db.raw(`DROP FUNCTION IF EXISTS ${fn}()`);
+    }
   });
 });
