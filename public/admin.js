@@ -603,7 +603,7 @@ async function openLive(saleId) {
     sold: stat('sold', 'Sold (paid)', { sub: `of ${formatCount(sale.stock)} in stock` }),
     held: stat('held', 'Held (unpaid)', { sub: 'confirmed, awaiting payment' }),
     orders: stat('orders', 'Orders'),
-    queue: stat('queue', 'Queue depth', { sub: 'all sales' }),
+    queue: stat('queue', 'Queue jobs', { sub: 'all sales; a job holds the purchases admitted together' }),
     drift: stat('drift', 'Drift', { sub: 'Redis + pending − PostgreSQL' }),
   };
   const reasons = h('ul', { class: 'reasons', 'data-testid': 'rejected-reasons' });

@@ -79,7 +79,9 @@ export const saleStatsSchema = z.strictObject({
   confirmed: count,
   rejected: z.record(errorCode, count).describe('Rejected purchases by reason'),
   orders: count,
-  queue: z.strictObject({ waiting: count, active: count, delayed: count, failed: count }),
+  queue: z
+    .strictObject({ waiting: count, active: count, delayed: count, failed: count })
+    .describe('Jobs in the purchase queue, all sales: one job holds the purchases an API node admitted together'),
   drift: z.number().int().nullable().describe('Redis remaining + pending units - PostgreSQL remaining; 0 when they agree'),
 });
 
