@@ -146,6 +146,18 @@ async function main(): Promise<void> {
       const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, clock ticks of 10 ms
     };
+    /** CPU ms of every process whose name starts with `prefix` (redis-server, postgres backends). */
+    const cpuOfNamed = (prefix: string) =>
+      fs
+        .readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .reduce((sum, d) => {
+          try {
+            return fs.readFileSync(`/proc/${d}/comm`, 'utf8').startsWith(prefix) ? sum + cpuMs(Number(d)) : sum;
+          } catch {
+            return sum; // exited meanwhile
+          }
+        }, 0);
     let next = 0; // the first request of each connection is a 401: too few to matter
     const load = (opts: { duration: number } | { amount: number }) =>
       autocannon({
@@ -184,11 +196,13 @@ async function main(): Promise<void> {
       }
     } else {
       const cpuBefore = [engine.child.pid!, worker!.child.pid!].map(cpuMs);
+      const othersBefore = ['redis-server', 'postgres'].map(cpuOfNamed);
       const result = await load({ duration });
+      const [redisUs, pgUs] = ['redis-server', 'postgres'].map((n, i) => Math.round(((cpuOfNamed(n) - othersBefore[i]!) * 1000) / result.requests.total));
       const [api, wrk] = [engine.child.pid!, worker!.child.pid!].map((pid, i) => Math.round(((cpuMs(pid) - cpuBefore[i]!) * 1000) / result.requests.total));
       process.stderr.write(
         `[profile] ${scenario}: ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}; ` +
-          `CPU µs/request: API ${api}, worker ${wrk} (profiling adds some)\n`,
+          `CPU µs/request: API ${api}, worker ${wrk} (profiling adds some), Redis ${redisUs}, PostgreSQL ${pgUs}\n`,
       );
     }
   } finally {
