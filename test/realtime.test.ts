@@ -60,6 +60,21 @@ describe('Socket.io', () => {
     }
   });
 
+  it('When a connected socket\'s token runs out (exp plus the 30 s leeway), then the server closes it, and the same token cannot reconnect', async () => {
+    // Expired 29 s ago: still inside the leeway at the handshake, out of it a second later.
+    const token = jwt.sign({ sub: `late-${randomUUID()}`, exp: Math.floor(Date.now() / 1000) - 29 }, TEST_JWT_SECRET, { algorithm: 'HS256' });
+    const s = await open(token, { reconnection: false });
+    const reason = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the socket was not closed within 5 s')), 5000);
+      s.once('disconnect', (why) => {
+        clearTimeout(timer);
+        resolve(why);
+      });
+    });
+    expect(reason).toBe('io server disconnect');
+    await expect(open(token)).rejects.toThrow('UNAUTHENTICATED');
+  });
+
   it('When a worker confirms a purchase, then its owner hears purchase:update after the commit, and nobody else does', async () => {
     const { saleId } = await createSale(stack.api.url, { stock: 5, perUserLimit: 1 });
     const alice = `alice-${randomUUID()}`;

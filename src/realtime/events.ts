@@ -24,7 +24,7 @@ export type ClientToServerEvents = {
   'sale:unwatch': (req: { saleId: string }) => void;
 };
 
-export type SocketData = { userId: string; role: 'admin' | 'shopper' };
+export type SocketData = { userId: string; role: 'admin' | 'shopper'; /** Epoch ms: the socket is closed then (token exp + leeway). */ validUntilMs: number };
 
 /** Room names: a user's sockets, and the watchers of one sale. Only the server joins rooms. */
 export const rooms = {

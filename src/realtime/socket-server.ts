@@ -34,12 +34,16 @@ export function attachRealtime(
     const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
     const principal = typeof token === 'string' ? verifyToken(token, key) : null;
     if (!principal) return next(new Error('UNAUTHENTICATED'));
-    socket.data = { userId: principal.userId, role: principal.role };
+    socket.data = { userId: principal.userId, role: principal.role, validUntilMs: principal.validUntilMs };
     next();
   });
 
   io.on('connection', (socket) => {
     void socket.join(rooms.user(socket.data.userId));
+    // The token was checked once, at the handshake: when it runs out, so does the socket
+    // (the client reconnects with a fresh token). setTimeout caps at ~24.8 days.
+    const expiry = setTimeout(() => socket.disconnect(true), Math.min(Math.max(0, socket.data.validUntilMs - Date.now()), 2 ** 31 - 1));
+    socket.once('disconnect', () => clearTimeout(expiry));
 
     socket.on('sale:watch', async (req, ack) => {
       const parsed = uuidSchema.safeParse(req?.saleId);

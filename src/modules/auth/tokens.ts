@@ -1,7 +1,12 @@
 import { createSecretKey, KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 
-export type Principal = Readonly<{ userId: string; role: 'admin' | 'shopper' }>;
+export type Principal = Readonly<{
+  userId: string;
+  role: 'admin' | 'shopper';
+  /** Epoch ms after which the token is refused (its `exp` plus the clock leeway). */
+  validUntilMs: number;
+}>;
 
 /**
  * The HS256 key, built once. jsonwebtoken turns a string secret into a KeyObject on
@@ -12,7 +17,7 @@ export function verificationKey(secret: string): KeyObject {
 }
 
 /** Clock leeway the brief allows on `exp` (seconds). */
-const LEEWAY_S = 30;
+export const LEEWAY_S = 30;
 
 /**
  * Verifies a bearer token: HS256 only (alg none and every other algorithm refused),
@@ -30,7 +35,7 @@ export function verifyToken(token: string, key: KeyObject | string): Principal |
   const { sub, role } = payload as { sub?: unknown; role?: unknown };
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128) return null;
   if (role !== undefined && role !== 'admin' && role !== 'shopper') return null;
-  return { userId: sub, role: role === 'admin' ? 'admin' : 'shopper' };
+  return { userId: sub, role: role === 'admin' ? 'admin' : 'shopper', validUntilMs: (payload.exp + LEEWAY_S) * 1000 };
 }
 
 /**
