@@ -103,9 +103,9 @@ async function findPurchase(deps: ReadDeps, purchaseId: string, saleOf: () => Pr
   return row ? fromPg(row as PgRow) : undefined;
 }
 
-/** The sale of one of this user's recent purchases, from their index (small: at most USER_INDEX_MAX). */
+/** The sale of one of this user's recent purchases, from their index (the newest USER_INDEX_MAX: a queued purchase is recent). */
 async function saleOfIndexed(deps: ReadDeps, userId: string, purchaseId: string): Promise<string | undefined> {
-  const members = await deps.redis.zrange(deps.keys.userPurchases(userId), '0', '-1');
+  const members = await deps.redis.zrevrange(deps.keys.userPurchases(userId), 0, USER_INDEX_MAX - 1);
   return members.map(parseMember).find((m) => m.purchaseId === purchaseId)?.saleId;
 }
 
