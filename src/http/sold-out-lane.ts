@@ -1,7 +1,7 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Logger } from '../lib/logger';
 import { SOLD_OUT_MESSAGE } from '../redis/admit-codes';
-import { verificationKey, verifyToken } from '../modules/auth/tokens';
+import { bearerToken, verificationKey, verifyToken } from '../modules/auth/tokens';
 import { SoldOutCache } from '../modules/purchases/sold-out-cache';
 import { requestIdOf } from './middleware';
 
@@ -11,7 +11,6 @@ const SOLD_OUT_LENGTH = String(Buffer.byteLength(SOLD_OUT_JSON));
 
 /** `POST /api/sales/:saleId/purchases` (Express matches case-insensitively, with an optional trailing slash). */
 const ATTEMPT_PATH = /^\/api\/sales\/([^/?#]+)\/purchases\/?(?:\?|$)/i;
-const BEARER = /^Bearer ([A-Za-z0-9_.-]+)$/;
 
 /**
  * The one answer given before Express: `409 SOLD_OUT` to a valid shopper's attempt,
@@ -37,8 +36,8 @@ export function soldOutLane(deps: {
     if (!path) return false;
     const saleId = path[1]!.toLowerCase();
     if (!deps.soldOut.isSoldOut(saleId)) return false;
-    const bearer = BEARER.exec(req.headers.authorization ?? '');
-    if (!bearer || !verifyToken(bearer[1]!, key)) return false;
+    const token = bearerToken(req.headers.authorization);
+    if (!token || !verifyToken(token, key)) return false;
 
     deps.soldOut.countRefusal(saleId);
     const requestId = requestIdOf(req.headers['x-request-id']);

@@ -1,6 +1,6 @@
 import { NextFunction, Request, Response } from 'express';
 import { Errors } from '../../lib/errors';
-import { Principal, verificationKey, verifyToken } from './tokens';
+import { bearerToken, Principal, verificationKey, verifyToken } from './tokens';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -12,9 +12,8 @@ declare module 'express-serve-static-core' {
 export function requireUser(secret: string) {
   const key = verificationKey(secret);
   return (req: Request, _res: Response, next: NextFunction) => {
-    const header = req.headers.authorization;
-    const match = header ? /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header) : null;
-    const principal = match ? verifyToken(match[1]!, key) : null;
+    const token = bearerToken(req.headers.authorization);
+    const principal = token ? verifyToken(token, key) : null;
     if (!principal) return next(Errors.unauthenticated());
     req.principal = principal;
     next();

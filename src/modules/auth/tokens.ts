@@ -16,6 +16,12 @@ export function verificationKey(secret: string): KeyObject {
   return createSecretKey(Buffer.from(secret, 'utf8'));
 }
 
+/** The token of an `Authorization: Bearer <JWT>` header, or null. */
+export function bearerToken(header: string | undefined): string | null {
+  const match = header ? /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header) : null;
+  return match ? match[1]! : null;
+}
+
 /** Clock leeway the brief allows on `exp` (seconds). */
 export const LEEWAY_S = 30;
 
