@@ -4,9 +4,11 @@ import { signToken, verifyToken } from './tokens';
 const secret = 'unit-test-secret-0123456789';
 
 describe('verifyToken', () => {
-  it('When a token is signed with the secret, then its sub and role come back', () => {
-    expect(verifyToken(signToken({ sub: 'alice', role: 'admin' }, secret), secret)).toEqual({ userId: 'alice', role: 'admin' });
-    expect(verifyToken(signToken({ sub: 'bob' }, secret), secret)).toEqual({ userId: 'bob', role: 'shopper' });
+  it('When a token is signed with the secret, then its sub, role and end of validity (exp + 30 s leeway) come back', () => {
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const alice = jwt.sign({ sub: 'alice', role: 'admin', exp }, secret, { algorithm: 'HS256' });
+    expect(verifyToken(alice, secret)).toEqual({ userId: 'alice', role: 'admin', validUntilMs: (exp + 30) * 1000 });
+    expect(verifyToken(signToken({ sub: 'bob' }, secret), secret)).toMatchObject({ userId: 'bob', role: 'shopper' });
   });
   it('When the token is forged, unsigned (alg none) or uses another algorithm, then it is refused', () => {
     expect(verifyToken(signToken({ sub: 'alice' }, 'another-secret-0123456789'), secret)).toBeNull();
