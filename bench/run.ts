@@ -1080,12 +1080,30 @@ function statusNote(s: ScenarioSummary, expectedStatus: number, serverName: stri
   return parts.join('; ');
 }
 
-type Report = { s: Record<ScenarioId, ScenarioSummary>; d100: DrainSummary; d1: DrainSummary; ratios: Ratios; checks: TargetCheck[] };
+type Report = {
+  s: Record<ScenarioId, ScenarioSummary>;
+  d100: DrainSummary;
+  d1: DrainSummary;
+  ratios: Ratios;
+  /** The same ratios within each round (a and b and c of one round ran back to back). */
+  byRound: Record<string, number>[];
+  drainByRound: number[];
+  checks: TargetCheck[];
+};
+
+/** `min–max` of one ratio across rounds, or the single value. */
+function spread(values: number[]): string {
+  const ok = values.filter((v) => Number.isFinite(v));
+  if (ok.length === 0) return '–';
+  const lo = Math.min(...ok);
+  const hi = Math.max(...ok);
+  return lo === hi ? String(lo) : `${lo}–${hi}`;
+}
 
 const drainNote = (d: DrainSummary) =>
   `${d.jobs} jobs pre-filled over HTTP; rejected ${d.rejected}; ${d.avgBatch} orders/transaction; worker CPU ${d.workerCpuUsPerOrder} µs/order`;
 
-function markdown({ s, d100, d1, ratios, checks }: Report, opts: Options): string {
+function markdown({ s, d100, d1, ratios, byRound, drainByRound, checks }: Report, opts: Options): string {
   const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
   const lines = [
     `Median of ${opts.rounds} interleaved round(s), ${opts.duration} s each after ${opts.warmup} s warm-up, ${opts.connections} connections.`,
@@ -1099,12 +1117,12 @@ function markdown({ s, d100, d1, ratios, checks }: Report, opts: Options): strin
     row(['(d) worker drain, batch 100', `${d100.ordersPerSec} orders/s`, '–', '–', d100.maxRssMb, drainNote(d100)]),
     row(['(d) worker drain, batch 1', `${d1.ordersPerSec} orders/s`, '–', '–', d1.maxRssMb, drainNote(d1)]),
     '',
-    row(['ratio', 'value']),
-    row(['---', '---:']),
-    row(['b_admit / a', ratios.admitVsHello]),
-    row(['b_soldout / a', ratios.soldoutVsHello]),
-    row(['b_admit / c', ratios.admitVsNaive]),
-    row(['drain batch 100 / batch 1', ratios.drainVsBatch1]),
+    row(['ratio', 'value (of medians)', 'by round']),
+    row(['---', '---:', '---:']),
+    row(['b_admit / a', ratios.admitVsHello, spread(byRound.map((r) => r.admitVsHello!))]),
+    row(['b_soldout / a', ratios.soldoutVsHello, spread(byRound.map((r) => r.soldoutVsHello!))]),
+    row(['b_admit / c', ratios.admitVsNaive, spread(byRound.map((r) => r.admitVsNaive!))]),
+    row(['drain batch 100 / batch 1', ratios.drainVsBatch1, spread(drainByRound)]),
     '',
     row(['target', 'measured', 'result']),
     row(['---', '---:', '---']),
@@ -1199,7 +1217,9 @@ async function runBench(opts: Options): Promise<void> {
     const prefillRss = [...drains.batch100, ...drains.batch1].map((d) => d.prefill.apiRssMb);
     const apiRssMb = Math.max(summaries.admit.maxRssMb, summaries.soldout.maxRssMb, ...prefillRss);
     const checks = checkTargets(summaries, ratios, apiRssMb, opts.connections);
-    const table = markdown({ s: summaries, d100, d1, ratios, checks }, opts);
+    const byRound = perRoundRatios(runs, opts.rounds);
+    const drainByRound = perRoundDrainRatios(drains);
+    const table = markdown({ s: summaries, d100, d1, ratios, byRound, drainByRound, checks }, opts);
 
     const results = {
       machine: { ...machine, loadavgAtEnd: os.loadavg().map(round1) },
@@ -1208,8 +1228,8 @@ async function runBench(opts: Options): Promise<void> {
       drain: drains,
       medians: { ...summaries, drainBatch100: d100, drainBatch1: d1 },
       ratios,
-      perRoundRatios: perRoundRatios(runs, opts.rounds),
-      perRoundDrainRatios: perRoundDrainRatios(drains),
+      perRoundRatios: byRound,
+      perRoundDrainRatios: drainByRound,
       apiMaxRssMb: apiRssMb,
       idleRssMb,
       targets: checks,
