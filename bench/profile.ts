@@ -14,7 +14,7 @@
  * `npm run bench` is running. The raw profile stays in artifacts/profiles/ for Chrome
  * DevTools (Performance → Load profile).
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,32 +22,12 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { signToken } from '../src/modules/auth/tokens';
+import { buildCompiled, childEnv, HOST, ROOT } from './stack';
 
-const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(ROOT, 'artifacts', 'profiles');
-const HOST = '127.0.0.1';
 
 type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] };
 type Profile = { nodes: Node[]; samples: number[]; timeDeltas: number[] };
-
-function env(secret: string, queue: string): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_ENV: 'production',
-    JWT_SECRET: secret,
-    LOG_LEVEL: 'error',
-    RATE_LIMIT_USER_PER_MIN: '0',
-    RATE_LIMIT_IP_PER_MIN: '0',
-    SEED_DEMO: 'false',
-    QUEUE_NAME: queue,
-    REDIS_PREFIX: 'fsbench',
-    DATABASE_URL: `postgres://postgres@${HOST}:5432/flashsale_bench`,
-    REDIS_URL: `redis://${HOST}:6379/2`,
-    HOST,
-    PORT: '0',
-  };
-}
 
 function start(args: string[], e: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; line: string }> {
   const child = spawn(process.execPath, args, { cwd: ROOT, env: e, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -125,13 +105,12 @@ async function main(): Promise<void> {
   const duration = Number(values.duration);
   const connections = Number(values.connections);
 
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'bench', 'tsconfig.json')], { cwd: ROOT, stdio: 'inherit' });
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'copy-assets.js')], { cwd: ROOT, stdio: 'inherit' });
+  buildCompiled();
   fs.mkdirSync(OUT, { recursive: true });
   const before = new Set(fs.readdirSync(OUT));
 
   const secret = randomBytes(16).toString('hex');
-  const e = env(secret, `profile-${randomBytes(4).toString('hex')}`);
+  const e = childEnv(secret, `profile-${randomBytes(4).toString('hex')}`);
   // Minted before the engine starts, so the profile holds the load and little else.
   const tokens = Array.from({ length: 100_000 }, (_, i) => `Bearer ${signToken({ sub: `p-${i}` }, secret)}`);
   const engine = await start(['--cpu-prof', `--cpu-prof-dir=${OUT}`, 'dist/bench/servers/engine.js'], e, /^READY \d+/);

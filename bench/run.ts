@@ -29,17 +29,13 @@ import { migrateLatest } from '../src/lib/migration-source';
 import { signToken, verificationKey, verifyToken } from '../src/modules/auth/tokens';
 import { createPurchaseQueue, PurchaseQueue } from '../src/modules/purchases/queue';
 import { createKeys } from '../src/redis/keys';
+import { buildCompiled, childEnv, DATABASE_URL, HOST, REDIS_PREFIX, REDIS_URL, ROOT } from './stack';
 
 // ---------------------------------------------------------------------------------------------
 // Constants
 // ---------------------------------------------------------------------------------------------
 
-const ROOT = path.join(__dirname, '..');
 const RESULTS_PATH = path.join(__dirname, 'results.json');
-const HOST = '127.0.0.1';
-const DATABASE_URL = `postgres://postgres@${HOST}:5432/flashsale_bench`;
-const REDIS_URL = `redis://${HOST}:6379/2`;
-const REDIS_PREFIX = 'fsbench';
 /** Fresh per run: a worker orphaned by a killed earlier run (SIGKILL) never sees this run's jobs. */
 const QUEUE_NAME = `bench-${randomBytes(4).toString('hex')}`;
 /** Stock of the admitting and naive sales: big enough never to sell out during a run. */
@@ -144,46 +140,14 @@ type Proc = {
 
 const running = new Set<Proc>();
 
-/** Environment of every child: a minimal base plus the bench settings, so no stray shell variable leaks in. */
-function childEnv(secret: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const base = Object.fromEntries(['PATH', 'HOME', 'TMPDIR', 'LANG'].flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])));
-  return {
-    ...base,
-    NODE_ENV: 'production',
-    JWT_SECRET: secret,
-    LOG_LEVEL: 'error',
-    RATE_LIMIT_USER_PER_MIN: '0',
-    RATE_LIMIT_IP_PER_MIN: '0',
-    SEED_DEMO: 'false',
-    QUEUE_NAME,
-    REDIS_PREFIX,
-    DATABASE_URL,
-    REDIS_URL,
-    HOST,
-    PORT: '0',
-    // Node flags for every server alike (e.g. heap sizing), so the comparison stays fair.
-    ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
-    ...extra,
-  };
-}
-
 function remember(proc: Proc, line: string): void {
   proc.tail.push(line);
   if (proc.tail.length > 20) proc.tail.shift();
 }
 
-/**
- * Compiles the engine and the bench servers once (`npm run build` output plus
- * bench/servers), so every process runs plain `node dist/...js` as in production:
- * no tsx loader in any measured process (it costs ~30 MB RSS and some CPU).
- */
-function buildCompiled(): void {
+function compile(): void {
   log('compiling to dist/ (tsc) ...');
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'bench', 'tsconfig.json')], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'copy-assets.js')], { cwd: ROOT, stdio: 'inherit' });
+  buildCompiled();
 }
 
 /**
@@ -255,7 +219,7 @@ async function startServer(name: string, script: string, env: NodeJS.ProcessEnv,
 }
 
 function spawnWorker(secret: string, extra: Record<string, string> = {}): { proc: Proc; ready: Promise<RegExpExecArray> } {
-  return spawnScript('worker', 'workers/purchase-worker.ts', childEnv(secret, extra), /WORKER_READY/, { ipc: false });
+  return spawnScript('worker', 'workers/purchase-worker.ts', childEnv(secret, QUEUE_NAME, extra), /WORKER_READY/, { ipc: false });
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -1147,7 +1111,7 @@ async function startStack(storage: Storage, opts: Options): Promise<Bench> {
   const shoppers = mintShopperHeaders(secret, shopperCount(opts));
   log(`minted ${shoppers.length} shopper tokens in ${Date.now() - started} ms`);
 
-  const env = childEnv(secret);
+  const env = childEnv(secret, QUEUE_NAME);
   const worker = spawnWorker(secret);
   const [hello, engine, naive] = await Promise.all([
     startServer('hello', 'bench/servers/hello.ts', env),
@@ -1194,7 +1158,7 @@ function errorLinesOf(b: Bench): Record<string, number> {
 }
 
 async function runBench(opts: Options): Promise<void> {
-  buildCompiled();
+  compile();
   const storage = await openStorage();
   try {
     const machine = await machineInfo(storage);
