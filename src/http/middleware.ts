@@ -10,8 +10,9 @@ export function requestIdOf(inbound: string | string[] | undefined): string {
 
 /**
  * Accepts a sane inbound X-Request-Id or makes one, and answers with it; the access log
- * and the error handler's log lines carry it. (Not an AsyncLocalStorage: its promise hooks
- * measured ~30-40 µs more CPU per admitted attempt, ~8%.)
+ * and the error handler's log lines carry it. (Not an AsyncLocalStorage: once one is in
+ * use, every promise in the process pays a hook, ~80-100 ns per await on this machine,
+ * and an attempt awaits on the order of a hundred.)
  */
 export function requestId(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction) => {
