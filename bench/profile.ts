@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { signToken } from '../src/modules/auth/tokens';
-import { buildCompiled, childEnv, HOST, ROOT } from './stack';
+import { buildCompiled, call, childEnv, createSale, expectStatus, HOST, readCpuMs, ROOT } from './stack';
 
 const OUT = path.join(ROOT, 'artifacts', 'profiles');
 
@@ -40,27 +40,6 @@ function start(args: string[], e: NodeJS.ProcessEnv, ready: RegExp): Promise<{ c
     });
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
   });
-}
-
-async function post(url: string, token: string, body: unknown): Promise<{ status: number; json: { id?: string } }> {
-  const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, json: (await res.json()) as { id?: string } };
-}
-
-async function createSale(base: string, admin: string, stock: number): Promise<string> {
-  const product = await post(`${base}/api/admin/products`, admin, { sku: `PROF-${randomBytes(6).toString('hex')}`, name: 'profile', priceCents: 1000 });
-  const now = Date.now();
-  const sale = await post(`${base}/api/admin/sales`, admin, {
-    productId: product.json.id,
-    name: 'profile',
-    startsAt: new Date(now - 60_000).toISOString(),
-    endsAt: new Date(now + 3600_000).toISOString(),
-    stock,
-    perUserLimit: 1,
-    priceCents: 999,
-  });
-  if (sale.status !== 201 || !sale.json.id) throw new Error(`create sale: ${sale.status}`);
-  return sale.json.id;
 }
 
 /** Self time per function and per package (node_modules/<pkg>, node:internal, or our own files). */
@@ -119,12 +98,12 @@ async function main(): Promise<void> {
   const base = `http://${HOST}:${engine.line.split(' ')[1]}`;
   try {
     const admin = signToken({ sub: 'profile-admin', role: 'admin' }, secret);
-    const saleId = await createSale(base, admin, scenario === 'soldout' ? 1 : 5_000_000);
-    if (scenario === 'soldout') await post(`${base}/api/sales/${saleId}/purchases`, signToken({ sub: 'first' }, secret), { quantity: 1 });
-    const cpuMs = (pid: number) => {
-      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, clock ticks of 10 ms
-    };
+    const saleId = await createSale(base, admin, { name: 'profile', stock: scenario === 'soldout' ? 1 : 5_000_000, perUserLimit: 1 });
+    if (scenario === 'soldout') {
+      const first = { method: 'POST', authorization: `Bearer ${signToken({ sub: 'first' }, secret)}`, body: { quantity: 1 } };
+      expectStatus('buy out', await call(`${base}/api/sales/${saleId}/purchases`, first), 202);
+    }
+    const cpuMs = (pid: number) => readCpuMs(pid) ?? 0;
     /** CPU ms of every process whose name starts with `prefix` (redis-server, postgres backends). */
     const cpuOfNamed = (prefix: string) =>
       fs

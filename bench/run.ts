@@ -13,7 +13,7 @@
  * Progress goes to stderr; the markdown table to stdout; all figures to bench/results.json.
  * See bench/README.md.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,7 +29,7 @@ import { migrateLatest } from '../src/lib/migration-source';
 import { signToken, verificationKey, verifyToken } from '../src/modules/auth/tokens';
 import { createPurchaseQueue, PurchaseQueue } from '../src/modules/purchases/queue';
 import { createKeys } from '../src/redis/keys';
-import { buildCompiled, childEnv, DATABASE_URL, HOST, REDIS_PREFIX, REDIS_URL, ROOT } from './stack';
+import { buildCompiled, call, childEnv, createSale, DATABASE_URL, expectStatus, HOST, readCpuMs, REDIS_PREFIX, REDIS_URL, ROOT } from './stack';
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -228,31 +228,12 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 // Process meters: RSS (/proc/<pid>/status VmRSS) and CPU time (/proc/<pid>/stat utime + stime)
 // ---------------------------------------------------------------------------------------------
 
-const CLOCK_TICKS_PER_S = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
 function readRssMb(pid: number): number | undefined {
   try {
     const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Number(match[1]) / 1024 : undefined;
   } catch {
     return undefined; // the process is gone
-  }
-}
-
-function readCpuMs(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "(comm) ": state is [0], utime [11], stime [12] (clock ticks).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
-  } catch {
-    return undefined;
   }
 }
 
@@ -360,65 +341,8 @@ class TokenCursor {
 // Plain HTTP calls (set-up and smoke checks)
 // ---------------------------------------------------------------------------------------------
 
-type Reply = { status: number; body: unknown };
-
-async function call(url: string, init: { method?: string; authorization?: string; body?: unknown } = {}): Promise<Reply> {
-  const headers: Record<string, string> = {};
-  if (init.authorization) headers.authorization = init.authorization;
-  if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(url, {
-    method: init.method ?? 'GET',
-    headers,
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    /* keep the text */
-  }
-  return { status: res.status, body };
-}
-
-function expectStatus(what: string, reply: Reply, status: number): Reply {
-  if (reply.status !== status) throw new Error(`${what}: expected ${status}, got ${reply.status} ${JSON.stringify(reply.body)}`);
-  return reply;
-}
-
-function idOf(reply: Reply): string {
-  const id = (reply.body as { id?: unknown } | null)?.id;
-  if (typeof id !== 'string') throw new Error(`no id in ${JSON.stringify(reply.body)}`);
-  return id;
-}
 
 /** Creates a product and an active sale through the engine's admin API. */
-async function createSale(engineUrl: string, admin: string, sale: { name: string; stock: number; perUserLimit: number }): Promise<string> {
-  const auth = `Bearer ${admin}`;
-  const sku = `BENCH-${randomBytes(6).toString('hex')}`;
-  const product = await call(`${engineUrl}/api/admin/products`, {
-    method: 'POST',
-    authorization: auth,
-    body: { sku, name: sale.name, priceCents: 1000 },
-  });
-  const now = Date.now();
-  const created = await call(`${engineUrl}/api/admin/sales`, {
-    method: 'POST',
-    authorization: auth,
-    body: {
-      productId: idOf(expectStatus('create product', product, 201)),
-      name: sale.name,
-      startsAt: new Date(now - 60_000).toISOString(),
-      endsAt: new Date(now + 6 * 3600_000).toISOString(),
-      stock: sale.stock,
-      perUserLimit: sale.perUserLimit,
-      priceCents: 999,
-    },
-  });
-  return idOf(expectStatus('create sale', created, 201));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Load (autocannon)
 // ---------------------------------------------------------------------------------------------

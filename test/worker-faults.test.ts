@@ -19,6 +19,16 @@ async function buy(stack: Stack, saleId: string, n: number) {
   return replies.filter((r) => r.status === 202);
 }
 
+/** The queue's view of an admitted single-unit purchase, to deliver it again by hand. */
+const jobOf = (saleId: string, a: Awaited<ReturnType<typeof buy>>[number]): PurchaseJob => ({
+  purchaseId: a.body.purchaseId,
+  saleId,
+  userId: a.user,
+  quantity: 1,
+  admittedAt: Date.parse(a.body.createdAt),
+  idempotencyKey: null,
+});
+
 async function finalStatuses(stack: Stack, admitted: Awaited<ReturnType<typeof buy>>, timeoutMs = 30_000) {
   return waitFor(
     async () => {
@@ -87,15 +97,7 @@ describe('When a worker process is killed with SIGKILL in the middle of a write 
     const [done] = await finalStatuses(stack, [first!]);
     expect(done.status).toBe('confirmed');
 
-    const job: PurchaseJob = {
-      purchaseId: first!.body.purchaseId,
-      saleId,
-      userId: first!.user,
-      quantity: 1,
-      admittedAt: Date.parse(first!.body.createdAt),
-      idempotencyKey: null,
-    };
-    const again = await stack.api.deps.queue.add(PURCHASE_JOB_NAME, { purchases: [job] }, { jobId: `redelivery-${randomUUID()}` });
+    const again = await stack.api.deps.queue.add(PURCHASE_JOB_NAME, { purchases: [jobOf(saleId, first!)] }, { jobId: `redelivery-${randomUUID()}` });
     await waitFor(async () => ((await again.getState()) === 'completed' ? true : undefined), 'the redelivered job to complete');
     expect(await consistency(stack, saleId)).toEqual({ pgRemaining: 2, redisRemaining: 2, orders: 1, distinctOrderPurchases: 1 });
     const view = await call(stack.api.url, 'GET', first!.body.statusUrl, { token: first!.token });
@@ -162,15 +164,7 @@ describe('When PostgreSQL fails under the worker', () => {
       expect(Number(await redis.hget(keys.sale(saleId).users, p!.user))).toBe(0);
 
       // Delivered again: PostgreSQL already holds the outcome, so no unit is given back twice.
-      const job: PurchaseJob = {
-        purchaseId: p!.body.purchaseId,
-        saleId,
-        userId: p!.user,
-        quantity: 1,
-        admittedAt: Date.parse(p!.body.createdAt),
-        idempotencyKey: null,
-      };
-      const again = await queue.add(PURCHASE_JOB_NAME, { purchases: [job] }, { jobId: p!.body.purchaseId });
+      const again = await queue.add(PURCHASE_JOB_NAME, { purchases: [jobOf(saleId, p!)] }, { jobId: p!.body.purchaseId });
       await waitFor(async () => ((await again.getState()) === 'completed' ? true : undefined), 'the redelivered job');
       expect(await consistency(stack, saleId)).toEqual({ pgRemaining: 5, redisRemaining: 5, orders: 0, distinctOrderPurchases: 0 });
       const stats = await call(stack.api.url, 'GET', `/api/admin/sales/${saleId}/stats`, { token: adminToken() });

@@ -23,7 +23,7 @@ export function bearerToken(header: string | undefined): string | null {
 }
 
 /** Clock leeway the brief allows on `exp` (seconds). */
-export const LEEWAY_S = 30;
+const LEEWAY_S = 30;
 
 /**
  * Verifies a bearer token: HS256 only (alg none and every other algorithm refused),
