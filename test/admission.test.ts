@@ -203,7 +203,7 @@ describe('Purchases admitted together share a queue job', () => {
 
   it('When purchases are enqueued in one turn of the event loop, then they go in one job, at most ENQUEUE_BATCH_MAX each, named after its first purchase', async () => {
     const noted: number[] = [];
-    const batcher = new EnqueueBatcher(queue, { noteEnqueued: (n) => void noted.push(n) }, 2);
+    const batcher = new EnqueueBatcher(queue, { enqueueing: (n, add) => (noted.push(n), add()) }, 2);
     const five = Array.from({ length: 5 }, purchase);
     await Promise.all(five.map((p) => batcher.enqueue(p)));
     const jobs = (await queue.getWaiting()).sort((a, b) => a.timestamp - b.timestamp || Number(a.id! > b.id!));

@@ -17,7 +17,7 @@ export class EnqueueBatcher {
 
   constructor(
     private readonly queue: PurchaseQueue,
-    private readonly backlog: Pick<BacklogMonitor, 'noteEnqueued'>,
+    private readonly backlog: Pick<BacklogMonitor, 'enqueueing'>,
     private readonly maxSize: number,
   ) {}
 
@@ -39,14 +39,9 @@ export class EnqueueBatcher {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    enqueuePurchases(
-      this.queue,
-      batch.map((w) => w.job),
-    ).then(
-      () => {
-        this.backlog.noteEnqueued(batch.length);
-        batch.forEach((w) => w.resolve());
-      },
+    const jobs = batch.map((w) => w.job);
+    this.backlog.enqueueing(jobs.length, () => enqueuePurchases(this.queue, jobs)).then(
+      () => batch.forEach((w) => w.resolve()),
       (err: unknown) => batch.forEach((w) => w.reject(err)),
     );
   }
