@@ -61,11 +61,14 @@ export function scheduleHoldExpiries(queue: HoldQueue, held: { job: HoldJob; hol
     bucket.holds.push(holdData(job));
     buckets.set(key, bucket);
   }
+  // BullMQ times a delay from the job's timestamp: give it the same clock reading, so the
+  // job is due exactly at the end of the second (not a millisecond after).
+  const now = Date.now();
   return queue.addBulk(
     [...buckets.values()].map((b) => ({
       name: HOLD_JOB_NAME,
       data: { saleId: b.saleId, holds: b.holds },
-      opts: { jobId: `holds-${b.holds[0]!.purchaseId}${suffix}`, delay: Math.max(0, b.dueMs - Date.now()) },
+      opts: { jobId: `holds-${b.holds[0]!.purchaseId}${suffix}`, timestamp: now, delay: Math.max(0, b.dueMs - now) },
     })),
   );
 }
