@@ -11,7 +11,9 @@
  * holds all N orders.
  *
  * Uses the bench's storage (database flashsale_bench, Redis DB 2): run it when no
- * `npm run bench` is running. The raw profile stays in artifacts/profiles/ for Chrome
+ * `npm run bench` is running. `--env KEY=VALUE` (repeatable) sets an engine/worker setting
+ * for the run, e.g. `--env WORKER_BATCH_WAIT_MS=10`.
+ * The raw profile stays in artifacts/profiles/ for Chrome
  * DevTools (Performance → Load profile).
  */
 import { ChildProcess, spawn } from 'node:child_process';
@@ -22,7 +24,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { signToken } from '../src/modules/auth/tokens';
-import { buildCompiled, call, childEnv, createSale, expectStatus, HOST, readCpuMs, ROOT } from './stack';
+import { buildCompiled, call, childEnv, createSale, expectStatus, HOST, prepareDatabase, readCpuMs, ROOT } from './stack';
 
 const OUT = path.join(ROOT, 'artifacts', 'profiles');
 
@@ -75,6 +77,7 @@ async function main(): Promise<void> {
       duration: { type: 'string', default: '8' },
       connections: { type: 'string', default: '100' },
       purchases: { type: 'string', default: '20000' },
+      env: { type: 'string', multiple: true, default: [] },
     },
     strict: true,
   });
@@ -85,11 +88,20 @@ async function main(): Promise<void> {
   const connections = Number(values.connections);
 
   buildCompiled();
+  await prepareDatabase();
   fs.mkdirSync(OUT, { recursive: true });
   const before = new Set(fs.readdirSync(OUT));
 
   const secret = randomBytes(16).toString('hex');
-  const e = childEnv(secret, `profile-${randomBytes(4).toString('hex')}`);
+  // --env K=V (repeatable): engine and worker settings to compare, e.g. WORKER_BATCH_WAIT_MS=10.
+  const extra = Object.fromEntries(
+    values.env.map((kv) => {
+      const at = kv.indexOf('=');
+      if (at < 1) throw new Error(`--env wants KEY=VALUE, got ${kv}`);
+      return [kv.slice(0, at), kv.slice(at + 1)];
+    }),
+  );
+  const e = childEnv(secret, `profile-${randomBytes(4).toString('hex')}`, extra);
   // Minted before the engine starts, so the profile holds the load and little else.
   const tokens = Array.from({ length: 100_000 }, (_, i) => `Bearer ${signToken({ sub: `p-${i}` }, secret)}`);
   const engine = await start(['--cpu-prof', `--cpu-prof-dir=${OUT}`, 'dist/bench/servers/engine.js'], e, /^READY \d+/);

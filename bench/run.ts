@@ -6,7 +6,7 @@
  *   (b) admit    the engine's attempt endpoint, worker running    bench/servers/engine.ts
  *       soldout  the same endpoint on a sold-out sale
  *   (c) naive    synchronous PostgreSQL purchase per request      bench/servers/naive.ts
- *   (d) drain    orders/s of one worker from a pre-filled queue, batch 100 vs batch 1
+ *   (d) drain    orders/s of one worker from a pre-filled queue, group commit (the shipped batch size) vs batch 1
  *
  * Own database (flashsale_bench, truncated at start) and Redis logical DB 2 (flushed at
  * start); everything on 127.0.0.1; every child is killed at the end, on errors and on SIGINT.
@@ -23,13 +23,13 @@ import { parseArgs, ParseArgsConfig } from 'node:util';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import jwt from 'jsonwebtoken';
+import { WORKER_BATCH_DEFAULTS } from '../src/config/config';
 import { API_NODE_FLAGS } from '../src/config/node-flags';
-import { createDb, Db, ensureDatabase } from '../src/lib/db';
-import { migrateLatest } from '../src/lib/migration-source';
+import { createDb, Db } from '../src/lib/db';
 import { signToken, verificationKey, verifyToken } from '../src/modules/auth/tokens';
 import { createPurchaseQueue, PurchaseQueue } from '../src/modules/purchases/queue';
 import { createKeys } from '../src/redis/keys';
-import { buildCompiled, call, childEnv, createSale, DATABASE_URL, expectStatus, HOST, readCpuMs, REDIS_PREFIX, REDIS_URL, ROOT } from './stack';
+import { buildCompiled, call, childEnv, createSale, DATABASE_URL, expectStatus, HOST, prepareDatabase, readCpuMs, REDIS_PREFIX, REDIS_URL, ROOT } from './stack';
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -81,7 +81,7 @@ const INT_FLAGS = {
   warmup: { min: 0, max: 30, help: 'least seconds of warm-up on the same connections, default 1' },
   connections: { min: 1, max: 1000, help: 'autocannon connections, default 100' },
   // At most 90k: the engine answers 503 OVERLOADED above QUEUE_MAX_BACKLOG (100k waiting jobs).
-  'drain-jobs': { min: 100, max: 90_000, help: 'jobs pre-filled for the batch-100 drain, default 20000' },
+  'drain-jobs': { min: 100, max: 90_000, help: 'jobs pre-filled for the group-commit drain, default 20000' },
   'drain-jobs-batch1': { min: 100, max: 90_000, help: 'jobs pre-filled for the batch-1 drain, default min(3000, drain-jobs)' },
   'drain-rounds': { min: 1, max: 10, help: 'interleaved rounds of (d), default 1' },
 } as const satisfies Record<string, IntFlag>;
@@ -505,9 +505,8 @@ function figures(sample: Sample, expectedStatus: number): Figures {
 type Storage = { db: Db; redis: Redis; queue: PurchaseQueue };
 
 async function openStorage(): Promise<Storage> {
-  await ensureDatabase(DATABASE_URL);
+  await prepareDatabase();
   const db = createDb(DATABASE_URL, 2);
-  await migrateLatest(db);
   // This database belongs to the bench alone: start every run from empty tables.
   await db.raw('TRUNCATE orders, purchases, sale_inventory, sales, products');
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3, connectionName: 'fs-bench' });
@@ -929,8 +928,8 @@ function perRoundRatios(runs: RunRecord[], rounds: number): Record<string, numbe
   });
 }
 
-function perRoundDrainRatios(drains: { batch100: DrainRecord[]; batch1: DrainRecord[] }): number[] {
-  return drains.batch100.map((d, i) => round2(d.ordersPerSec / (drains.batch1[i]?.ordersPerSec ?? NaN)));
+function perRoundDrainRatios(drains: { grouped: DrainRecord[]; batch1: DrainRecord[] }): number[] {
+  return drains.grouped.map((d, i) => round2(d.ordersPerSec / (drains.batch1[i]?.ordersPerSec ?? NaN)));
 }
 
 type TargetCheck = { target: string; value: number; pass: boolean; note?: string };
@@ -970,7 +969,7 @@ function statusNote(s: ScenarioSummary, expectedStatus: number, serverName: stri
 
 type Report = {
   s: Record<ScenarioId, ScenarioSummary>;
-  d100: DrainSummary;
+  dGrouped: DrainSummary;
   d1: DrainSummary;
   ratios: Ratios;
   /** The same ratios within each round (a and b and c of one round ran back to back). */
@@ -991,7 +990,7 @@ function spread(values: number[]): string {
 const drainNote = (d: DrainSummary) =>
   `${d.jobs} jobs pre-filled over HTTP; rejected ${d.rejected}; ${d.avgBatch} orders/transaction; worker CPU ${d.workerCpuUsPerOrder} µs/order`;
 
-function markdown({ s, d100, d1, ratios, byRound, drainByRound, checks }: Report, opts: Options): string {
+function markdown({ s, dGrouped, d1, ratios, byRound, drainByRound, checks }: Report, opts: Options): string {
   const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
   const lines = [
     `Median of ${opts.rounds} interleaved round(s), ${opts.duration} s each after ${opts.warmup} s warm-up, ${opts.connections} connections.`,
@@ -1002,7 +1001,7 @@ function markdown({ s, d100, d1, ratios, byRound, drainByRound, checks }: Report
       const x = s[id];
       return row([LABEL[id], x.reqPerSec, x.p50Ms, x.p99Ms, x.maxRssMb, statusNote(x, EXPECTED_STATUS[id], SERVER_OF[id])]);
     }),
-    row(['(d) worker drain, batch 100', `${d100.ordersPerSec} orders/s`, '–', '–', d100.maxRssMb, drainNote(d100)]),
+    row([`(d) worker drain, group commit (batch ≤ ${WORKER_BATCH_DEFAULTS.size})`, `${dGrouped.ordersPerSec} orders/s`, '–', '–', dGrouped.maxRssMb, drainNote(dGrouped)]),
     row(['(d) worker drain, batch 1', `${d1.ordersPerSec} orders/s`, '–', '–', d1.maxRssMb, drainNote(d1)]),
     '',
     row(['ratio', 'value (of medians)', 'by round']),
@@ -1010,7 +1009,7 @@ function markdown({ s, d100, d1, ratios, byRound, drainByRound, checks }: Report
     row(['b_admit / a', ratios.admitVsHello, spread(byRound.map((r) => r.admitVsHello!))]),
     row(['b_soldout / a', ratios.soldoutVsHello, spread(byRound.map((r) => r.soldoutVsHello!))]),
     row(['b_admit / c', ratios.admitVsNaive, spread(byRound.map((r) => r.admitVsNaive!))]),
-    row(['drain batch 100 / batch 1', ratios.drainVsBatch1, spread(drainByRound)]),
+    row(['drain group commit / batch 1', ratios.drainVsBatch1, spread(drainByRound)]),
     '',
     row(['target', 'measured', 'result']),
     row(['---', '---:', '---']),
@@ -1061,14 +1060,14 @@ async function runHttpRounds(b: Bench): Promise<RunRecord[]> {
   return runs;
 }
 
-async function runDrainRounds(b: Bench): Promise<{ batch100: DrainRecord[]; batch1: DrainRecord[] }> {
-  const batch100: DrainRecord[] = [];
+async function runDrainRounds(b: Bench): Promise<{ grouped: DrainRecord[]; batch1: DrainRecord[] }> {
+  const grouped: DrainRecord[] = [];
   const batch1: DrainRecord[] = [];
   for (let round = 1; round <= b.opts.drainRounds; round++) {
-    batch100.push(await drainOnce(b, 100, b.opts.drainJobs, round));
+    grouped.push(await drainOnce(b, WORKER_BATCH_DEFAULTS.size, b.opts.drainJobs, round));
     batch1.push(await drainOnce(b, 1, b.opts.drainJobsBatch1, round));
   }
-  return { batch100, batch1 };
+  return { grouped, batch1 };
 }
 
 /** RSS of each process after start-up and the smoke check, before any load. */
@@ -1099,22 +1098,22 @@ async function runBench(opts: Options): Promise<void> {
     const summaries = Object.fromEntries(
       SCENARIOS.map((id) => [id, summarize(runs.filter((r) => r.scenario === id), SERVER_OF[id])]),
     ) as Record<ScenarioId, ScenarioSummary>;
-    const d100 = summarizeDrain(drains.batch100);
+    const dGrouped = summarizeDrain(drains.grouped);
     const d1 = summarizeDrain(drains.batch1);
-    const ratios = ratiosOf(summaries, d100, d1);
-    const prefillRss = [...drains.batch100, ...drains.batch1].map((d) => d.prefill.apiRssMb);
+    const ratios = ratiosOf(summaries, dGrouped, d1);
+    const prefillRss = [...drains.grouped, ...drains.batch1].map((d) => d.prefill.apiRssMb);
     const apiRssMb = Math.max(summaries.admit.maxRssMb, summaries.soldout.maxRssMb, ...prefillRss);
     const checks = checkTargets(summaries, ratios, apiRssMb, opts.connections);
     const byRound = perRoundRatios(runs, opts.rounds);
     const drainByRound = perRoundDrainRatios(drains);
-    const table = markdown({ s: summaries, d100, d1, ratios, byRound, drainByRound, checks }, opts);
+    const table = markdown({ s: summaries, dGrouped, d1, ratios, byRound, drainByRound, checks }, opts);
 
     const results = {
       machine: { ...machine, loadavgAtEnd: os.loadavg().map(round1) },
       options: { ...opts, nodeOptions: process.env.BENCH_NODE_OPTIONS ?? '', engineNodeFlags: API_NODE_FLAGS },
       runs,
       drain: drains,
-      medians: { ...summaries, drainBatch100: d100, drainBatch1: d1 },
+      medians: { ...summaries, drainGrouped: dGrouped, drainBatch1: d1 },
       ratios,
       perRoundRatios: byRound,
       perRoundDrainRatios: drainByRound,

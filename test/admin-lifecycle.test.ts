@@ -68,6 +68,7 @@ describe('When an admin manages products and sales', () => {
       const a = await newProduct('A');
       const b = await newProduct('B');
       const c = await newProduct('C');
+      await newProduct('D'); // page 2 below needs 4 products even on a fresh database
 
       const all = await asAdmin('GET', '/api/admin/products?limit=100');
       expect(all.status).toBe(200);
