@@ -228,6 +228,9 @@ describe('Purchases admitted together share a queue job', () => {
       const mine = await call(stack.api.url, 'GET', r.body.statusUrl, { token: shopperToken(shoppers[i]!.user) });
       expect(mine.body).toMatchObject({ purchaseId: r.body.purchaseId, saleId, quantity: 1, status: 'queued', createdAt: r.body.createdAt });
     }
+    // Each owner's index lives as long as the read model (24 h), refreshed on each admission.
+    const ttls = await Promise.all(shoppers.map((s) => stack.api.deps.redis.ttl(stack.api.deps.keys.userPurchases(s.user))));
+    for (const ttl of ttls) expect(ttl > 24 * 3600 - 60 && ttl <= 24 * 3600).toBe(true);
     const someoneElse = await call(stack.api.url, 'GET', replies[0]!.body.statusUrl, { token: shopperToken(shoppers[1]!.user) });
     expect(someoneElse.status).toBe(404);
     const listed = await call(stack.api.url, 'GET', '/api/me/purchases', { token: shopperToken(shoppers[3]!.user) });

@@ -4,7 +4,7 @@ import { Redis, Result } from 'ioredis';
 import { SALE_KEY_RETENTION_MS, SaleKeys } from './keys';
 
 /** The engine's Lua scripts, one file each, named `<name>-<numberOfKeys>.lua`. */
-const SCRIPT_FILES = ['admit-6', 'release-5', 'claim-1', 'finalize-4', 'restock-2', 'rebuild-6', 'settle-hold-4'] as const;
+const SCRIPT_FILES = ['admit-6', 'index-purchase-1', 'release-5', 'claim-1', 'finalize-4', 'restock-2', 'rebuild-6', 'settle-hold-4'] as const;
 
 // Versioned command names: a deploy with changed Lua never calls an old cached body.
 const VERSION = 'v1';
@@ -12,6 +12,7 @@ const VERSION = 'v1';
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     fsAdmitV1(...args: (string | number)[]): Result<[number, string?, string?, number?, number?], Context>;
+    fsIndexPurchaseV1(...args: (string | number)[]): Result<number, Context>;
     fsReleaseV1(...args: (string | number)[]): Result<number, Context>;
     fsClaimV1(...args: string[]): Result<string[], Context>;
     fsFinalizeV1(...args: string[]): Result<number[], Context>;
@@ -51,6 +52,9 @@ export const scripts = {
       k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats,
       a.purchaseId, a.userId, a.quantity, a.nowMs, a.idemKey, SALE_KEY_RETENTION_MS,
     ) as Promise<AdmitReply>;
+  },
+  indexPurchase(client: Redis, userIndexKey: string, a: { scoreMs: number; member: string; ttlSeconds: number }) {
+    return client.fsIndexPurchaseV1(userIndexKey, a.scoreMs, a.member, a.ttlSeconds);
   },
   release(client: Redis, k: SaleKeys, a: { purchaseId: string; idemKey: string; reason: string }) {
     return client.fsReleaseV1(k.remaining, k.users, k.purchases, k.idempotency, k.stats, a.purchaseId, a.idemKey, a.reason);

@@ -25,3 +25,16 @@ export type PurchaseOutcome =
   | { purchaseId: string; status: 'rejected'; reason: string }
   /** Released by the API before a worker claimed it (enqueue failed): nothing to write. */
   | { purchaseId: string; status: 'skipped' };
+
+/**
+ * What a completed job keeps in Redis (BullMQ's return value): counts, not every outcome.
+ * The outcomes live in PostgreSQL and the read model; completed jobs are kept an hour for
+ * the queue dashboard, and a job's full outcome list was kilobytes each.
+ */
+export type BatchSummary = { confirmed: number; rejected: number; skipped: number };
+
+export function summarize(outcomes: PurchaseOutcome[]): BatchSummary {
+  const summary: BatchSummary = { confirmed: 0, rejected: 0, skipped: 0 };
+  for (const o of outcomes) summary[o.status] += 1;
+  return summary;
+}

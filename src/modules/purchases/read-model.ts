@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { Db } from '../../lib/db';
 import { Keys } from '../../redis/keys';
+import { scripts } from '../../redis/scripts';
 
 export type PurchaseStatus = 'queued' | 'confirmed' | 'rejected' | 'paid' | 'expired' | 'cancelled';
 
@@ -36,8 +37,7 @@ const parseMember = (member: string) => {
  * gate's own record (status|quantity|createdAt|userId, written by admit-6.lua) is its record.
  */
 export function indexUserPurchase(redis: Redis, keys: Keys, userId: string, purchaseId: string, saleId: string, createdAtMs: number): Promise<unknown> {
-  const userKey = keys.userPurchases(userId);
-  return Promise.all([redis.zadd(userKey, createdAtMs, indexMember(purchaseId, saleId)), redis.expire(userKey, READ_MODEL_TTL_S)]);
+  return scripts.indexPurchase(redis, keys.userPurchases(userId), { scoreMs: createdAtMs, member: indexMember(purchaseId, saleId), ttlSeconds: READ_MODEL_TTL_S });
 }
 
 export async function writeFinal(redis: Redis, keys: Keys, items: Stored[]): Promise<void> {

@@ -5,11 +5,11 @@ import { Db } from '../../lib/db';
 import { Logger } from '../../lib/logger';
 import { Keys } from '../../redis/keys';
 import { SaleBatcher } from './batcher';
-import { PurchaseBatch, PurchaseOutcome } from './job';
+import { BatchSummary, PurchaseBatch, PurchaseOutcome, summarize } from './job';
 import { markProcessingFailed, processBatch, ProcessorDeps } from './processor';
 import { PurchaseQueue } from './queue';
 
-export type PurchaseWorker = { worker: Worker<PurchaseBatch, PurchaseOutcome[]>; close: () => Promise<void> };
+export type PurchaseWorker = { worker: Worker<PurchaseBatch, BatchSummary>; close: () => Promise<void> };
 
 const SWEEP_EVERY_MS = 30_000;
 
@@ -48,9 +48,9 @@ export function startPurchaseWorker(deps: {
     const settled = await Promise.allSettled(job.data.purchases.map((p) => batcher.submit(p)));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    return settled.map((r) => (r as PromiseFulfilledResult<PurchaseOutcome>).value);
+    return summarize(settled.map((r) => (r as PromiseFulfilledResult<PurchaseOutcome>).value));
   };
-  const worker = new Worker<PurchaseBatch, PurchaseOutcome[]>(deps.queue.name, processJob, {
+  const worker = new Worker<PurchaseBatch, BatchSummary>(deps.queue.name, processJob, {
     connection: deps.connection,
     prefix: deps.queue.opts.prefix,
     concurrency: w.concurrency,
