@@ -16,7 +16,6 @@
  * The raw profile stays in artifacts/profiles/ for Chrome
  * DevTools (Performance → Load profile).
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,25 +23,12 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { signToken } from '../src/modules/auth/tokens';
-import { buildCompiled, call, childEnv, createSale, expectStatus, HOST, prepareDatabase, readCpuMs, ROOT } from './stack';
+import { buildCompiled, call, childEnv, createSale, expectStatus, HOST, prepareDatabase, readCpuMs, ROOT, startChild as start } from './stack';
 
 const OUT = path.join(ROOT, 'artifacts', 'profiles');
 
 type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] };
 type Profile = { nodes: Node[]; samples: number[]; timeDeltas: number[] };
-
-function start(args: string[], e: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: e, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = buf.split('\n').find((l) => ready.test(l));
-      if (m) resolve({ child, line: m });
-    });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
-  });
-}
 
 /** Self time per function and per package (node_modules/<pkg>, node:internal, or our own files). */
 function summarize(profile: Profile, top: number): string {

@@ -3,7 +3,7 @@
  * DB, loopback only), the environment of every child process, the compile step, a
  * process's CPU time, and the admin calls that set up a sale.
  */
-import { execFileSync } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -48,6 +48,20 @@ export function childEnv(secret: string, queueName: string, extra: Record<string
     ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
     ...extra,
   };
+}
+
+/** Starts `node <args>` in the repo root and resolves with the first stdout line matching `ready`. */
+export function startChild(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; line: string }> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = buf.split('\n').find((l) => ready.test(l));
+      if (m) resolve({ child, line: m });
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
+  });
 }
 
 /**
