@@ -20,4 +20,4 @@ COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 3000
 # Flags: src/config/node-flags.ts says why.
-CMD ["node", "--max-semi-space-size=8", "dist/src/api.js"]
+CMD ["node", "--max-semi-space-size=16", "--heap-growing-percent=100", "dist/src/api.js"]

@@ -15,7 +15,7 @@ const api = (name, port) => ({
   name,
   script: 'dist/src/api.js',
   // Flags: src/config/node-flags.ts says why.
-  node_args: ['--max-semi-space-size=8'],
+  node_args: ['--max-semi-space-size=16', '--heap-growing-percent=100'],
   cwd: __dirname,
   exec_mode: 'fork',
   instances: 1,

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { API_NODE_FLAGS } from '../src/config/node-flags';
@@ -16,5 +17,10 @@ describe('The API process is started with the same Node flags everywhere', () =>
     expect(apis.length).toBeGreaterThan(0);
     for (const app of apis) expect(app.node_args).toEqual([...API_NODE_FLAGS]);
     expect(read('bench/run.ts')).toContain("startServer('engine', 'bench/servers/engine.ts', env, API_NODE_FLAGS)");
+  });
+
+  it('When node is started with API_NODE_FLAGS, then this Node accepts them (V8 flags can vanish between versions)', () => {
+    const run = spawnSync(process.execPath, [...API_NODE_FLAGS, '-e', 'process.stdout.write("ok")'], { encoding: 'utf8' });
+    expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: 'ok', stderr: '' });
   });
 });
