@@ -7,8 +7,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createDb, ensureDatabase } from '../src/lib/db';
-import { migrateLatest } from '../src/lib/migration-source';
+import { prepareDatabase as prepare } from '../src/lib/migration-source';
 
 export const ROOT = path.join(__dirname, '..');
 export const HOST = '127.0.0.1';
@@ -18,13 +17,7 @@ export const REDIS_PREFIX = 'fsbench';
 
 /** Creates the bench's database when missing (a fresh machine) and migrates it to the latest schema. */
 export async function prepareDatabase(): Promise<void> {
-  await ensureDatabase(DATABASE_URL);
-  const db = createDb(DATABASE_URL, 1);
-  try {
-    await migrateLatest(db);
-  } finally {
-    await db.destroy();
-  }
+  await prepare(DATABASE_URL);
 }
 
 /** Environment of every child: a minimal base plus the bench settings, so no stray shell variable leaks in. */

@@ -1,19 +1,12 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createDb, ensureDatabase } from '../src/lib/db';
-import { migrateLatest } from '../src/lib/migration-source';
+import { prepareDatabase } from '../src/lib/migration-source';
 import { TEST_DATABASE_URL } from './env';
 
 /** Creates the test database when missing and migrates it; data is never truncated (each test has its own sale). */
 export default async function globalSetup(): Promise<void> {
   startRecordingResponses();
-  await ensureDatabase(TEST_DATABASE_URL);
-  const db = createDb(TEST_DATABASE_URL, 2);
-  try {
-    await migrateLatest(db);
-  } finally {
-    await db.destroy();
-  }
+  await prepareDatabase(TEST_DATABASE_URL);
 }
 
 const RESPONSES_DIR = path.join(__dirname, '..', 'artifacts', 'openapi');

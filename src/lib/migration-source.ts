@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Knex } from 'knex';
+import { createDb, ensureDatabase } from './db';
 
 /**
  * Loads migrations from `migrations/` as .ts (tsx, jest) or compiled .js, and records
@@ -26,4 +27,18 @@ export function migrationSource(dir = path.join(__dirname, '..', '..', 'migratio
 export async function migrateLatest(db: Knex): Promise<string[]> {
   const [, applied] = (await db.migrate.latest({ migrationSource: migrationSource() })) as [number, string[]];
   return applied;
+}
+
+/**
+ * A database ready for the engine: created when missing, then migrated to the latest
+ * schema, on a connection of its own (the migrate CLI, the test setup and the bench).
+ */
+export async function prepareDatabase(databaseUrl: string): Promise<{ created: boolean; applied: string[] }> {
+  const created = await ensureDatabase(databaseUrl);
+  const db = createDb(databaseUrl, 1);
+  try {
+    return { created, applied: await migrateLatest(db) };
+  } finally {
+    await db.destroy();
+  }
 }
