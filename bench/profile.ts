@@ -23,7 +23,8 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { signToken } from '../src/modules/auth/tokens';
-import { buildCompiled, call, childEnv, createSale, expectStatus, HOST, prepareDatabase, readCpuMs, ROOT, startChild as start } from './stack';
+import { prepareDatabase } from '../src/lib/migration-source';
+import { buildCompiled, call, childEnv, createSale, DATABASE_URL, expectStatus, HOST, intFlag, readCpuMs, ROOT, startChild as start } from './stack';
 
 const OUT = path.join(ROOT, 'artifacts', 'profiles');
 
@@ -69,12 +70,12 @@ async function main(): Promise<void> {
   });
   const scenario = values.scenario;
   if (scenario !== 'admit' && scenario !== 'soldout' && scenario !== 'drain') throw new Error('--scenario must be admit, soldout or drain');
-  const purchases = Number(values.purchases);
-  const duration = Number(values.duration);
-  const connections = Number(values.connections);
+  const purchases = intFlag('purchases', values.purchases, 1, 90_000);
+  const duration = intFlag('duration', values.duration, 1, 120);
+  const connections = intFlag('connections', values.connections, 1, 1000);
 
   buildCompiled();
-  await prepareDatabase();
+  await prepareDatabase(DATABASE_URL);
   fs.mkdirSync(OUT, { recursive: true });
   const before = new Set(fs.readdirSync(OUT));
 

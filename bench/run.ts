@@ -26,10 +26,11 @@ import jwt from 'jsonwebtoken';
 import { WORKER_BATCH_DEFAULTS } from '../src/config/config';
 import { API_NODE_FLAGS } from '../src/config/node-flags';
 import { createDb, Db } from '../src/lib/db';
+import { prepareDatabase } from '../src/lib/migration-source';
 import { signToken, verificationKey, verifyToken } from '../src/modules/auth/tokens';
 import { createPurchaseQueue, PurchaseQueue } from '../src/modules/purchases/queue';
 import { createKeys } from '../src/redis/keys';
-import { buildCompiled, call, childEnv, createSale, DATABASE_URL, expectStatus, HOST, prepareDatabase, readCpuMs, REDIS_PREFIX, REDIS_URL, ROOT } from './stack';
+import { buildCompiled, call, childEnv, createSale, DATABASE_URL, expectStatus, HOST, intFlag, median, readCpuMs, readRssMb, REDIS_PREFIX, REDIS_URL, ROOT } from './stack';
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -92,13 +93,8 @@ function usage(): string {
   return ['usage: npx tsx bench/run.ts [flags]', ...lines, '  --help'.padEnd(26) + 'this text'].join('\n');
 }
 
-function intFlag(name: IntFlagName, raw: string | undefined, def: number): number {
-  if (raw === undefined) return def;
-  const { min, max } = INT_FLAGS[name];
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new Error(`--${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-  }
-  return Number(raw);
+function flag(name: IntFlagName, raw: string | undefined, def: number): number {
+  return raw === undefined ? def : intFlag(name, raw, INT_FLAGS[name].min, INT_FLAGS[name].max);
 }
 
 /** Parses and validates the command line; throws with a readable message on anything unknown. */
@@ -111,15 +107,15 @@ function parseOptions(argv: string[]): Options | 'help' {
     const v = values[name];
     return typeof v === 'string' ? v : undefined;
   };
-  const drainJobs = intFlag('drain-jobs', raw('drain-jobs'), 20_000);
+  const drainJobs = flag('drain-jobs', raw('drain-jobs'), 20_000);
   return Object.freeze({
-    rounds: intFlag('rounds', raw('rounds'), 3),
-    duration: intFlag('duration', raw('duration'), 5),
-    warmup: intFlag('warmup', raw('warmup'), 1),
-    connections: intFlag('connections', raw('connections'), 100),
+    rounds: flag('rounds', raw('rounds'), 3),
+    duration: flag('duration', raw('duration'), 5),
+    warmup: flag('warmup', raw('warmup'), 1),
+    connections: flag('connections', raw('connections'), 100),
     drainJobs,
-    drainJobsBatch1: intFlag('drain-jobs-batch1', raw('drain-jobs-batch1'), Math.min(3000, drainJobs)),
-    drainRounds: intFlag('drain-rounds', raw('drain-rounds'), 1),
+    drainJobsBatch1: flag('drain-jobs-batch1', raw('drain-jobs-batch1'), Math.min(3000, drainJobs)),
+    drainRounds: flag('drain-rounds', raw('drain-rounds'), 1),
   });
 }
 
@@ -227,15 +223,6 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 // ---------------------------------------------------------------------------------------------
 // Process meters: RSS (/proc/<pid>/status VmRSS) and CPU time (/proc/<pid>/stat utime + stime)
 // ---------------------------------------------------------------------------------------------
-
-function readRssMb(pid: number): number | undefined {
-  try {
-    const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : undefined;
-  } catch {
-    return undefined; // the process is gone
-  }
-}
 
 type Metered = { rssMb: Record<string, number>; cpuMs: Record<string, number> };
 
@@ -505,7 +492,7 @@ function figures(sample: Sample, expectedStatus: number): Figures {
 type Storage = { db: Db; redis: Redis; queue: PurchaseQueue };
 
 async function openStorage(): Promise<Storage> {
-  await prepareDatabase();
+  await prepareDatabase(DATABASE_URL);
   const db = createDb(DATABASE_URL, 2);
   // This database belongs to the bench alone: start every run from empty tables.
   await db.raw('TRUNCATE orders, purchases, sale_inventory, sales, products');
@@ -844,13 +831,6 @@ async function drainOnce(b: Bench, batchSize: number, jobs: number, round: numbe
 const round1 = (x: number) => Math.round(x * 10) / 10;
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  // Rounded to 0.01 so an even count never prints float noise (141.64999999999998).
-  return Math.round((s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2) * 100) / 100;
-}
 
 type ScenarioSummary = {
   reqPerSec: number;

@@ -7,7 +7,6 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { prepareDatabase as prepare } from '../src/lib/migration-source';
 
 export const ROOT = path.join(__dirname, '..');
 export const HOST = '127.0.0.1';
@@ -15,9 +14,20 @@ export const DATABASE_URL = `postgres://postgres@${HOST}:5432/flashsale_bench`;
 export const REDIS_URL = `redis://${HOST}:6379/2`;
 export const REDIS_PREFIX = 'fsbench';
 
-/** Creates the bench's database when missing (a fresh machine) and migrates it to the latest schema. */
-export async function prepareDatabase(): Promise<void> {
-  await prepare(DATABASE_URL);
+/** A whole number flag in [min, max]; throws a message naming the flag otherwise. */
+export function intFlag(name: string, raw: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new Error(`--${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+/** Median, rounded to 0.01 so an even count never prints float noise (141.64999999999998). */
+export function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return Math.round((s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2) * 100) / 100;
 }
 
 /** Environment of every child: a minimal base plus the bench settings, so no stray shell variable leaks in. */
@@ -77,6 +87,16 @@ const CLOCK_TICKS_PER_S = (() => {
     return 100;
   }
 })();
+
+/** Resident memory of a process now, from /proc/<pid>/status; undefined once it is gone. */
+export function readRssMb(pid: number): number | undefined {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined; // the process is gone
+  }
+}
 
 /** CPU time (user + system) of a process so far, from /proc/<pid>/stat; undefined once it is gone. */
 export function readCpuMs(pid: number): number | undefined {

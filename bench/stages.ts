@@ -6,7 +6,12 @@
  * by side, and loads them in turn, round after round, so the machine's drift hits each
  * alike. Prints each stage's CPU per request (median over rounds) and what it added.
  *
- *   npx tsx bench/stages.ts [--rounds N] [--duration S] [--connections C]
+ *   npx tsx bench/stages.ts [--rounds N] [--duration S] [--connections C] [--engine-flags="FLAGS"]...
+ *
+ * `--engine-flags` (repeatable) adds an engine process started with those Node flags
+ * instead of the shipped ones (src/config/node-flags.ts), loaded in the same rounds, e.g.
+ * `--engine-flags="--max-semi-space-size=8"` (with `=`: the value starts with a dash): how
+ * GC settings move CPU and max RSS.
  *
  * No worker runs: this is the API process alone (the queue fills and is removed at the
  * end). Uses the bench's storage (database flashsale_bench, Redis DB 2): not while
@@ -21,12 +26,13 @@ import { API_NODE_FLAGS } from '../src/config/node-flags';
 import { signToken } from '../src/modules/auth/tokens';
 import { createPurchaseQueue } from '../src/modules/purchases/queue';
 import { createKeys } from '../src/redis/keys';
-import { STAGES } from './servers/stage-names';
-import { buildCompiled, childEnv, createSale, HOST, prepareDatabase, readCpuMs, REDIS_PREFIX, REDIS_URL, startChild } from './stack';
+import { Stage, STAGES } from './servers/stage-names';
+import { prepareDatabase } from '../src/lib/migration-source';
+import { buildCompiled, childEnv, createSale, DATABASE_URL, HOST, intFlag, median, readCpuMs, readRssMb, REDIS_PREFIX, REDIS_URL, startChild } from './stack';
 
 const log = (msg: string) => process.stderr.write(`[stages] ${msg}\n`);
 
-const ADDS: Record<string, string> = {
+const ADDS: Record<Stage | 'engine', string> = {
   express: 'Express 5 app, POST route, 202 JSON reply',
   headers: "+ helmet's headers, request id",
   auth: '+ JWT verification',
@@ -37,19 +43,8 @@ const ADDS: Record<string, string> = {
   engine: "the engine's API process (all routes, Socket.io, sold-out lane)",
 };
 
-type Runner = { name: string; child: ChildProcess; url: string; tokens: string[]; used: number };
+type Runner = { name: string; adds: string; child: ChildProcess; url: string; tokens: string[]; used: number; maxRssMb: number };
 type Sample = { usPerReq: number; reqPerSec: number; unexpected: number };
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : Math.round((s[mid - 1]! + s[mid]!) / 2);
-};
-
-function intFlag(raw: string, name: string, min: number, max: number): number {
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-  return Number(raw);
-}
 
 /** One load run on one server: fresh shoppers, 202 expected; CPU of the server process per response. */
 async function measure(r: Runner, durationS: number, connections: number): Promise<Sample> {
@@ -77,15 +72,20 @@ async function measure(r: Runner, durationS: number, connections: number): Promi
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { rounds: { type: 'string', default: '5' }, duration: { type: 'string', default: '3' }, connections: { type: 'string', default: '100' } },
+    options: {
+      rounds: { type: 'string', default: '5' },
+      duration: { type: 'string', default: '3' },
+      connections: { type: 'string', default: '100' },
+      'engine-flags': { type: 'string', multiple: true, default: [] },
+    },
     strict: true,
   });
-  const rounds = intFlag(values.rounds, 'rounds', 1, 20);
-  const duration = intFlag(values.duration, 'duration', 1, 60);
-  const connections = intFlag(values.connections, 'connections', 1, 1000);
+  const rounds = intFlag('rounds', values.rounds, 1, 20);
+  const duration = intFlag('duration', values.duration, 1, 60);
+  const connections = intFlag('connections', values.connections, 1, 1000);
 
   buildCompiled();
-  await prepareDatabase();
+  await prepareDatabase(DATABASE_URL);
   const secret = randomBytes(16).toString('hex');
   const queueName = `stages-${randomBytes(4).toString('hex')}`;
   // No worker drains this queue: let it hold every admitted purchase of the run.
@@ -97,16 +97,24 @@ async function main(): Promise<void> {
 
   const runners: Runner[] = [];
   try {
-    for (const stage of [...STAGES, 'engine'] as const) {
-      const script = stage === 'engine' ? 'dist/bench/servers/engine.js' : 'dist/bench/servers/stages.js';
-      const { child, line } = await startChild([...API_NODE_FLAGS, script], { ...env, STAGE: stage }, /^READY \d+/);
-      runners.push({ name: stage, child, url: `http://${HOST}:${line.split(' ')[1]}`, tokens, used: 0 });
+    const servers = [
+      ...[...STAGES, 'engine' as const].map((stage) => ({ name: stage, adds: ADDS[stage], flags: [...API_NODE_FLAGS] })),
+      ...values['engine-flags'].map((f) => ({ name: `engine ${f}`, adds: `the engine's API process with ${f} instead`, flags: f.split(/\s+/).filter(Boolean) })),
+    ];
+    for (const { name, adds, flags } of servers) {
+      const script = name.startsWith('engine') ? 'dist/bench/servers/engine.js' : 'dist/bench/servers/stages.js';
+      const { child, line } = await startChild([...flags, script], { ...env, STAGE: name }, /^READY \d+/);
+      runners.push({ name, adds, child, url: `http://${HOST}:${line.split(' ')[1]}`, tokens, used: 0, maxRssMb: 0 });
     }
-    const engine = runners.find((r) => r.name === 'engine')!;
+    const rssTimer = setInterval(() => {
+      for (const r of runners) r.maxRssMb = Math.max(r.maxRssMb, readRssMb(r.child.pid!) ?? 0);
+    }, 200);
+    rssTimer.unref();
+    const engineUrl = runners.find((r) => r.name === 'engine')!.url; // its admin API creates every sale
     const admin = signToken({ sub: 'stages-admin', role: 'admin' }, secret);
     // A sale of its own for every server that reaches the gate, so shoppers are new to it.
     for (const r of runners) {
-      const saleId = await createSale(engine.url, admin, { name: `stages ${r.name}`, stock: 5_000_000, perUserLimit: 1 });
+      const saleId = await createSale(engineUrl, admin, { name: `stages ${r.name}`, stock: 5_000_000, perUserLimit: 1 });
       r.url = `${r.url}/api/sales/${saleId}/purchases`;
     }
 
@@ -120,14 +128,15 @@ async function main(): Promise<void> {
     }
 
     console.log(`\nAPI CPU per attempt, by stage (median of ${rounds} rounds of ${duration} s, ${connections} connections, Node flags ${API_NODE_FLAGS.join(' ')}):\n`);
-    console.log('| stage | what it adds | CPU µs/req | added µs | req/s | non-202 |');
-    console.log('| --- | --- | ---: | ---: | ---: | ---: |');
+    console.log('| stage | what it adds | CPU µs/req | added µs | req/s | max RSS MB | non-202 |');
+    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
     let previous: number | undefined;
     for (const r of runners) {
       const s = samples.get(r.name)!;
       const us = median(s.map((x) => x.usPerReq));
-      const added = previous === undefined || r.name === 'engine' ? '' : String(us - previous);
-      console.log(`| ${r.name} | ${ADDS[r.name]} | ${us} | ${added} | ${median(s.map((x) => x.reqPerSec))} | ${s.reduce((a, x) => a + x.unexpected, 0)} |`);
+      const added = previous === undefined || r.name.startsWith('engine') ? '' : String(us - previous);
+      const cells = [r.name, r.adds, us, added, median(s.map((x) => x.reqPerSec)), Math.round(r.maxRssMb), s.reduce((a, x) => a + x.unexpected, 0)];
+      console.log(`| ${cells.join(' | ')} |`);
       previous = us;
     }
     console.log('\nCPU per request moves with the machine (about 2x within an hour here); compare stages of one run.');

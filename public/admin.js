@@ -672,6 +672,20 @@ async function openLive(saleId) {
 
 /* ---------- managing the watched sale: add stock, extend, reconcile, cancel ---------- */
 
+/** A labelled field and its submit button in one form; submitting runs `action` instead of navigating. */
+function oneFieldForm(testId, label, field, button, action) {
+  const onsubmit = (event) => {
+    event.preventDefault();
+    void action();
+  };
+  return h(
+    'form',
+    { class: 'manage-form', novalidate: true, 'data-testid': testId, onsubmit },
+    h('label', { for: field.id }, label),
+    h('div', { class: 'inline-field' }, field, button),
+  );
+}
+
 function managePanel() {
   const units = h('input', {
     id: 'add-stock-units',
@@ -686,36 +700,10 @@ function managePanel() {
     'data-testid': 'add-stock-units',
   });
   const addStockButton = h('button', { class: 'btn btn-sm', type: 'submit', 'data-testid': 'add-stock' }, 'Add stock');
-  const addStock = h(
-    'form',
-    {
-      class: 'manage-form',
-      novalidate: true,
-      'data-testid': 'add-stock-form',
-      onsubmit: (event) => {
-        event.preventDefault();
-        void addStockAction();
-      },
-    },
-    h('label', { for: 'add-stock-units' }, 'Units to add'),
-    h('div', { class: 'inline-field' }, units, addStockButton),
-  );
+  const addStock = oneFieldForm('add-stock-form', 'Units to add', units, addStockButton, addStockAction);
   const endsAt = h('input', { id: 'extend-end-at', name: 'endsAt', type: 'datetime-local', required: true, 'data-testid': 'extend-end-at' });
   const extendButton = h('button', { class: 'btn btn-sm', type: 'submit', 'data-testid': 'extend-end' }, 'Extend end');
-  const extend = h(
-    'form',
-    {
-      class: 'manage-form',
-      novalidate: true,
-      'data-testid': 'extend-end-form',
-      onsubmit: (event) => {
-        event.preventDefault();
-        void extendAction();
-      },
-    },
-    h('label', { for: 'extend-end-at' }, 'New end'),
-    h('div', { class: 'inline-field' }, endsAt, extendButton),
-  );
+  const extend = oneFieldForm('extend-end-form', 'New end', endsAt, extendButton, extendAction);
   const reconcile = h('button', { class: 'btn btn-sm', type: 'button', 'data-testid': 'reconcile-sale', onclick: () => void reconcileAction() }, 'Reconcile');
   const cancel = h(
     'button',
