@@ -43,6 +43,7 @@ const schema = z.object({
   DATABASE_URL: url('postgres://postgres@127.0.0.1:5432/flashsale', ['postgres:', 'postgresql:']),
   PG_POOL_MAX: int(10, 1, 200),
   REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  REDIS_COMMAND_TIMEOUT_MS: int(1000, 50, 60_000),
   REDIS_PREFIX: z.string().regex(/^[a-z0-9_-]{1,32}$/i, 'must be 1-32 letters, digits, - or _').optional().default('fs'),
   QUEUE_NAME: z.string().regex(/^[a-z0-9_-]{1,64}$/i, 'must be 1-64 letters, digits, - or _').optional().default('purchases'),
   JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -53,6 +54,12 @@ const schema = z.object({
   BACKLOG_POLL_MS: int(250, 10, 10_000),
   ENQUEUE_BATCH_MAX: int(100, 1, 1000),
   BODY_LIMIT_BYTES: int(16 * 1024, 256, 10 * 1024 * 1024),
+  HTTP_HEADERS_TIMEOUT_MS: int(10_000, 100, 600_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(30_000, 100, 600_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(65_000, 100, 600_000),
+  ORPHAN_GRACE_MS: int(20_000, 500, 600_000),
+  ORPHAN_SWEEP_MS: int(5_000, 100, 600_000),
+  FAULT_ENQUEUE_DELAY_MS: int(0, 0, 600_000),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silent']).optional().default('info'),
   WORKER_CONCURRENCY: int(200, 1, 5000),
   WORKER_BATCH_SIZE: int(WORKER_BATCH_DEFAULTS.size, 1, 1000),
@@ -74,6 +81,8 @@ export type Config = Readonly<{
   pgPoolMax: number;
   redisUrl: string;
   redisPrefix: string;
+  /** Longest an API-side Redis command may wait for its reply before the request gets 503. */
+  redisCommandTimeoutMs: number;
   queueName: string;
   jwtSecret: string;
   /** True when JWT_SECRET was not set and the public dev default is in use. */
@@ -86,6 +95,16 @@ export type Config = Readonly<{
   /** Most purchases one BullMQ job carries (those admitted in one event-loop turn). */
   enqueueBatchMax: number;
   bodyLimitBytes: number;
+  /** Slow-client limits of the API's HTTP server (see README, "Timeouts"). */
+  http: Readonly<{ headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number }>;
+  /**
+   * An admitted purchase whose job never landed (enqueue refused, compensation failed,
+   * the gate's reply lost, the API killed) is settled by the orphan sweep once it is this
+   * old; the sweep runs every `sweepMs` in each worker process.
+   */
+  orphans: Readonly<{ graceMs: number; sweepMs: number }>;
+  /** Fault-testing only: each enqueue waits this long before its add (widens the gate-to-queue window). */
+  faultEnqueueDelayMs: number;
   logLevel: string;
   worker: Readonly<{
     concurrency: number;
@@ -131,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pgPoolMax: e.PG_POOL_MAX,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
+    redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     queueName: e.QUEUE_NAME,
     jwtSecret: e.JWT_SECRET ?? DEV_JWT_SECRET,
     jwtSecretIsDefault: !e.JWT_SECRET,
@@ -141,6 +161,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backlogPollMs: e.BACKLOG_POLL_MS,
     enqueueBatchMax: e.ENQUEUE_BATCH_MAX,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    http: Object.freeze({
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    }),
+    orphans: Object.freeze({ graceMs: e.ORPHAN_GRACE_MS, sweepMs: e.ORPHAN_SWEEP_MS }),
+    faultEnqueueDelayMs: e.FAULT_ENQUEUE_DELAY_MS,
     logLevel: e.LOG_LEVEL,
     worker: Object.freeze({
       concurrency: e.WORKER_CONCURRENCY,
