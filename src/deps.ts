@@ -6,7 +6,7 @@ import { connectRedis, createApiRedis } from './lib/redis';
 import { createKeys, Keys } from './redis/keys';
 import { loadScripts } from './redis/scripts';
 import { EnqueueBatcher } from './modules/purchases/enqueue-batcher';
-import { BacklogMonitor, PurchaseQueue, purchaseQueueFor } from './modules/purchases/queue';
+import { BacklogMonitor, markQueued, PurchaseQueue, purchaseQueueFor } from './modules/purchases/queue';
 import { SoldOutCache } from './modules/purchases/sold-out-cache';
 import { createOwnerNotifier, NotifyOwner } from './realtime/emitter';
 
@@ -28,13 +28,17 @@ export type ApiDeps = {
 
 export async function createApiDeps(config: Config, logger = createLogger(config.logLevel, 'api')): Promise<ApiDeps> {
   const db = createDb(config.databaseUrl, config.pgPoolMax, logger);
-  const redis = await connectRedis(createApiRedis(config.redisUrl, 'fs-api'));
+  const redis = await connectRedis(createApiRedis(config.redisUrl, 'fs-api', { commandTimeoutMs: config.redisCommandTimeoutMs }));
   loadScripts(redis);
   const keys = createKeys(config.redisPrefix);
   const queue = purchaseQueueFor(redis, config, keys);
   const backlog = new BacklogMonitor(queue, config.queueMaxBacklog, config.backlogPollMs, logger);
   await backlog.start();
-  const enqueue = new EnqueueBatcher(queue, backlog, config.enqueueBatchMax);
+  const enqueue = new EnqueueBatcher(queue, backlog, config.enqueueBatchMax, {
+    markQueued: (jobs) => markQueued(redis, keys, jobs),
+    faultDelayMs: config.faultEnqueueDelayMs,
+    onMarkFailed: (err) => logger.warn('queued marker not written; the orphan sweep will look for the job', { err: err.message }),
+  });
   const soldOut = new SoldOutCache(redis, keys, logger);
   soldOut.start();
   const notify = createOwnerNotifier(redis, config.redisPrefix);

@@ -8,6 +8,7 @@ import { purchaseQueueFor } from './modules/purchases/queue';
 import { reconcileMissingSales } from './modules/sales/reconcile';
 import { startPurchaseWorker } from './modules/purchases/worker';
 import { createOwnerNotifier, createPurchaseNotifier } from './realtime/emitter';
+import { startOrphanSweep } from './modules/purchases/orphan-sweep';
 import { createHoldQueue, scheduleHoldExpiries, startHoldWorker, sweepExpiredHolds } from './modules/purchases/holds';
 
 export type RunningWorker = { stop: () => Promise<void> };
@@ -42,6 +43,8 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
     onConfirmed: (held) => scheduleHoldExpiries(holdQueue, held),
   });
   await running.worker.waitUntilReady();
+  // Purchases admitted whose job never landed are settled on their own (see orphan-sweep.ts).
+  const orphanSweep = startOrphanSweep({ db, redis, keys, queue, logger, notify, graceMs: config.orphans.graceMs }, config.orphans.sweepMs, keys.orphanSweepLease);
   logger.info('purchase worker ready', {
     queue: config.queueName,
     concurrency: config.worker.concurrency,
@@ -49,6 +52,7 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
   });
   return {
     stop: async () => {
+      await orphanSweep.stop();
       await running.close();
       await holdWorker.close();
       await Promise.all([queue.close(), holdQueue.close()]);

@@ -201,9 +201,15 @@ describe('Purchases admitted together share a queue job', () => {
 
   const purchase = (): PurchaseJob => ({ purchaseId: randomUUID(), saleId: randomUUID(), userId: 'u', quantity: 1, admittedAt: Date.now(), idempotencyKey: null });
 
-  it('When purchases are enqueued in one turn of the event loop, then they go in one job, at most ENQUEUE_BATCH_MAX each, named after its first purchase', async () => {
+  it('When purchases are enqueued in one turn of the event loop, then they go in one job, at most ENQUEUE_BATCH_MAX each, named after its first purchase, and each job is marked queued after its add', async () => {
     const noted: number[] = [];
-    const batcher = new EnqueueBatcher(queue, { enqueueing: (n, add) => (noted.push(n), add()) }, 2);
+    const marked: string[][] = [];
+    const markQueued = async (jobs: PurchaseJob[]) => {
+      // Marked only once the job is really in the queue.
+      expect(await queue.getJob(jobs[0]!.purchaseId)).toBeDefined();
+      marked.push(jobs.map((j) => j.purchaseId));
+    };
+    const batcher = new EnqueueBatcher(queue, { enqueueing: (n, add) => (noted.push(n), add()) }, 2, { markQueued });
     const five = Array.from({ length: 5 }, purchase);
     await Promise.all(five.map((p) => batcher.enqueue(p)));
     const jobs = (await queue.getWaiting()).sort((a, b) => a.timestamp - b.timestamp || Number(a.id! > b.id!));
@@ -212,6 +218,8 @@ describe('Purchases admitted together share a queue job', () => {
     expect(grouped.flat().sort()).toEqual(five.map((p) => p.purchaseId).sort());
     for (const j of jobs) expect(j.id).toBe(j.data.purchases[0]!.purchaseId); // a replayed add is a no-op
     expect(noted.sort()).toEqual([1, 2, 2]);
+    await waitFor(async () => (marked.length === 3 ? true : undefined), 'three markers');
+    expect(marked.flat().sort()).toEqual(five.map((p) => p.purchaseId).sort());
   });
 
   it('When 40 shoppers are admitted at once over HTTP, then each purchase is in exactly one job, and each owner (only the owner) reads it as queued', async () => {
@@ -235,5 +243,8 @@ describe('Purchases admitted together share a queue job', () => {
     expect(someoneElse.status).toBe(404);
     const listed = await call(stack.api.url, 'GET', '/api/me/purchases', { token: shopperToken(shoppers[3]!.user) });
     expect(listed.body.items).toEqual([expect.objectContaining({ purchaseId: replies[3]!.body.purchaseId, status: 'queued' })]);
+    // Every add was followed by its marker: nothing is left for the orphan sweep.
+    const { redis, keys } = stack.api.deps;
+    await waitFor(async () => ((await redis.hlen(keys.sale(saleId).unqueued)) === 0 ? true : undefined), 'markers of every job');
   });
 });

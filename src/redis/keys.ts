@@ -9,6 +9,8 @@ export type SaleKeys = Readonly<{
   idempotency: string;
   purchases: string;
   stats: string;
+  /** Admitted purchases no queue job is known to hold yet (the orphan sweep's worklist). */
+  unqueued: string;
 }>;
 
 export type Keys = ReturnType<typeof createKeys>;
@@ -27,12 +29,18 @@ export function createKeys(prefix: string) {
         idempotency: `${base}:idem`,
         purchases: `${base}:purchases`,
         stats: `${base}:stats`,
+        unqueued: `${base}:unqueued`,
       };
     },
     /** Read model served to pollers: JSON of the purchase, its owner and status. */
     purchase: (purchaseId: string) => `${prefix}:purchase:{${purchaseId}}`,
     /** Recent purchase ids of one shopper (sorted by admission time). */
     userPurchases: (userId: string) => `${prefix}:user:{${userId}}:purchases`,
+    /** Readiness writes here (and under the queue's prefix, in the queue's slot) to prove Redis takes writes. */
+    healthProbe: `${prefix}:health:probe`,
+    queueHealthProbe: `{${prefix}:bull}:health:probe`,
+    /** Lease that lets one worker per period run the orphan sweep. */
+    orphanSweepLease: `${prefix}:orphan-sweep:lease`,
     rateLimit: (kind: 'user' | 'ip') => `${prefix}:rl:${kind}:`,
     /** BullMQ prefix; braces keep each queue's keys in one cluster slot. */
     bullPrefix: `{${prefix}:bull}`,

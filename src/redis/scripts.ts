@@ -4,21 +4,34 @@ import { Redis, Result } from 'ioredis';
 import { SALE_KEY_RETENTION_MS, SaleKeys } from './keys';
 
 /** The engine's Lua scripts, one file each, named `<name>-<numberOfKeys>.lua`. */
-const SCRIPT_FILES = ['admit-6', 'index-purchase-1', 'release-5', 'claim-1', 'finalize-4', 'restock-2', 'rebuild-6', 'settle-hold-4'] as const;
+const SCRIPT_FILES = [
+  'admit-7',
+  'index-purchase-1',
+  'release-6',
+  'claim-2',
+  'finalize-5',
+  'restock-2',
+  'rebuild-7',
+  'settle-hold-4',
+  'orphan-candidates-1',
+  'reject-orphans-6',
+] as const;
 
 // Versioned command names: a deploy with changed Lua never calls an old cached body.
-const VERSION = 'v1';
+const VERSION = 'v2';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    fsAdmitV1(...args: (string | number)[]): Result<[number, string?, string?, number?, number?], Context>;
-    fsIndexPurchaseV1(...args: (string | number)[]): Result<number, Context>;
-    fsReleaseV1(...args: (string | number)[]): Result<number, Context>;
-    fsClaimV1(...args: string[]): Result<string[], Context>;
-    fsFinalizeV1(...args: string[]): Result<number[], Context>;
-    fsSettleHoldV1(...args: string[]): Result<number, Context>;
-    fsRebuildV1(...args: string[]): Result<[number, number, number, number, number, number], Context>;
-    fsRestockV1(...args: (string | number)[]): Result<[number, number], Context>;
+    fsAdmitV2(...args: (string | number)[]): Result<[number, string?, string?, number?, number?], Context>;
+    fsIndexPurchaseV2(...args: (string | number)[]): Result<number, Context>;
+    fsReleaseV2(...args: (string | number)[]): Result<number, Context>;
+    fsClaimV2(...args: string[]): Result<string[], Context>;
+    fsFinalizeV2(...args: string[]): Result<number[], Context>;
+    fsSettleHoldV2(...args: string[]): Result<number, Context>;
+    fsRebuildV2(...args: string[]): Result<[number, number, number, number, number, number], Context>;
+    fsRestockV2(...args: (string | number)[]): Result<[number, number], Context>;
+    fsOrphanCandidatesV2(...args: (string | number)[]): Result<string[], Context>;
+    fsRejectOrphansV2(...args: string[]): Result<[string, number, number, string][], Context>;
   }
 }
 
@@ -48,26 +61,26 @@ export type AdmitReply = [number, string?, string?, number?, number?];
 /** Typed wrappers so callers never spell key order by hand. */
 export const scripts = {
   admit(client: Redis, k: SaleKeys, a: { purchaseId: string; userId: string; quantity: number; nowMs: number; idemKey: string }) {
-    return client.fsAdmitV1(
-      k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats,
+    return client.fsAdmitV2(
+      k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats, k.unqueued,
       a.purchaseId, a.userId, a.quantity, a.nowMs, a.idemKey, SALE_KEY_RETENTION_MS,
     ) as Promise<AdmitReply>;
   },
   indexPurchase(client: Redis, userIndexKey: string, a: { scoreMs: number; member: string; ttlSeconds: number }) {
-    return client.fsIndexPurchaseV1(userIndexKey, a.scoreMs, a.member, a.ttlSeconds);
+    return client.fsIndexPurchaseV2(userIndexKey, a.scoreMs, a.member, a.ttlSeconds);
   },
   release(client: Redis, k: SaleKeys, a: { purchaseId: string; idemKey: string; reason: string }) {
-    return client.fsReleaseV1(k.remaining, k.users, k.purchases, k.idempotency, k.stats, a.purchaseId, a.idemKey, a.reason);
+    return client.fsReleaseV2(k.remaining, k.users, k.purchases, k.idempotency, k.stats, k.unqueued, a.purchaseId, a.idemKey, a.reason);
   },
   claim(client: Redis, k: SaleKeys, purchaseIds: string[]) {
-    return client.fsClaimV1(k.purchases, ...purchaseIds);
+    return client.fsClaimV2(k.purchases, k.unqueued, ...purchaseIds);
   },
   settleHold(client: Redis, k: SaleKeys, purchaseId: string, outcome: 'paid' | 'expired') {
-    return client.fsSettleHoldV1(k.remaining, k.users, k.purchases, k.stats, purchaseId, outcome);
+    return client.fsSettleHoldV2(k.remaining, k.users, k.purchases, k.stats, purchaseId, outcome);
   },
   finalize(client: Redis, k: SaleKeys, outcomes: { purchaseId: string; status: 'confirmed' | 'rejected'; reason?: string }[]) {
     const args = outcomes.flatMap((o) => [o.purchaseId, o.status, o.reason ?? '']);
-    return client.fsFinalizeV1(k.remaining, k.users, k.purchases, k.stats, ...args);
+    return client.fsFinalizeV2(k.remaining, k.users, k.purchases, k.stats, k.unqueued, ...args);
   },
   restock(
     client: Redis,
@@ -75,10 +88,18 @@ export const scripts = {
     a: { stockDelta: number; mode: 'checked' | 'force'; expireAtMs: number; meta: Record<string, string | number> },
   ) {
     const fields = Object.entries(a.meta).flat();
-    return client.fsRestockV1(k.meta, k.remaining, a.stockDelta, a.mode, a.expireAtMs, ...fields);
+    return client.fsRestockV2(k.meta, k.remaining, a.stockDelta, a.mode, a.expireAtMs, ...fields);
   },
-  /** Reconciliation (rebuild-6): `payload` is the JSON documented in the script's header. */
+  /** Reconciliation (rebuild-7): `payload` is the JSON documented in the script's header. */
   rebuild(client: Redis, k: SaleKeys, payload: string) {
-    return client.fsRebuildV1(k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats, payload);
+    return client.fsRebuildV2(k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats, k.unqueued, payload);
+  },
+  /** Purchases admitted before `cutoffMs` that no queue job is known to hold (at most `limit`). */
+  orphanCandidates(client: Redis, k: SaleKeys, cutoffMs: number, limit: number) {
+    return client.fsOrphanCandidatesV2(k.unqueued, cutoffMs, limit);
+  },
+  /** Rejects those still queued and still without a known job; returns them as [id, quantity, createdAtMs, userId]. */
+  rejectOrphans(client: Redis, k: SaleKeys, reason: string, purchaseIds: string[]) {
+    return client.fsRejectOrphansV2(k.remaining, k.users, k.purchases, k.idempotency, k.stats, k.unqueued, reason, ...purchaseIds);
   },
 };

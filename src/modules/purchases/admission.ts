@@ -8,6 +8,8 @@ import { Keys, scopedIdempotencyKey } from '../../redis/keys';
 import { scripts } from '../../redis/scripts';
 import { requestReconcile } from '../sales/reconcile';
 import { findSale } from '../sales/repository';
+import { saleLockKey } from '../sales/sale';
+import { recordNotQueued } from './repository';
 import { PurchaseJob } from './job';
 import { EnqueueBatcher } from './enqueue-batcher';
 import { BacklogMonitor, PurchaseQueue } from './queue';
@@ -103,6 +105,12 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
 /**
  * The reservation's compensation: give the units back unless a worker already
  * claimed the purchase (then the job exists and the purchase goes on normally).
+ *
+ * The shopper hears 503 only when nothing can confirm the purchase later: the gate
+ * released it (a late job finds it rejected), or, with Redis unreachable, PostgreSQL
+ * holds it as rejected (a late job finds that first; the orphan sweep gives the units
+ * back once Redis answers). Only when neither could be written is the answer 202: the
+ * purchase then ends confirmed (its job landed) or rejected by the sweep, never both.
  */
 async function compensate(
   deps: AdmissionDeps,
@@ -117,11 +125,17 @@ async function compensate(
   try {
     released = await scripts.release(deps.redis, keys, { purchaseId: purchase.purchaseId, idemKey, reason: 'ENQUEUE_FAILED' });
   } catch (err) {
-    // Redis is unreachable: the job may exist, and answering an error now could be
-    // contradicted by a later confirmation. The purchase stays admitted; a worker (if
-    // the job exists) or reconciliation settles it.
     deps.logger.error('release after failed enqueue failed', { purchaseId: purchase.purchaseId, err: (err as Error).message });
-    return { created: true, purchase };
+    const recorded = await recordNotQueued(deps.db, saleLockKey(attempt.saleId), [{ ...purchase, userId: attempt.userId, reason: 'ENQUEUE_FAILED' }]).then(
+      (statuses) => statuses.get(purchase.purchaseId),
+      (pgErr: Error) => {
+        deps.logger.error('recording the failed enqueue in PostgreSQL failed too; the orphan sweep settles it', { purchaseId: purchase.purchaseId, err: pgErr.message });
+        return undefined;
+      },
+    );
+    // A worker got there first (the add had landed): the purchase goes on normally.
+    if (recorded !== 'rejected') return { created: true, purchase };
+    throw Errors.unavailable('QUEUE_UNAVAILABLE', 'The purchase could not be queued; nothing was taken, please retry', 1);
   }
   if (released === 0) return { created: true, purchase };
   await writeFinal(deps.redis, deps.keys, [

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { PurchaseJob } from './job';
 import { BacklogMonitor, enqueuePurchases, PurchaseQueue } from './queue';
 
@@ -19,6 +20,13 @@ export class EnqueueBatcher {
     private readonly queue: PurchaseQueue,
     private readonly backlog: Pick<BacklogMonitor, 'enqueueing'>,
     private readonly maxSize: number,
+    private readonly opts: {
+      /** After an add: tells the gate these purchases have a job (the orphan sweep then leaves them alone). */
+      markQueued: (jobs: PurchaseJob[]) => Promise<unknown>;
+      /** Fault tests only: wait this long before each add. */
+      faultDelayMs?: number;
+      onMarkFailed?: (err: Error) => void;
+    },
   ) {}
 
   enqueue(job: PurchaseJob): Promise<void> {
@@ -40,8 +48,16 @@ export class EnqueueBatcher {
     const batch = this.pending;
     this.pending = [];
     const jobs = batch.map((w) => w.job);
-    this.backlog.enqueueing(jobs.length, () => enqueuePurchases(this.queue, jobs)).then(
-      () => batch.forEach((w) => w.resolve()),
+    const add = async () => {
+      if (this.opts.faultDelayMs) await delay(this.opts.faultDelayMs);
+      return enqueuePurchases(this.queue, jobs);
+    };
+    this.backlog.enqueueing(jobs.length, add).then(
+      () => {
+        // Not awaited by the 202: a lost marker only makes the sweep look in the queue for these.
+        this.opts.markQueued(jobs).catch((err: Error) => this.opts.onMarkFailed?.(err));
+        batch.forEach((w) => w.resolve());
+      },
       (err: unknown) => batch.forEach((w) => w.reject(err)),
     );
   }

@@ -40,6 +40,17 @@ export function enqueuePurchases(queue: PurchaseQueue, purchases: PurchaseJob[])
   return queue.add(PURCHASE_JOB_NAME, { purchases }, { jobId: purchases[0]!.purchaseId });
 }
 
+/** Tells the gate that these purchases now have a queue job: one HDEL per sale. */
+export function markQueued(redis: Redis, keys: Pick<Keys, 'sale'>, jobs: PurchaseJob[]): Promise<unknown> {
+  const bySale = new Map<string, string[]>();
+  for (const j of jobs) {
+    const ids = bySale.get(j.saleId);
+    if (ids) ids.push(j.purchaseId);
+    else bySale.set(j.saleId, [j.purchaseId]);
+  }
+  return Promise.all([...bySale].map(([saleId, ids]) => redis.hdel(keys.sale(saleId).unqueued, ...ids)));
+}
+
 /** Longest a backlog count waits for the adds in flight. */
 const ADD_WAIT_MS = 1000;
 

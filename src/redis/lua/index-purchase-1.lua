@@ -1,7 +1,7 @@
 --[[
   Indexes a just-admitted purchase under its owner and keeps the index alive for the
   read model's lifetime: ZADD and EXPIRE as one command, so admission sends one Redis
-  command for the index instead of two. (It cannot join admit-6: the index lives in
+  command for the index instead of two. (It cannot join admit-7: the index lives in
   the user's hash slot, the gate in the sale's.)
 
   Input:

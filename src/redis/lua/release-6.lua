@@ -1,5 +1,5 @@
 --[[
-  Compensation for admit-6: gives a reservation back when the purchase could not
+  Compensation for admit-7: gives a reservation back when the purchase could not
   be enqueued. Only a purchase still `queued` (not yet claimed by a worker) is
   released, so a purchase a worker already holds is never given back twice.
 
@@ -9,6 +9,7 @@
     KEYS[3] purchases hash
     KEYS[4] idempotency hash
     KEYS[5] stats hash
+    KEYS[6] unqueued hash
 
     ARGV[1] purchaseId
     ARGV[2] scoped idempotency key, or ""
@@ -16,6 +17,7 @@
 
   Output: 1 released (purchase now rejected), 0 not released (claimed, finished or unknown)
 ]]
+redis.call('HDEL', KEYS[6], ARGV[1])
 local rec = redis.call('HGET', KEYS[3], ARGV[1])
 if not rec then return 0 end
 local status, q, createdAt, userId = string.match(rec, '^(%a+)|(%d+)|(%d+)|(.*)$')

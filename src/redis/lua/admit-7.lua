@@ -9,6 +9,9 @@
     KEYS[4] idempotency hash      (scopedKey -> purchaseId)
     KEYS[5] purchases hash        (purchaseId -> "status|quantity|createdAtMs|userId")
     KEYS[6] stats hash            (admitted, admittedUnits, pendingUnits, rejected:<CODE>)
+    KEYS[7] unqueued hash         (purchaseId -> "admittedAtMs|scopedIdemKey"): admitted, no queue
+                                  job known yet; the API's marker, the worker's claim or the
+                                  orphan sweep removes the entry
 
     ARGV[1] purchaseId (fresh UUID from the caller; a replayed command finds it and returns it)
     ARGV[2] userId
@@ -83,6 +86,7 @@ redis.call('DECRBY', KEYS[2], qty)
 redis.call('HINCRBY', KEYS[3], userId, qty)
 redis.call('HSET', KEYS[5], pid, 'queued|' .. qty .. '|' .. now .. '|' .. userId)
 if idemKey ~= '' then redis.call('HSET', KEYS[4], idemKey, pid) end
+redis.call('HSET', KEYS[7], pid, now .. '|' .. idemKey)
 redis.call('HINCRBY', KEYS[6], 'admitted', 1)
 redis.call('HINCRBY', KEYS[6], 'admittedUnits', qty)
 -- Units admitted but not yet decided by a worker: stats compare remaining + these with PostgreSQL.
@@ -90,5 +94,6 @@ redis.call('HINCRBY', KEYS[6], 'pendingUnits', qty)
 keep(KEYS[3])
 keep(KEYS[5])
 keep(KEYS[6])
+keep(KEYS[7])
 if idemKey ~= '' then keep(KEYS[4]) end
 return { 1, pid, 'queued', now, qty }

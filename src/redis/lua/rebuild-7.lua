@@ -11,6 +11,7 @@
     KEYS[4] idempotency hash
     KEYS[5] purchases hash        (purchaseId -> "status|quantity|createdAtMs|userId")
     KEYS[6] stats hash
+    KEYS[7] unqueued hash         (entries of purchases no longer queued are dropped)
 
     ARGV[1] JSON payload (numbers that are concatenated into records travel as strings):
       meta        [field, value, ...]        the sale's metadata, from PostgreSQL
@@ -75,7 +76,7 @@ for i = 1, #entries, 2 do
       if decided[1] == 'rejected' then bump('rejected:' .. decided[2], 1) else bump('confirmed', 1) end
       settled = settled + 1
     elseif p.orphans[pid] then
-      -- As release-5 would have done, had the API been able to.
+      -- As release-6 would have done, had the API been able to.
       redis.call('HSET', KEYS[5], pid, 'rejected' .. rest)
       bump('admitted', -1)
       bump('admittedUnits', -tonumber(q))
@@ -126,5 +127,12 @@ if statsGone then
   for reason, n in pairs(s.rejected) do redis.call('HSET', KEYS[6], 'rejected:' .. reason, tonumber(n)) end
 end
 
-for i = 1, 6 do redis.call('PEXPIREAT', KEYS[i], p.expireAt) end
+-- Only a purchase still queued here can be an orphan; the rest are decided or claimed.
+local unqueued = redis.call('HKEYS', KEYS[7])
+for _, pid in ipairs(unqueued) do
+  local rec = redis.call('HGET', KEYS[5], pid)
+  if not rec or string.sub(rec, 1, 7) ~= 'queued|' then redis.call('HDEL', KEYS[7], pid) end
+end
+
+for i = 1, 7 do redis.call('PEXPIREAT', KEYS[i], p.expireAt) end
 return { remaining, inflight, inflightUnits, hadMeta, settled, orphaned }

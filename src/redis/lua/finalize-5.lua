@@ -9,6 +9,7 @@
     KEYS[2] per-user units hash
     KEYS[3] purchases hash
     KEYS[4] stats hash
+    KEYS[5] unqueued hash
 
     ARGV: triples, repeated: purchaseId, status ("confirmed" | "rejected"), reason ("" when confirmed)
 
@@ -18,6 +19,7 @@ local out = {}
 for i = 1, #ARGV, 3 do
   local pid, status, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local applied = 0
+  redis.call('HDEL', KEYS[5], pid)
   local rec = redis.call('HGET', KEYS[3], pid)
   if rec then
     local cur, q, createdAt, userId = string.match(rec, '^(%a+)|(%d+)|(%d+)|(.*)$')

@@ -1,9 +1,10 @@
 --[[
   A worker claims purchases before writing them to PostgreSQL: `queued` becomes
-  `processing`, after which release-5 can no longer give the reservation back.
+  `processing`, after which release-6 can no longer give the reservation back.
 
   Input:
     KEYS[1] purchases hash
+    KEYS[2] unqueued hash (a claimed purchase has a job: the orphan sweep leaves it alone)
     ARGV[1..n] purchaseIds
 
   Output: one status per purchaseId, in order:
@@ -12,6 +13,7 @@
     PostgreSQL decides alone)
 ]]
 local out = {}
+if #ARGV > 0 then redis.call('HDEL', KEYS[2], unpack(ARGV)) end
 for i, pid in ipairs(ARGV) do
   local rec = redis.call('HGET', KEYS[1], pid)
   if not rec then

@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { Db } from '../../lib/db';
+import { Logger } from '../../lib/logger';
+import { Keys, SALE_KEY_RETENTION_MS } from '../../redis/keys';
+import { scripts } from '../../redis/scripts';
+import { NotifyOwner } from '../../realtime/emitter';
+import { PurchaseQueue } from './queue';
+import { writeFinal } from './read-model';
+import { recordNotQueued } from './repository';
+import { saleLockKey } from '../sales/sale';
+
+/**
+ * The orphan sweep: settles purchases the gate admitted whose queue job never landed.
+ *
+ * An admission records the purchase in its sale's `unqueued` hash; the API's marker after
+ * its add, a worker's claim, a release or a finalize removes it. What is still there after
+ * `graceMs` had its enqueue refused with a failed compensation, its gate reply lost, or its
+ * API node killed between the gate and the add. Such a purchase is rejected
+ * (ENQUEUE_FAILED) and its units go back, in the gate first (status-guarded, so a worker
+ * that claimed it meanwhile keeps it, and a job that turns up later is skipped), then in
+ * PostgreSQL (so a Redis that later loses the record cannot let a late job confirm it).
+ *
+ * Cheap when nothing is wrong: one small query for the sales whose keys still live, and
+ * per sale one script that reads a hash holding only the adds in flight. The queue is
+ * listed only when candidates exist, so that a purchase whose job did land (its marker
+ * was lost) is left to the worker instead of being rejected.
+ */
+export type OrphanSweepDeps = {
+  db: Db;
+  redis: Redis;
+  keys: Keys;
+  queue: PurchaseQueue;
+  logger: Logger;
+  notify?: NotifyOwner;
+  graceMs: number;
+};
+
+export type SweepReport = { sales: number; candidates: number; inJobs: number; rejected: number };
+
+export const ORPHAN_REASON = 'ENQUEUE_FAILED';
+/** Most candidates one sale yields per sweep (the next sweep takes the rest). */
+const PER_SALE_LIMIT = 1000;
+/** Job states in which a job can still be processed (exhausted `failed` jobs cannot). */
+const LIVE_JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
+
+export async function sweepOrphans(deps: OrphanSweepDeps, nowMs = Date.now()): Promise<SweepReport> {
+  // Every sale whose gate keys may still exist (cancelled and ended ones included).
+  const sales = await deps.db('sales')
+    .where('ends_at', '>', new Date(nowMs - SALE_KEY_RETENTION_MS))
+    .select<{ id: string }[]>('id');
+  const cutoff = nowMs - deps.graceMs;
+  const found = await Promise.all(sales.map(({ id }) => scripts.orphanCandidates(deps.redis, deps.keys.sale(id), cutoff, PER_SALE_LIMIT)));
+  const report: SweepReport = { sales: sales.length, candidates: 0, inJobs: 0, rejected: 0 };
+  const bySale = sales.map(({ id }, i) => ({ saleId: id, candidates: found[i]! })).filter((s) => s.candidates.length > 0);
+  if (bySale.length === 0) return report;
+
+  const queued = await purchasesInLiveJobs(deps.queue);
+  for (const { saleId, candidates } of bySale) {
+    report.candidates += candidates.length;
+    const k = deps.keys.sale(saleId);
+    const withJob = candidates.filter((id) => queued.has(id));
+    const orphans = candidates.filter((id) => !queued.has(id));
+    // Their job exists (the API's marker was lost): the worker's claim settles them.
+    if (withJob.length > 0) await deps.redis.hdel(k.unqueued, ...withJob);
+    report.inJobs += withJob.length;
+    if (orphans.length === 0) continue;
+
+    const rejected = (await scripts.rejectOrphans(deps.redis, k, ORPHAN_REASON, orphans)).map(([purchaseId, quantity, createdAtMs, userId]) => ({
+      purchaseId,
+      saleId,
+      userId,
+      quantity: Number(quantity),
+      status: 'rejected' as const,
+      reason: ORPHAN_REASON,
+      createdAt: new Date(Number(createdAtMs)).toISOString(),
+    }));
+    if (rejected.length === 0) continue;
+    report.rejected += rejected.length;
+    await recordNotQueued(deps.db, saleLockKey(saleId), rejected);
+    await writeFinal(deps.redis, deps.keys, rejected);
+    for (const p of rejected) {
+      deps.notify?.(p.userId, { purchaseId: p.purchaseId, saleId, status: 'rejected', reason: ORPHAN_REASON });
+    }
+    deps.logger.warn('orphaned purchases rejected and their units given back', { saleId, purchases: rejected.length });
+  }
+  return report;
+}
+
+/** Purchase ids held by jobs that can still run. One listing of the queue, only when candidates exist. */
+async function purchasesInLiveJobs(queue: PurchaseQueue): Promise<Set<string>> {
+  const jobs = await queue.getJobs([...LIVE_JOB_STATES], 0, -1);
+  const ids = new Set<string>();
+  for (const job of jobs) for (const p of job?.data?.purchases ?? []) ids.add(p.purchaseId);
+  return ids;
+}
+
+export type RunningSweep = { stop: () => Promise<void> };
+
+/**
+ * Runs the sweep every `everyMs` in this process. With many workers, a short Redis lease
+ * lets one of them sweep per period (the sweep is safe to run twice at once, just wasteful).
+ */
+export function startOrphanSweep(deps: OrphanSweepDeps, everyMs: number, leaseKey: string): RunningSweep {
+  const token = randomUUID();
+  let running: Promise<void> | undefined;
+  const tick = async () => {
+    try {
+      const leased = await deps.redis.set(leaseKey, token, 'PX', Math.max(100, everyMs - 50), 'NX');
+      if (leased !== 'OK') return;
+      const report = await sweepOrphans(deps);
+      if (report.candidates > 0) deps.logger.info('orphan sweep', { ...report });
+    } catch (err) {
+      deps.logger.warn('orphan sweep failed; the next one retries', { err: (err as Error).message });
+    }
+  };
+  const timer = setInterval(() => {
+    if (!running) running = tick().finally(() => (running = undefined));
+  }, everyMs);
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
