@@ -495,7 +495,7 @@ describe('When the API runs with its default test configuration', () => {
       expect(live.status).toBe(200);
       const ready = await call(base, 'GET', '/api/health/ready');
       expect(ready.status).toBe(200);
-      expect(ready.body.checks).toMatchObject({ postgres: { ok: true }, redis: { ok: true } });
+      expect(ready.body.checks).toMatchObject({ postgres: { ok: true }, redis: { ok: true }, queue: { ok: true } });
       const deep = await call(base, 'GET', '/api/health');
       expect(deep.status).toBe(200);
       expect(deep.body).toMatchObject({ status: 'ok', checks: { postgres: { ok: true }, redis: { ok: true }, queue: { ok: true } } });

@@ -1,7 +1,8 @@
 import { NextFunction, Request, Response } from 'express';
-import { pgCode, PgCodes } from '../lib/db';
+import { isDatabaseUnavailable, pgCode, PgCodes } from '../lib/db';
 import { AppError, Errors, ErrorType } from '../lib/errors';
 import { Logger } from '../lib/logger';
+import { isRedisUnavailable } from '../lib/redis';
 
 /** The one place domain error types become HTTP statuses. */
 const STATUS: Record<ErrorType, number> = {
@@ -19,9 +20,15 @@ const STATUS: Record<ErrorType, number> = {
   unexpected: 500,
 };
 
-/** Errors thrown by body-parser / Express itself, and PostgreSQL codes, translated first. */
+/**
+ * Errors thrown by body-parser / Express itself, a store that cannot answer now, and
+ * PostgreSQL codes, translated first.
+ */
 function translate(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  // Infrastructure trouble is an answer too: 503 and when to retry, never a 500.
+  if (isRedisUnavailable(err)) return Errors.unavailable('REDIS_UNAVAILABLE', 'The purchase store is unavailable right now; please retry shortly', 1);
+  if (isDatabaseUnavailable(err)) return Errors.unavailable('DATABASE_UNAVAILABLE', 'The database is unavailable right now; please retry shortly', 2);
   const e = err as { type?: string; status?: number; code?: string };
   if (e?.type === 'entity.parse.failed') return Errors.validation('Malformed JSON body');
   if (e?.type === 'entity.too.large') return new AppError('payload_too_large', 'PAYLOAD_TOO_LARGE', 'Request body is too large');
@@ -45,7 +52,10 @@ export function errorHandler(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const appErr = translate(err);
     const status = STATUS[appErr.type];
-    if (status >= 500 && appErr.code !== 'OVERLOADED') {
+    if (appErr.type === 'unavailable') {
+      // Expected during an outage (no stack: it is not a bug); OVERLOADED is routine back-pressure.
+      if (appErr.code !== 'OVERLOADED') logger.warn('request refused: dependency unavailable', { requestId: res.getHeader('X-Request-Id'), method: req.method, path: req.path, code: appErr.code, err: (err as Error)?.message });
+    } else if (status >= 500) {
       // Details stay in the logs; the client sees only the envelope.
       logger.error('request failed', { requestId: res.getHeader('X-Request-Id'), method: req.method, path: req.path, err: (err as Error)?.message, stack: (err as Error)?.stack });
     }

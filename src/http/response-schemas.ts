@@ -178,7 +178,7 @@ const check = z.strictObject({ ok: z.boolean(), ms: count, error: z.string().opt
 export const healthLiveSchema = z.strictObject({ status: z.literal('ok') });
 export const healthReadySchema = z.strictObject({
   status: z.enum(['ok', 'unavailable']),
-  checks: z.strictObject({ postgres: check, redis: check }),
+  checks: z.strictObject({ postgres: check, redis: check, queue: check }),
 });
 export const healthDeepSchema = z.strictObject({
   status: z.enum(['ok', 'degraded']),

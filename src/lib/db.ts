@@ -60,3 +60,17 @@ export const PgCodes = {
 export function pgCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
 }
+
+/** SQLSTATEs that mean "PostgreSQL cannot serve now" (shutting down, starting, no slots), plus class 08 (connection). */
+const PG_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300', '53400']);
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
+
+/** True when an error means PostgreSQL is unreachable or restarting, not that a query is wrong. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { name?: string; message?: string; code?: unknown };
+  if (e.name === 'KnexTimeoutError') return true;
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (PG_UNAVAILABLE.has(code) || code.startsWith('08') || SOCKET_CODES.has(code)) return true;
+  return /Connection terminated|terminating connection|the database system is (starting up|shutting down)/i.test(e.message ?? '');
+}

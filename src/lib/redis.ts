@@ -1,15 +1,24 @@
 import { Redis, RedisOptions } from 'ioredis';
 
 /**
- * Producer-side client (API): fails fast when Redis is down instead of queueing
- * commands, and pipelines concurrent commands into one round trip.
+ * How soon a dropped client tries again: every 200 ms at most, so service resumes within
+ * a fraction of a second of Redis answering again (ioredis would back off to 2 s).
  */
-export function createApiRedis(url: string, name: string): Redis {
+const reconnectDelay = (attempt: number) => Math.min(attempt * 50, 200);
+
+/**
+ * Producer-side client (API): fails fast when Redis is down instead of queueing
+ * commands, gives up on a reply after `commandTimeoutMs` (the request then gets 503),
+ * and pipelines concurrent commands into one round trip.
+ */
+export function createApiRedis(url: string, name: string, opts: { commandTimeoutMs?: number } = {}): Redis {
   return new Redis(url, {
     connectionName: name,
     enableOfflineQueue: false,
     enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
+    ...(opts.commandTimeoutMs ? { commandTimeout: opts.commandTimeoutMs } : {}),
+    retryStrategy: reconnectDelay,
     lazyConnect: true,
   } satisfies RedisOptions);
 }
@@ -20,6 +29,7 @@ export function createWorkerRedis(url: string, name: string): Redis {
     connectionName: name,
     maxRetriesPerRequest: null,
     enableAutoPipelining: true,
+    retryStrategy: reconnectDelay,
     lazyConnect: true,
   } satisfies RedisOptions);
 }
@@ -34,4 +44,21 @@ export async function connectRedis(client: Redis): Promise<Redis> {
     });
   }
   return client;
+}
+
+/** Replies with which Redis says "not now" (memory full, loading, read-only replica, failover...). */
+const UNAVAILABLE_REPLIES = /^(OOM|LOADING|READONLY|MISCONF|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|NOTBUSY)\b/;
+/** What ioredis says when there is no usable connection or no reply in time. */
+const CLIENT_MESSAGES = /Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|max retries per request|Connection in subscriber mode/i;
+
+/**
+ * True when an error means "Redis cannot take this now" (it is down, full, loading or too
+ * slow), as opposed to a bug: the request gets 503 with Retry-After, not 500.
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { name?: string; message?: string };
+  if (e.name === 'MaxRetriesPerRequestError') return true;
+  if (e.name === 'ReplyError' && UNAVAILABLE_REPLIES.test(e.message ?? '')) return true;
+  return CLIENT_MESSAGES.test(e.message ?? '');
 }

@@ -1,42 +1,67 @@
 import { Router } from 'express';
 import { Redis } from 'ioredis';
 import { Db } from '../../lib/db';
+import { Keys } from '../../redis/keys';
 import { PurchaseQueue } from '../purchases/queue';
 
 type Check = { ok: boolean; ms: number; error?: string };
 
+/** Longest a health check waits on one dependency. */
+const CHECK_TIMEOUT_MS = 1000;
+
 async function timed(fn: () => Promise<unknown>): Promise<Check> {
   const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([fn(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
+    await Promise.race([fn(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), CHECK_TIMEOUT_MS)))]);
     return { ok: true, ms: Date.now() - started };
   } catch (err) {
     return { ok: false, ms: Date.now() - started, error: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
-/** live: the process answers; ready: it can serve (Redis, PostgreSQL); health: deep, with the queue. */
-export function healthRouter(deps: { db: Db; redis: Redis; queue: PurchaseQueue; isShuttingDown: () => boolean }): Router {
+export type HealthDeps = { db: Db; redis: Redis; keys: Keys; queue: PurchaseQueue; isShuttingDown: () => boolean };
+
+/**
+ * live: the process answers (never depends on Redis or PostgreSQL, so an orchestrator
+ * does not restart a healthy process during their outage). ready: it can admit purchases
+ * now: PostgreSQL answers, and Redis and the queue take writes (a ping succeeds on a
+ * Redis at maxmemory that refuses every admission; a short-lived SET does not).
+ * health: deep, with the queue's counts.
+ */
+export function healthRouter(deps: HealthDeps): Router {
   const router = Router();
+  const checks = () =>
+    Promise.all([
+      timed(() => deps.db.raw('SELECT 1')),
+      timed(() => deps.redis.set(deps.keys.healthProbe, '1', 'PX', 5000)),
+      // The queue shares the API's client; this key lives in the queue's own slot.
+      timed(() => deps.redis.set(deps.keys.queueHealthProbe, '1', 'PX', 5000)),
+    ]);
   router.get('/health/live', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/health/ready', async (_req, res) => {
-    const [postgres, redis] = await Promise.all([timed(() => deps.db.raw('SELECT 1')), timed(() => deps.redis.ping())]);
-    const ok = postgres.ok && redis.ok && !deps.isShuttingDown();
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks: { postgres, redis } });
+    const [postgres, redis, queue] = await checks();
+    const ok = postgres.ok && redis.ok && queue.ok && !deps.isShuttingDown();
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks: { postgres, redis, queue } });
   });
   router.get('/health', async (_req, res) => {
     let counts: Record<string, number> = {};
-    const [postgres, redis, queue] = await Promise.all([
-      timed(() => deps.db.raw('SELECT 1')),
-      timed(() => deps.redis.ping()),
+    const [[postgres, redis, queue], countCheck] = await Promise.all([
+      checks(),
       timed(async () => {
         counts = await deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
       }),
     ]);
-    const ok = postgres.ok && redis.ok && queue.ok;
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', checks: { postgres, redis, queue: { ...queue, counts } } });
+    const queueOk = queue.ok && countCheck.ok;
+    const ok = postgres.ok && redis.ok && queueOk;
+    res.status(ok ? 200 : 503).json({
+      status: ok ? 'ok' : 'degraded',
+      checks: { postgres, redis, queue: { ...queue, ok: queueOk, ...(countCheck.error ? { error: countCheck.error } : {}), counts } },
+    });
   });
   return router;
 }
