@@ -12,7 +12,10 @@ export type NotifyOwner = (userId: string, update: PurchaseUpdate) => void;
  * room. At-most-once, like all Socket.io delivery.
  */
 export function createOwnerNotifier(redis: Redis, redisPrefix: string): NotifyOwner {
-  const emitter = new Emitter<ServerToClientEvents>(redis, { key: socketKey(redisPrefix) });
+  // The emitter publishes without awaiting: on an API client that fails fast while Redis
+  // is down, an uncaught rejection would end the process. A lost push is allowed (at most once).
+  const publisher = { publish: (channel: string, message: string | Buffer) => redis.publish(channel, message).catch(() => 0) };
+  const emitter = new Emitter<ServerToClientEvents>(publisher, { key: socketKey(redisPrefix) });
   return (userId, update) => emitter.to(rooms.user(userId)).emit('purchase:update', update);
 }
 

@@ -41,8 +41,14 @@ export async function payPurchase(deps: PayDeps, req: { purchaseId: string; user
   const row = await deps.db('purchases as p')
     .join('sales as s', 's.id', 'p.sale_id')
     .where('p.id', req.purchaseId)
-    .first<{ total: string; open: boolean } | undefined>(deps.db.raw('p.quantity * s.price_cents AS total'), deps.db.raw('p.hold_expires_at > now() AS open'));
+    .first<{ total: string; open: boolean; status: string } | undefined>(
+      deps.db.raw('p.quantity * s.price_cents AS total'),
+      deps.db.raw('p.hold_expires_at > now() AS open'),
+      'p.status',
+    );
   if (!row) throw Errors.notFound('PURCHASE_NOT_FOUND', 'Purchase not found');
+  // PostgreSQL is the truth: a payment whose Redis update was lost is never charged twice.
+  if (row.status === 'paid') return announcePaid(deps, view, req.userId);
   if (!row.open) throw expired();
 
   const answer = await withTimeout(deps.provider(req.paymentToken, Number(row.total)), deps.timeoutMs);
@@ -73,11 +79,24 @@ export async function payPurchase(deps: PayDeps, req: { purchaseId: string; user
     throw expired();
   }
 
+  return announcePaid(deps, view, req.userId);
+}
+
+/**
+ * After PostgreSQL committed `paid`: the gate, the read model and the owner's sockets
+ * hear of it. The payment stands whatever Redis says, so a Redis failure here is logged,
+ * not answered as an error (the shopper would pay again); the next pay call repairs it.
+ */
+async function announcePaid(deps: PayDeps, view: PurchaseView, userId: string): Promise<PurchaseView> {
   const paid: PurchaseView = { ...view, status: 'paid' };
   delete paid.holdExpiresAt;
-  await scripts.settleHold(deps.redis, deps.keys.sale(view.saleId), req.purchaseId, 'paid');
-  await writeFinal(deps.redis, deps.keys, [{ ...paid, userId: req.userId }]);
-  deps.notify?.(req.userId, { purchaseId: paid.purchaseId, saleId: paid.saleId, status: 'paid', ...(paid.orderId ? { orderId: paid.orderId } : {}) });
+  try {
+    await scripts.settleHold(deps.redis, deps.keys.sale(view.saleId), view.purchaseId, 'paid');
+    await writeFinal(deps.redis, deps.keys, [{ ...paid, userId }]);
+  } catch (err) {
+    deps.logger.warn('payment recorded; its Redis update failed', { purchaseId: view.purchaseId, err: (err as Error).message });
+  }
+  deps.notify?.(userId, { purchaseId: paid.purchaseId, saleId: paid.saleId, status: 'paid', ...(paid.orderId ? { orderId: paid.orderId } : {}) });
   return paid;
 }
 
