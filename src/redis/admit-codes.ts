@@ -2,7 +2,7 @@ import { AppError, Errors } from '../lib/errors';
 
 export const SOLD_OUT_MESSAGE = 'Not enough units left for this request';
 
-/** Translates admit-6.lua's negative codes into domain errors (codes listed in the script header). */
+/** Translates admit-7.lua's negative codes into domain errors (codes listed in the script header). */
 export function admitRefusal(code: number): AppError {
   switch (code) {
     case -2:

@@ -34,7 +34,7 @@ const parseMember = (member: string) => {
 /**
  * Indexes a just-admitted purchase under its owner, for `GET /api/me/purchases` and for
  * reading it while queued. The purchase itself needs no write here: while queued, the
- * gate's own record (status|quantity|createdAt|userId, written by admit-6.lua) is its record.
+ * gate's own record (status|quantity|createdAt|userId, written by admit-7.lua) is its record.
  */
 export function indexUserPurchase(redis: Redis, keys: Keys, userId: string, purchaseId: string, saleId: string, createdAtMs: number): Promise<unknown> {
   return scripts.indexPurchase(redis, keys.userPurchases(userId), { scoreMs: createdAtMs, member: indexMember(purchaseId, saleId), ttlSeconds: READ_MODEL_TTL_S });

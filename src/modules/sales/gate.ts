@@ -20,7 +20,7 @@ export async function loadSaleIntoGate(redis: Redis, keys: Keys, sale: SaleRecor
     stock: sale.stock,
   });
   tx.set(k.remaining, remaining, 'NX');
-  // Keys that exist now; hashes admit-6 creates later take the same expiry there.
+  // Keys that exist now; hashes admit-7 creates later take the same expiry there.
   for (const key of Object.values(k)) tx.pexpireat(key, expireAt);
   await tx.exec();
 }
@@ -47,7 +47,7 @@ const EDIT_OUTCOMES: Record<number, GateEdit['outcome']> = { 1: 'applied', [-1]:
 
 /**
  * Applies an edited sale to a loaded gate in one script (restock-2): the window, limit
- * and stock that admit-6 reads, and `remaining` moved by `stockDelta`; both keys then
+ * and stock that admit-7 reads, and `remaining` moved by `stockDelta`; both keys then
  * expire with the sale's (possibly new) end. `force` is for undoing an edit PostgreSQL
  * did not commit: no cancellation or floor check.
  */
@@ -81,7 +81,7 @@ export async function expireSaleKeysWithSale(redis: Redis, keys: Keys, sale: Sal
 }
 
 /**
- * Stops admissions for a sale at once: admit-6 refuses a cancelled sale before anything
+ * Stops admissions for a sale at once: admit-7 refuses a cancelled sale before anything
  * else. Returns false when the gate had no record of the sale (the flag alone is then
  * all it has; the caller loads the rest).
  */

@@ -256,7 +256,7 @@ async function pgCounts(trx: Knex.Transaction, saleId: string, withKeyed: boolea
   const stats = { admitted: 0, admittedUnits: 0, confirmed: 0, rejected: {} as Record<string, number> };
   for (const row of byStatus) {
     const n = Number(row.n);
-    // A purchase the API released (ENQUEUE_FAILED) no longer counts as admitted, as in release-5.
+    // A purchase the API released (ENQUEUE_FAILED) no longer counts as admitted, as in release-6.
     if (row.reason !== 'ENQUEUE_FAILED') {
       stats.admitted += n;
       stats.admittedUnits += Number(row.units);
