@@ -119,6 +119,16 @@ describe('Orphan sweep', () => {
     expect(await stack.api.deps.db('purchases').where({ id: purchaseId }).first()).toBeUndefined();
   });
 
+  it('When an open sale has no gate in Redis (created while Redis refused writes, or lost), then the sweep rebuilds it from PostgreSQL', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 4, perUserLimit: 1 });
+    const { redis, keys } = stack.api.deps;
+    await redis.del(...Object.values(keys.sale(saleId)));
+    const report = await sweepOrphans(sweepDeps());
+    expect(report.gatesRebuilt).toBeGreaterThanOrEqual(1);
+    expect(await remaining(saleId)).toBe(4);
+    expect(await redis.exists(keys.sale(saleId).meta)).toBe(1);
+  });
+
   it('When purchases are admitted over HTTP and queued normally, then the sweep has no candidates and rejects nothing', async () => {
     const { saleId } = await createSale(stack.api.url, { stock: 20, perUserLimit: 1 });
     const replies = await Promise.all(

@@ -8,6 +8,7 @@ import { NotifyOwner } from '../../realtime/emitter';
 import { PurchaseQueue } from './queue';
 import { writeFinal } from './read-model';
 import { recordNotQueued } from './repository';
+import { reconcileSale } from '../sales/reconcile';
 import { saleLockKey } from '../sales/sale';
 
 /**
@@ -36,7 +37,7 @@ export type OrphanSweepDeps = {
   graceMs: number;
 };
 
-export type SweepReport = { sales: number; candidates: number; inJobs: number; rejected: number };
+export type SweepReport = { sales: number; candidates: number; inJobs: number; rejected: number; gatesRebuilt: number };
 
 export const ORPHAN_REASON = 'ENQUEUE_FAILED';
 /** Most candidates one sale yields per sweep (the next sweep takes the rest). */
@@ -48,10 +49,11 @@ export async function sweepOrphans(deps: OrphanSweepDeps, nowMs = Date.now()): P
   // Every sale whose gate keys may still exist (cancelled and ended ones included).
   const sales = await deps.db('sales')
     .where('ends_at', '>', new Date(nowMs - SALE_KEY_RETENTION_MS))
-    .select<{ id: string }[]>('id');
+    .select<{ id: string; ends_at: Date; cancelled_at: Date | null }[]>('id', 'ends_at', 'cancelled_at');
+  const report: SweepReport = { sales: sales.length, candidates: 0, inJobs: 0, rejected: 0, gatesRebuilt: 0 };
+  report.gatesRebuilt = await rebuildMissingGates(deps, sales, nowMs);
   const cutoff = nowMs - deps.graceMs;
   const found = await Promise.all(sales.map(({ id }) => scripts.orphanCandidates(deps.redis, deps.keys.sale(id), cutoff, PER_SALE_LIMIT)));
-  const report: SweepReport = { sales: sales.length, candidates: 0, inJobs: 0, rejected: 0 };
   const bySale = sales.map(({ id }, i) => ({ saleId: id, candidates: found[i]! })).filter((s) => s.candidates.length > 0);
   if (bySale.length === 0) return report;
 
@@ -85,6 +87,23 @@ export async function sweepOrphans(deps: OrphanSweepDeps, nowMs = Date.now()): P
     deps.logger.warn('orphaned purchases rejected and their units given back', { saleId, purchases: rejected.length });
   }
   return report;
+}
+
+/**
+ * An open sale with no gate (created while Redis refused writes, or lost by a Redis
+ * without persistence) would show 0 left and never be tried: rebuild it from PostgreSQL.
+ */
+async function rebuildMissingGates(deps: OrphanSweepDeps, sales: { id: string; ends_at: Date; cancelled_at: Date | null }[], nowMs: number): Promise<number> {
+  const open = sales.filter((s) => s.cancelled_at === null && s.ends_at.getTime() > nowMs);
+  const present = await Promise.all(open.map(({ id }) => deps.redis.exists(deps.keys.sale(id).meta)));
+  let rebuilt = 0;
+  for (const [i, { id }] of open.entries()) {
+    if (present[i] === 1) continue;
+    const report = await reconcileSale(deps, id);
+    deps.logger.warn('sale gate was missing; rebuilt from PostgreSQL', { ...report });
+    rebuilt += 1;
+  }
+  return rebuilt;
 }
 
 /** Purchase ids held by jobs that can still run. One listing of the queue, only when candidates exist. */

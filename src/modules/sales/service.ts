@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { Db } from '../../lib/db';
 import { Errors } from '../../lib/errors';
+import { Logger } from '../../lib/logger';
 import { Keys } from '../../redis/keys';
 import { findProduct } from '../products/repository';
 import { PurchaseQueue } from '../purchases/queue';
@@ -12,11 +13,18 @@ import { CreateSaleInput, SALE_STATUSES } from './validators';
 
 export type SalesDeps = { db: Db; redis: Redis; keys: Keys };
 
-/** Creates the sale in PostgreSQL, then opens its gate in Redis. */
-export async function createSale(deps: SalesDeps, input: CreateSaleInput): Promise<SaleView> {
+/**
+ * Creates the sale in PostgreSQL, then opens its gate in Redis. The sale exists once
+ * committed: if Redis cannot take the gate now, the answer is still 201 (an error would
+ * invite a duplicate sale), and the first attempt, or a worker's start, rebuilds the
+ * gate from PostgreSQL (reconciliation).
+ */
+export async function createSale(deps: SalesDeps & { logger?: Logger }, input: CreateSaleInput): Promise<SaleView> {
   if (!(await findProduct(deps.db, input.productId))) throw Errors.notFound('PRODUCT_NOT_FOUND', 'Product not found');
   const sale = await insertSale(deps.db, input);
-  await loadSaleIntoGate(deps.redis, deps.keys, sale);
+  await loadSaleIntoGate(deps.redis, deps.keys, sale).catch((err: Error) =>
+    deps.logger?.warn('sale created; its gate will be built on first use', { saleId: sale.id, err: err.message }),
+  );
   return toSaleView(sale, sale.stock, new Date());
 }
 
