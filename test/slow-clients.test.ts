@@ -1,6 +1,5 @@
 import net from 'node:net';
 import { io as connect, Socket } from 'socket.io-client';
-import { startApi } from '../src/api';
 import { adminToken, call, shopperToken, Stack, startStack, testConfig } from './helpers';
 
 /**
@@ -258,8 +257,7 @@ describe('When the API runs with short slow-client limits', () => {
     expect(reply).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED' } });
   });
 
-  it('When HTTP_HEADERS_TIMEOUT_MS exceeds HTTP_REQUEST_TIMEOUT_MS, then the API refuses to start, naming both', async () => {
-    const config = testConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '4000' });
-    await expect(startApi(config)).rejects.toThrow('HTTP_HEADERS_TIMEOUT_MS (5000) must not exceed HTTP_REQUEST_TIMEOUT_MS (4000)');
+  it('When HTTP_HEADERS_TIMEOUT_MS exceeds HTTP_REQUEST_TIMEOUT_MS, then the configuration is refused, naming the variable', () => {
+    expect(() => testConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '4000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS/);
   });
 });
