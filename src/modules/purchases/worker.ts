@@ -1,7 +1,7 @@
-import { Job, Worker } from 'bullmq';
+import { DelayedError, Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Config } from '../../config/config';
-import { Db } from '../../lib/db';
+import { Db, isDatabaseUnavailable } from '../../lib/db';
 import { Logger } from '../../lib/logger';
 import { Keys } from '../../redis/keys';
 import { SaleBatcher } from './batcher';
@@ -12,6 +12,8 @@ import { PurchaseQueue } from './queue';
 export type PurchaseWorker = { worker: Worker<PurchaseBatch, BatchSummary>; close: () => Promise<void> };
 
 const SWEEP_EVERY_MS = 30_000;
+/** While PostgreSQL is down, a job waits this long (plus jitter) between tries, spending no attempt. */
+const DB_DOWN_RETRY_MS = 1000;
 
 /**
  * Starts the BullMQ worker that drains purchases into PostgreSQL.
@@ -44,9 +46,15 @@ export function startPurchaseWorker(deps: {
   // A job's purchases join the per-sale batches; the job completes when all of them are
   // decided. If one fails, the job is retried: the decided ones are found in PostgreSQL
   // and reported, never written again.
-  const processJob = async (job: Job<PurchaseBatch>) => {
+  const processJob = async (job: Job<PurchaseBatch>, token?: string) => {
     const settled = await Promise.allSettled(job.data.purchases.map((p) => batcher.submit(p)));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed && token && isDatabaseUnavailable(failed.reason)) {
+      // PostgreSQL down or restarting decides nothing: the job waits for it without
+      // spending an attempt, so an outage longer than the retries never rejects shoppers.
+      await job.moveToDelayed(Date.now() + DB_DOWN_RETRY_MS + Math.floor(Math.random() * DB_DOWN_RETRY_MS), token);
+      throw new DelayedError();
+    }
     if (failed) throw failed.reason;
     return summarize(settled.map((r) => (r as PromiseFulfilledResult<PurchaseOutcome>).value));
   };
