@@ -81,6 +81,27 @@ describe('Orphan sweep', () => {
     expect((await sweepOrphans(sweepDeps(), Date.now() + GRACE_MS + 1)).candidates).toBe(0);
   });
 
+  it('When a keyed retry finds a purchase whose first answer was lost (no index written), then it answers 200 with it and its statusUrl reads it as queued, not 404', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 2, perUserLimit: 1 });
+    const user = `lost-answer-${randomUUID()}`;
+    const purchaseId = await admitOnly(saleId, user, { idemKey: 'k-lost' });
+    const retry = await call(stack.api.url, 'POST', `/api/sales/${saleId}/purchases`, {
+      token: shopperToken(user),
+      body: { quantity: 1 },
+      headers: { 'idempotency-key': 'k-lost' },
+    });
+    expect(retry.status).toBe(200);
+    expect(retry.body.purchaseId).toBe(purchaseId);
+    const polled = await call(stack.api.url, 'GET', retry.body.statusUrl, { token: shopperToken(user) });
+    expect(polled.status).toBe(200);
+    expect(polled.body).toMatchObject({ purchaseId, status: 'queued' });
+
+    // No job ever held it: the sweep settles it, and the same statusUrl says so.
+    expect((await sweepOrphans(sweepDeps(), Date.now() + GRACE_MS + 1)).rejected).toBe(1);
+    const settled = await call(stack.api.url, 'GET', retry.body.statusUrl, { token: shopperToken(user) });
+    expect(settled.body).toMatchObject({ purchaseId, status: 'rejected', reason: ORPHAN_REASON });
+  });
+
   it('When an old candidate does have a job (its marker was lost), then the sweep leaves it to the worker, which confirms it', async () => {
     const { saleId } = await createSale(stack.api.url, { stock: 2, perUserLimit: 1 });
     const user = `marked-late-${randomUUID()}`;

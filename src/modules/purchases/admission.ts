@@ -78,7 +78,14 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
     createdAt: new Date(createdAtMs!).toISOString(),
   };
   // Same key again, or ioredis replaying the command after a reconnect: the earlier purchase.
-  if (code === 2) return { created: false, purchase };
+  if (code === 2) {
+    // Its first answer may have been lost with its index write (the owner finds a queued
+    // purchase through the index): write it again (idempotent) so its statusUrl answers.
+    if (purchase.status === 'queued') {
+      await indexUserPurchase(deps.redis, deps.keys, attempt.userId, purchase.purchaseId, attempt.saleId, createdAtMs!);
+    }
+    return { created: false, purchase };
+  }
 
   const job: PurchaseJob = {
     purchaseId,
