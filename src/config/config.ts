@@ -43,7 +43,7 @@ const schema = z.object({
   DATABASE_URL: url('postgres://postgres@127.0.0.1:5432/flashsale', ['postgres:', 'postgresql:']),
   PG_POOL_MAX: int(10, 1, 200),
   REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
-  REDIS_COMMAND_TIMEOUT_MS: int(1000, 50, 60_000),
+  REDIS_COMMAND_TIMEOUT_MS: int(500, 50, 60_000),
   REDIS_PREFIX: z.string().regex(/^[a-z0-9_-]{1,32}$/i, 'must be 1-32 letters, digits, - or _').optional().default('fs'),
   QUEUE_NAME: z.string().regex(/^[a-z0-9_-]{1,64}$/i, 'must be 1-64 letters, digits, - or _').optional().default('purchases'),
   JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -81,7 +81,10 @@ export type Config = Readonly<{
   pgPoolMax: number;
   redisUrl: string;
   redisPrefix: string;
-  /** Longest an API-side Redis command may wait for its reply before the request gets 503. */
+  /**
+   * Longest an API-side Redis command may wait for its reply before the request gets 503.
+   * With auto-pipelining a command can first wait for the pipeline in flight: ~2x worst case.
+   */
   redisCommandTimeoutMs: number;
   queueName: string;
   jwtSecret: string;
