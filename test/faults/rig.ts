@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import knex, { Knex } from 'knex';
+import { loadConfig } from '../../src/config/config';
 import { TEST_DATABASE_URL, testEnv } from '../env';
 import { createSale } from '../helpers';
 import { Answer, Burst, BurstOptions, HealthSample, startBurst, startHealthPoller, Target } from './burst';
@@ -52,7 +53,6 @@ export class FaultRig {
       QUEUE_NAME: this.queueName,
       ORPHAN_GRACE_MS: String(ORPHAN_GRACE_MS),
       ORPHAN_SWEEP_MS: String(ORPHAN_SWEEP_MS),
-      REDIS_COMMAND_TIMEOUT_MS: '1000',
       WORKER_LOCK_MS: '3000',
       WORKER_STALLED_INTERVAL_MS: '1000',
       // Error lines only, kept as evidence (test/faults/processes.ts).
@@ -92,6 +92,11 @@ export class FaultRig {
     if (this.redis) await attempt(() => this.redis.destroy());
     if (this.db) await attempt(() => this.db.destroy());
     if (errors.length) throw errors[0];
+  }
+
+  /** REDIS_COMMAND_TIMEOUT_MS as the engine processes read it (their default unless RigOptions.env sets it). */
+  redisCommandTimeoutMs(): number {
+    return loadConfig(this.env(this.redis.url)).redisCommandTimeoutMs;
   }
 
   api(label = 'api'): Target {
@@ -148,6 +153,8 @@ export class FaultRig {
     fault: FaultWindow;
     expect: Expect;
     extra?: Record<string, unknown>;
+    /** The artifact's name when one rig runs several tests (default: the rig's name). */
+    name?: string;
   }): Promise<Verdict> {
     await input.burst.stop();
     const probe = this.probe(input.saleId);
@@ -167,11 +174,16 @@ export class FaultRig {
       expect: input.expect,
       extra: {
         ...(input.extra ?? {}),
-        settings: { orphanGraceMs: ORPHAN_GRACE_MS, orphanSweepMs: ORPHAN_SWEEP_MS, redisCommandTimeoutMs: 1000, settleDeadlineAfterFaultMs: deadline - input.fault.endedAt },
+        settings: {
+          orphanGraceMs: ORPHAN_GRACE_MS,
+          orphanSweepMs: ORPHAN_SWEEP_MS,
+          redisCommandTimeoutMs: this.redisCommandTimeoutMs(),
+          settleDeadlineAfterFaultMs: deadline - input.fault.endedAt,
+        },
         engineErrorLogs: Object.fromEntries([...this.apis, ...(this.worker ? [this.worker] : [])].map((p) => [p.label, errorSummary(p.errorLogs)])),
       },
     });
-    report(this.name, verdict, { answers: input.burst.answers, health: input.health.samples, origin: input.burst.startedAt });
+    report(input.name ?? this.name, verdict, { answers: input.burst.answers, health: input.health.samples, origin: input.burst.startedAt });
     return verdict;
   }
 }
