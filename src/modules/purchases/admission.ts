@@ -77,8 +77,11 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
     status: (status === 'processing' ? 'queued' : status) as PurchaseStatus,
     createdAt: new Date(createdAtMs!).toISOString(),
   };
-  // Same key again, or ioredis replaying the command after a reconnect: the earlier purchase.
-  if (code === 2) {
+  // ioredis sent this very command again after a reconnect, and its first run had admitted
+  // the purchase: it is ours and has no job yet, so it goes on to the queue like a new one.
+  const replayOfOurs = code === 2 && id === purchaseId && status === 'queued';
+  // Same key again: the earlier purchase.
+  if (code === 2 && !replayOfOurs) {
     // Its first answer may have been lost with its index write (the owner finds a queued
     // purchase through the index): write it again (idempotent) so its statusUrl answers.
     if (purchase.status === 'queued') {
@@ -130,7 +133,12 @@ async function compensate(
   deps.logger.error('enqueue failed after admission', { purchaseId: purchase.purchaseId, err: (cause as Error).message });
   let released: number;
   try {
-    released = await scripts.release(deps.redis, keys, { purchaseId: purchase.purchaseId, idemKey, reason: 'ENQUEUE_FAILED' });
+    // Bounded: a Redis that just failed the add is likely stalled, and the shopper is waiting.
+    // A release that runs after we gave up on it still agrees with what PostgreSQL is told below.
+    released = await withDeadline(
+      scripts.release(deps.redis, keys, { purchaseId: purchase.purchaseId, idemKey, reason: 'ENQUEUE_FAILED' }),
+      RELEASE_DEADLINE_MS,
+    );
   } catch (err) {
     deps.logger.error('release after failed enqueue failed', { purchaseId: purchase.purchaseId, err: (err as Error).message });
     const recorded = await recordNotQueued(deps.db, saleLockKey(attempt.saleId), [{ ...purchase, userId: attempt.userId, reason: 'ENQUEUE_FAILED' }]).then(
@@ -145,8 +153,18 @@ async function compensate(
     throw Errors.unavailable('QUEUE_UNAVAILABLE', 'The purchase could not be queued; nothing was taken, please retry', 1);
   }
   if (released === 0) return { created: true, purchase };
-  await writeFinal(deps.redis, deps.keys, [
-    { ...purchase, userId: attempt.userId, status: 'rejected', reason: 'ENQUEUE_FAILED' },
-  ]).catch(() => undefined);
+  // Best effort, not awaited: the gate's record already says rejected to pollers.
+  writeFinal(deps.redis, deps.keys, [{ ...purchase, userId: attempt.userId, status: 'rejected', reason: 'ENQUEUE_FAILED' }]).catch(() => undefined);
   throw Errors.unavailable('QUEUE_UNAVAILABLE', 'The purchase could not be queued; nothing was taken, please retry', 1);
+}
+
+/** How long the compensation waits for Redis to release before recording the outcome in PostgreSQL. */
+const RELEASE_DEADLINE_MS = 200;
+
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
