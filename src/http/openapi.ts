@@ -405,8 +405,18 @@ export function responsesOf(op: Operation): Record<number, ResponseSpec> {
     out[413] = err('Body over the size limit', 'PAYLOAD_TOO_LARGE');
     out[415] = err('Body not application/json, or an unsupported encoding', 'UNSUPPORTED_MEDIA_TYPE');
   }
-  return { ...out, ...op.responses };
+  const all: Record<number, ResponseSpec> = { ...out, ...op.responses };
+  // Any route that reaches a store may find it down (health routes report it in their own body).
+  if (!op.tags.includes('health')) {
+    const own = all[503];
+    if (!own) all[503] = retryable(STORE_DOWN, ...STORE_UNAVAILABLE_CODES);
+    else if (own.codes) all[503] = retryable(`${own.description}; or ${STORE_DOWN}`, ...own.codes, ...STORE_UNAVAILABLE_CODES);
+  }
+  return all;
 }
+
+const STORE_UNAVAILABLE_CODES = ['REDIS_UNAVAILABLE', 'DATABASE_UNAVAILABLE'] as const;
+const STORE_DOWN = 'a store (Redis or PostgreSQL) cannot answer now; retry after Retry-After (an attempt answered 503 is never confirmed later)';
 
 /** `/api/sales/:saleId` -> `/api/sales/{saleId}`. */
 export const toOpenApiPath = (expressPath: string) => expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
