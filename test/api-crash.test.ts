@@ -65,7 +65,7 @@ describe('When an API process is killed with SIGKILL mid-burst between the gate 
         burst,
         health,
         fault,
-        expect: { latencyBoundMs: 2500, recoveryBoundMs: 3000, minFaultAnswers: 0, readyDownDuringFault: false, victims: [victim.label] },
+        expect: { latencyBoundMs: 1500, recoveryBoundMs: 3000, minFaultAnswers: 0, readyDownDuringFault: false, victims: [victim.label] },
         extra: { inFlightAtKill, parkedAtKill, cut: cut.length, retriesFindingAnAdmittedPurchase: retries.filter((r) => r.status === 200).length },
       });
 

@@ -18,7 +18,8 @@ import { FaultRig, holdFault } from './faults/rig';
 const LOAD = { concurrency: 32, ratePerSec: 300, readEvery: 5, maxMs: 15_000 } as const;
 /** Sized to last through the fault and sell out a few seconds after it (a burst admits ~240/s). */
 const STOCK = 400;
-const EXPECT = { latencyBoundMs: 2500, recoveryBoundMs: 3000, minFaultAnswers: 20 } as const;
+// ~1 s promised (REDIS_COMMAND_TIMEOUT_MS 500, at most twice behind a stalled auto-pipeline), plus slack for a busy CI.
+const EXPECT = { latencyBoundMs: 1500, recoveryBoundMs: 3000, minFaultAnswers: 20 } as const;
 const TEST_MS = 90_000;
 
 const admitted = (n: number) => (as: Answer[]) => as.filter((a) => a.status === 202).length >= n;

@@ -23,7 +23,7 @@ import { scratchDatabase, startThrowawayPostgres, ThrowawayPostgres } from './fa
  * Figures: artifacts/faults/<name>.json, one summary line each.
  */
 
-const EXPECT = { latencyBoundMs: 2500, recoveryBoundMs: 3000 } as const;
+const EXPECT = { latencyBoundMs: 1500, recoveryBoundMs: 3000 } as const;
 const TEST_MS = 60_000;
 /** How long PostgreSQL stays down (a knob to probe the worker's retry budget: WORKER_ATTEMPTS with exponential backoff). */
 // Longer than the worker's retries span (5 tries from 200 ms, ~3 s): jobs must wait for PostgreSQL, not run out of tries.
