@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { Config } from './config/config';
 import { createDb, Db } from './lib/db';
 import { createLogger, Logger } from './lib/logger';
-import { connectRedis, createApiRedis } from './lib/redis';
+import { connectRedis, createApiRedis, reportConnection } from './lib/redis';
 import { createKeys, Keys } from './redis/keys';
 import { loadScripts } from './redis/scripts';
 import { EnqueueBatcher } from './modules/purchases/enqueue-batcher';
@@ -28,10 +28,12 @@ export type ApiDeps = {
 
 export async function createApiDeps(config: Config, logger = createLogger(config.logLevel, 'api')): Promise<ApiDeps> {
   const db = createDb(config.databaseUrl, config.pgPoolMax, logger);
-  const redis = await connectRedis(createApiRedis(config.redisUrl, 'fs-api', { commandTimeoutMs: config.redisCommandTimeoutMs }));
+  const redis = await connectRedis(reportConnection(createApiRedis(config.redisUrl, 'fs-api', { commandTimeoutMs: config.redisCommandTimeoutMs }), logger, 'api'));
   loadScripts(redis);
   const keys = createKeys(config.redisPrefix);
   const queue = purchaseQueueFor(redis, config, keys);
+  // Its client's outages are logged once by reportConnection; BullMQ would print each to stderr.
+  queue.on('error', (err) => logger.debug('queue client error', { err: err.message }));
   const backlog = new BacklogMonitor(queue, config.queueMaxBacklog, config.backlogPollMs, logger);
   await backlog.start();
   const enqueue = new EnqueueBatcher(queue, backlog, config.enqueueBatchMax, {

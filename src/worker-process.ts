@@ -1,7 +1,7 @@
 import { Config } from './config/config';
 import { createDb } from './lib/db';
 import { createLogger, Logger } from './lib/logger';
-import { connectRedis, createWorkerRedis } from './lib/redis';
+import { connectRedis, createWorkerRedis, reportConnection } from './lib/redis';
 import { createKeys } from './redis/keys';
 import { loadScripts } from './redis/scripts';
 import { purchaseQueueFor } from './modules/purchases/queue';
@@ -19,15 +19,18 @@ export type RunningWorker = { stop: () => Promise<void> };
  */
 export async function startWorker(config: Config, logger: Logger = createLogger(config.logLevel, 'worker')): Promise<RunningWorker> {
   const db = createDb(config.databaseUrl, config.pgPoolMax, logger);
-  const redis = await connectRedis(createWorkerRedis(config.redisUrl, 'fs-worker'));
-  const connection = await connectRedis(createWorkerRedis(config.redisUrl, 'fs-worker-bullmq'));
+  const redis = await connectRedis(reportConnection(createWorkerRedis(config.redisUrl, 'fs-worker'), logger, 'worker'));
+  const connection = await connectRedis(reportConnection(createWorkerRedis(config.redisUrl, 'fs-worker-bullmq'), logger, 'worker-bullmq'));
   loadScripts(redis);
   const keys = createKeys(config.redisPrefix);
   const queue = purchaseQueueFor(redis, config, keys);
+  // Its client's outages are logged once by reportConnection; BullMQ would print each to stderr.
+  queue.on('error', (err) => logger.debug('queue client error', { err: err.message }));
   // Before taking jobs: a sale whose gate Redis lost (no persistence) is rebuilt from PostgreSQL.
   await reconcileMissingSales({ db, redis, keys, queue, logger });
   const notify = createOwnerNotifier(redis, config.redisPrefix);
   const holdQueue = createHoldQueue(redis, { purchaseQueueName: config.queueName, prefix: keys.bullPrefix });
+  holdQueue.on('error', (err) => logger.debug('hold queue client error', { err: err.message }));
   const holdWorker = startHoldWorker({ db, redis, keys, logger, notify, queue: holdQueue, connection });
   // Holds whose delayed job was lost (Redis without persistence) still end.
   await sweepExpiredHolds({ db, redis, keys, logger, notify }).catch((err: Error) => logger.error('hold sweep failed', { err: err.message }));

@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import { createDb, isDatabaseUnavailable } from '../src/lib/db';
 import { createApiRedis, isRedisUnavailable } from '../src/lib/redis';
 import { TEST_DATABASE_URL } from './env';
-import { startThrowawayRedis, ThrowawayRedis } from './helpers';
+import { PrivateRedis, startPrivateRedis } from './faults/private-redis';
+import { adminToken, call, createSale, shopperToken, Stack, startStack, startThrowawayRedis, testConfig, ThrowawayRedis, waitFor } from './helpers';
 
 /** The error a promise rejects with (fails the test if it resolves). */
 async function failure(p: Promise<unknown>): Promise<unknown> {
@@ -89,5 +91,62 @@ describe('Telling an unavailable store from a bug', () => {
     expect(isRedisUnavailable(bug)).toBe(false);
     expect(isDatabaseUnavailable(bug)).toBe(false);
     expect(isRedisUnavailable(undefined)).toBe(false);
+  });
+});
+
+/**
+ * Every kind of route with its Redis stopped: a 503 in the envelope with Retry-After,
+ * answered at once, readiness down and liveness up; and back without a restart.
+ */
+describe('When the API\'s Redis is stopped and started again', () => {
+  let redis: PrivateRedis | undefined;
+  let stack: Stack | undefined;
+  beforeAll(async () => {
+    redis = await startPrivateRedis({ aof: true, label: 'unavailable-routes' });
+    stack = await startStack(testConfig({ REDIS_URL: redis.url, REDIS_PREFIX: `fsun${randomUUID().slice(0, 8)}` }), { worker: false });
+  }, 30_000);
+  afterAll(async () => {
+    await stack?.stop();
+    await redis?.destroy();
+  });
+
+  it('then attempts, reads, admin routes and payment answer 503 REDIS_UNAVAILABLE with Retry-After within a second, readiness is 503, liveness 200, and service resumes on its own', async () => {
+    const base = stack!.api.url;
+    const { saleId } = await createSale(base, { stock: 5, perUserLimit: 1 });
+    const shopper = shopperToken(`unavail-${randomUUID()}`);
+    const admitted = await call(base, 'POST', `/api/sales/${saleId}/purchases`, { token: shopper, body: { quantity: 1 } });
+    expect(admitted.status).toBe(202);
+
+    await redis!.stop();
+    const routes: [string, string, { token?: string; body?: unknown }][] = [
+      ['POST', `/api/sales/${saleId}/purchases`, { token: shopperToken(`unavail-2-${randomUUID()}`), body: { quantity: 1 } }],
+      ['GET', `/api/sales/${saleId}`, {}],
+      ['GET', '/api/sales', {}],
+      ['GET', `/api/purchases/${admitted.body.purchaseId}`, { token: shopper }],
+      ['GET', '/api/me/purchases', { token: shopper }],
+      ['POST', `/api/purchases/${admitted.body.purchaseId}/pay`, { token: shopper, body: { paymentToken: 'tok_approve' } }],
+      ['GET', `/api/admin/sales/${saleId}/stats`, { token: adminToken() }],
+      ['GET', '/api/admin/sales', { token: adminToken() }],
+    ];
+    for (const [method, path, opts] of routes) {
+      const started = Date.now();
+      const r = await call(base, method, path, opts);
+      expect({ route: `${method} ${path}`, status: r.status, code: r.body?.error?.code }).toEqual({ route: `${method} ${path}`, status: 503, code: 'REDIS_UNAVAILABLE' });
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(JSON.stringify(r.body)).not.toMatch(/stack|at .*\.ts/);
+      expect(Date.now() - started).toBeLessThan(1000);
+    }
+    expect((await call(base, 'GET', '/api/health/ready')).status).toBe(503);
+    expect((await call(base, 'GET', '/api/health/live')).status).toBe(200);
+
+    await redis!.start();
+    const back = Date.now();
+    const again = await waitFor(async () => {
+      const r = await call(base, 'POST', `/api/sales/${saleId}/purchases`, { token: shopperToken(`unavail-3-${randomUUID()}`), body: { quantity: 1 } });
+      return r.status === 202 ? r : undefined;
+    }, 'an attempt admitted after Redis came back', 5000, 20);
+    expect(again.status).toBe(202);
+    expect(Date.now() - back).toBeLessThan(2000);
+    expect((await call(base, 'GET', '/api/health/ready')).status).toBe(200);
   });
 });

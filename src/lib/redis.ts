@@ -62,3 +62,22 @@ export function isRedisUnavailable(err: unknown): boolean {
   if (e.name === 'ReplyError' && UNAVAILABLE_REPLIES.test(e.message ?? '')) return true;
   return CLIENT_MESSAGES.test(e.message ?? '');
 }
+
+/**
+ * One log line when a client loses Redis and one when it is back, instead of ioredis's
+ * "Unhandled error event" on stderr at every reconnect attempt (5 a second in an outage).
+ */
+export function reportConnection<T extends Pick<Redis, 'on'>>(client: T, logger: { warn: (m: string, meta?: object) => unknown; info: (m: string, meta?: object) => unknown }, name: string): T {
+  let down = false;
+  client.on('error', (err: Error) => {
+    if (down) return;
+    down = true;
+    logger.warn('redis connection lost; retrying', { client: name, err: err.message });
+  });
+  client.on('ready', () => {
+    if (!down) return;
+    down = false;
+    logger.info('redis connection back', { client: name });
+  });
+  return client;
+}

@@ -3,6 +3,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { Logger } from '../lib/logger';
+import { reportConnection } from '../lib/redis';
 import { Keys } from '../redis/keys';
 import { verificationKey, verifyToken } from '../modules/auth/tokens';
 import { uuidSchema } from '../http/validate';
@@ -20,8 +21,8 @@ export function attachRealtime(
   server: http.Server,
   deps: { redisUrl: string; redisPrefix: string; jwtSecret: string; redis: Redis; keys: Keys; logger: Logger },
 ): Realtime {
-  const pub = new Redis(deps.redisUrl, { connectionName: 'fs-socket-pub' });
-  const sub = pub.duplicate({ connectionName: 'fs-socket-sub' });
+  const pub = reportConnection(new Redis(deps.redisUrl, { connectionName: 'fs-socket-pub' }), deps.logger, 'socket-pub');
+  const sub = reportConnection(pub.duplicate({ connectionName: 'fs-socket-sub' }), deps.logger, 'socket-sub');
   const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(server, {
     adapter: createAdapter(pub, sub, { key: socketKey(deps.redisPrefix) }),
     serveClient: true,
