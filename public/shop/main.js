@@ -1,28 +1,12 @@
 // The shopper page: sales list (#), one sale (#sale=<id>), buying, live purchase status.
-import {
-  api,
-  badge,
-  countdown,
-  formatCount,
-  formatDateTime,
-  formatMoney,
-  formatTime,
-  h,
-  NetworkError,
-  newIdempotencyKey,
-  openSocket,
-  shortId,
-  showConnState,
-  sleep,
-  startCountdowns,
-  takeTokenFromFragment,
-  tokenProblem,
-  decodeToken,
-  tokenStore,
-} from './common.js';
+import { NetworkError, api, newIdempotencyKey, sleep } from '../common/api.js';
+import { countdown, startCountdowns } from '../common/countdown.js';
+import { byId, h } from '../common/dom.js';
+import { badge, formatCount, formatDateTime, formatMoney, formatTime, shortId } from '../common/format.js';
+import { openSocket, showConnState } from '../common/socket.js';
+import { decodeToken, takeTokenFromFragment, tokenProblem, tokenStore } from '../common/token.js';
 
 const store = tokenStore('flashsale.shopper.token');
-const byId = (id) => document.getElementById(id);
 const els = {
   main: byId('content'),
   view: byId('view'),
