@@ -29,7 +29,7 @@ import { createDb, Db } from '../src/lib/db';
 import { prepareDatabase } from '../src/lib/migration-source';
 import { signToken, verificationKey, verifyToken } from '../src/modules/auth/tokens';
 import { createPurchaseQueue, PurchaseQueue } from '../src/modules/purchases/queue';
-import { createKeys } from '../src/redis/keys';
+import { createKeys } from '../src/gate/keys';
 import { buildCompiled, call, childEnv, createSale, DATABASE_URL, expectStatus, HOST, intFlag, median, readCpuMs, readRssMb, REDIS_PREFIX, REDIS_URL, ROOT } from './stack';
 
 // ---------------------------------------------------------------------------------------------

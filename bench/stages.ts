@@ -25,7 +25,7 @@ import { Redis } from 'ioredis';
 import { API_NODE_FLAGS } from '../src/config/node-flags';
 import { signToken } from '../src/modules/auth/tokens';
 import { createPurchaseQueue } from '../src/modules/purchases/queue';
-import { createKeys } from '../src/redis/keys';
+import { createKeys } from '../src/gate/keys';
 import { Stage, STAGES } from './servers/stage-names';
 import { prepareDatabase } from '../src/lib/migration-source';
 import { buildCompiled, childEnv, createSale, DATABASE_URL, HOST, intFlag, median, readCpuMs, readRssMb, REDIS_PREFIX, REDIS_URL, startChild } from './stack';

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { Db } from '../src/lib/db';
-import { Keys } from '../src/redis/keys';
+import { Keys } from '../src/gate/keys';
 import { findProductBySku } from '../src/modules/products/repository';
 import { createProduct } from '../src/modules/products/service';
 import { createSale } from '../src/modules/sales/service';

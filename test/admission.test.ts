@@ -3,8 +3,8 @@ import { Queue } from 'bullmq';
 import { EnqueueBatcher } from '../src/modules/purchases/enqueue-batcher';
 import { PurchaseBatch, PurchaseJob } from '../src/modules/purchases/job';
 import { createPurchaseQueue } from '../src/modules/purchases/queue';
-import { scopedIdempotencyKey } from '../src/redis/keys';
-import { scripts } from '../src/redis/scripts';
+import { scopedIdempotencyKey } from '../src/gate/keys';
+import { scripts } from '../src/gate/scripts';
 import { startWorker } from '../src/worker-process';
 import { call, createSale, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
 

@@ -3,8 +3,8 @@ import { PurchaseJob } from '../src/modules/purchases/job';
 import { ORPHAN_REASON, sweepOrphans } from '../src/modules/purchases/orphan-sweep';
 import { enqueuePurchases } from '../src/modules/purchases/queue';
 import { PurchaseUpdate } from '../src/realtime/events';
-import { scopedIdempotencyKey } from '../src/redis/keys';
-import { scripts } from '../src/redis/scripts';
+import { scopedIdempotencyKey } from '../src/gate/keys';
+import { scripts } from '../src/gate/scripts';
 import { RunningWorker, startWorker } from '../src/worker-process';
 import { call, createSale, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { PURCHASE_JOB_NAME, PurchaseJob } from '../src/modules/purchases/job';
-import { scripts } from '../src/redis/scripts';
+import { scripts } from '../src/gate/scripts';
 import { RunningWorker, startWorker } from '../src/worker-process';
 import { adminToken, call, createSale, pool, shopperToken, Stack, startStack, startThrowawayRedis, testConfig, ThrowawayRedis, waitFor } from './helpers';
 

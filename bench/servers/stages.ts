@@ -30,7 +30,7 @@ import { principalOf, requireUser } from '../../src/modules/auth/middleware';
 import { attemptPurchase } from '../../src/modules/purchases/admission';
 import { indexUserPurchase } from '../../src/modules/purchases/read-model';
 import { attemptBodySchema } from '../../src/modules/purchases/validators';
-import { scripts } from '../../src/redis/scripts';
+import { scripts } from '../../src/gate/scripts';
 import { Stage, STAGES } from './stage-names';
 
 

@@ -4,7 +4,7 @@ import { loadConfig } from '../config/config';
 import { exitOnStartupError } from '../lib/shutdown';
 import { createDb } from '../lib/db';
 import { connectRedis, createApiRedis } from '../lib/redis';
-import { createKeys } from '../redis/keys';
+import { createKeys } from '../gate/keys';
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -1,6 +1,6 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Logger } from '../lib/logger';
-import { SOLD_OUT_MESSAGE } from '../redis/admit-codes';
+import { SOLD_OUT_MESSAGE } from '../gate/codes';
 import { bearerToken, verificationKey, verifyToken } from '../modules/auth/tokens';
 import { SoldOutCache } from '../modules/purchases/sold-out-cache';
 import { requestIdOf } from './middleware';

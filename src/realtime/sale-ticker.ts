@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
-import { Keys } from '../redis/keys';
+import { Keys } from '../gate/keys';
 import { saleStatus, SaleStatus } from '../modules/sales/sale';
 import { ClientToServerEvents, rooms, ServerToClientEvents, SocketData } from './events';
 

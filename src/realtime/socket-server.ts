@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { Logger } from '../lib/logger';
 import { reportConnection } from '../lib/redis';
-import { Keys } from '../redis/keys';
+import { Keys } from '../gate/keys';
 import { verificationKey, verifyToken } from '../modules/auth/tokens';
 import { uuidSchema } from '../http/validate';
 import { ClientToServerEvents, rooms, ServerToClientEvents, socketKey, SocketData } from './events';

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { Redis } from 'ioredis';
 import { Db } from '../../lib/db';
-import { Keys } from '../../redis/keys';
+import { Keys } from '../../gate/keys';
 import { PurchaseQueue } from '../purchases/queue';
 
 type Check = { ok: boolean; ms: number; error?: string };

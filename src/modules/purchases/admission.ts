@@ -3,9 +3,9 @@ import { Redis } from 'ioredis';
 import { Db } from '../../lib/db';
 import { Errors } from '../../lib/errors';
 import { Logger } from '../../lib/logger';
-import { admitRefusal } from '../../redis/admit-codes';
-import { Keys, scopedIdempotencyKey } from '../../redis/keys';
-import { scripts } from '../../redis/scripts';
+import { AdmitCode, admitRefusal } from '../../gate/codes';
+import { Keys, scopedIdempotencyKey } from '../../gate/keys';
+import { scripts } from '../../gate/scripts';
 import { requestReconcile } from '../sales/reconcile';
 import { findSale } from '../sales/repository';
 import { saleLockKey } from '../sales/sale';
@@ -54,7 +54,7 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
     idemKey,
   });
 
-  if (code === -1) {
+  if (code === AdmitCode.notLoaded) {
     // The rare path: tell a sale Redis lost (503, rebuilt) from one that never existed (404).
     if (await findSale(deps.db, attempt.saleId)) {
       // Redis lost the sale's keys: rebuild them from PostgreSQL (one run per sale at a
@@ -65,7 +65,7 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
     throw Errors.notFound('SALE_NOT_FOUND', 'Sale not found');
   }
   if (code < 0) {
-    if (code === -5 && Number(id) <= 0) deps.soldOut.markSoldOut(attempt.saleId);
+    if (code === AdmitCode.soldOut && Number(id) <= 0) deps.soldOut.markSoldOut(attempt.saleId);
     throw admitRefusal(code);
   }
 
@@ -79,9 +79,9 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
   };
   // ioredis sent this very command again after a reconnect, and its first run had admitted
   // the purchase: it is ours and has no job yet, so it goes on to the queue like a new one.
-  const replayOfOurs = code === 2 && id === purchaseId && status === 'queued';
+  const replayOfOurs = code === AdmitCode.existing && id === purchaseId && status === 'queued';
   // Same key again: the earlier purchase.
-  if (code === 2 && !replayOfOurs) {
+  if (code === AdmitCode.existing && !replayOfOurs) {
     // Its first answer may have been lost with its index write (the owner finds a queued
     // purchase through the index): write it again (idempotent) so its statusUrl answers.
     if (purchase.status === 'queued') {

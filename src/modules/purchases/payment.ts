@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError, Errors } from '../../lib/errors';
 import { Logger } from '../../lib/logger';
-import { scripts } from '../../redis/scripts';
+import { scripts } from '../../gate/scripts';
 import { NotifyOwner } from '../../realtime/emitter';
 import { saleLockKey } from '../sales/sale';
 import { PurchaseView, readPurchase, ReadDeps, writeFinal } from './read-model';

@@ -2,7 +2,7 @@ import { Queue, QueueOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Config } from '../../config/config';
 import { Logger } from '../../lib/logger';
-import { Keys } from '../../redis/keys';
+import { Keys } from '../../gate/keys';
 import { PURCHASE_JOB_NAME, PurchaseBatch, PurchaseJob } from './job';
 
 export type PurchaseQueue = Queue<PurchaseBatch>;

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { Db } from '../../lib/db';
-import { Keys } from '../../redis/keys';
-import { scripts } from '../../redis/scripts';
+import { Keys } from '../../gate/keys';
+import { isPending, parseGateRecord } from '../../gate/record';
+import { scripts } from '../../gate/scripts';
 
 export type PurchaseStatus = 'queued' | 'confirmed' | 'rejected' | 'paid' | 'expired' | 'cancelled';
 
@@ -82,10 +83,9 @@ export type ReadDeps = { redis: Redis; db: Db; keys: Keys };
 
 /** A purchase the gate still holds as queued (or claimed by a worker, which to the shopper is queued). */
 async function queuedInGate(deps: ReadDeps, purchaseId: string, saleId: string): Promise<Stored | undefined> {
-  const rec = await deps.redis.hget(deps.keys.sale(saleId).purchases, purchaseId);
-  const m = rec ? /^(queued|processing)\|(\d+)\|(\d+)\|(.*)$/.exec(rec) : null;
-  if (!m) return undefined;
-  return { purchaseId, saleId, userId: m[4]!, quantity: Number(m[2]), status: 'queued', createdAt: new Date(Number(m[3])).toISOString() };
+  const rec = parseGateRecord(await deps.redis.hget(deps.keys.sale(saleId).purchases, purchaseId));
+  if (!rec || !isPending(rec)) return undefined;
+  return { purchaseId, saleId, userId: rec.userId, quantity: rec.quantity, status: 'queued', createdAt: new Date(rec.createdAtMs).toISOString() };
 }
 
 /**

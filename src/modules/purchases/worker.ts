@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { Config } from '../../config/config';
 import { Db, isDatabaseUnavailable } from '../../lib/db';
 import { Logger } from '../../lib/logger';
-import { Keys } from '../../redis/keys';
+import { Keys } from '../../gate/keys';
 import { SaleBatcher } from './batcher';
 import { BatchSummary, PurchaseBatch, PurchaseOutcome, summarize } from './job';
 import { markProcessingFailed, processBatch, ProcessorDeps } from './processor';

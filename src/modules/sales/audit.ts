@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { Db } from '../../lib/db';
 import { Errors } from '../../lib/errors';
-import { Keys } from '../../redis/keys';
+import { Keys } from '../../gate/keys';
 
 /** What PostgreSQL (and the gate) know about a sale after a run: the facts a load test audits. */
 export type SaleAudit = {

@@ -1,7 +1,7 @@
 import { Errors } from '../../lib/errors';
 import { Logger } from '../../lib/logger';
 import { lockSale } from '../purchases/repository';
-import { editSaleInGate, expireSaleKeysWithSale, gateRemaining, loadSaleIntoGate, pendingPurchaseIds, stopAdmissions } from './gate';
+import { editSaleInGate, expireSaleKeysWithSale, gateRemaining, loadSaleIntoGate, pendingPurchaseIds, stopAdmissions } from '../../gate/sale-gate';
 import { findSale, findSaleWithInventory, markCancelled, purchasesEndedByCancel, saleTotals, saveSaleChange } from './repository';
 import { SaleRecord, saleLockKey, SaleView, toSaleView } from './sale';
 import { planSaleChange } from './sale-change';

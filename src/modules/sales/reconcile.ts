@@ -3,13 +3,14 @@ import { Redis } from 'ioredis';
 import { Db } from '../../lib/db';
 import { Errors } from '../../lib/errors';
 import { Logger } from '../../lib/logger';
-import { Keys, scopedIdempotencyKey } from '../../redis/keys';
-import { scripts } from '../../redis/scripts';
+import { Keys, scopedIdempotencyKey } from '../../gate/keys';
+import { GateRecord, isPending, parseGateRecord } from '../../gate/record';
+import { scripts } from '../../gate/scripts';
 import { PurchaseJob } from '../purchases/job';
 import { PurchaseQueue } from '../purchases/queue';
 import { writeFinal } from '../purchases/read-model';
 import { lockSale } from '../purchases/repository';
-import { SALE_KEY_RETENTION_MS } from '../../redis/keys';
+import { SALE_KEY_RETENTION_MS } from '../../gate/keys';
 import { findSale } from './repository';
 import { saleLockKey } from './sale';
 
@@ -49,14 +50,6 @@ const MIN_REBUILT_TTL_MS = 3600_000;
 /** Every job state in which an undecided purchase can wait (completed jobs are decided or were skipped). */
 const PENDING_JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'waiting-children'] as const;
 
-type Entry = { status: string; quantity: number; createdAtMs: number; userId: string };
-
-function parseEntry(rec: string): Entry | undefined {
-  const m = /^([a-z]+)\|(\d+)\|(\d+)\|(.*)$/s.exec(rec);
-  return m ? { status: m[1]!, quantity: Number(m[2]), createdAtMs: Number(m[3]), userId: m[4]! } : undefined;
-}
-
-const isPending = (status: string) => status === 'queued' || status === 'processing';
 
 /**
  * Rebuilds the sale's Redis gate from PostgreSQL: remaining = PostgreSQL's remaining
@@ -82,14 +75,14 @@ export async function reconcileSale(deps: ReconcileDeps, saleId: string, nowMs =
     const snapshot = await deps.redis.multi().get(k.remaining).hgetall(k.purchases).exists(k.idempotency).exec();
     if (!snapshot || snapshot.some(([err]) => err)) throw snapshot?.find(([err]) => err)?.[0] ?? new Error('gate snapshot discarded');
     const redisRemaining = snapshot[0]![1] as string | null;
-    const entries = new Map<string, Entry>();
+    const entries = new Map<string, GateRecord>();
     for (const [id, rec] of Object.entries(snapshot[1]![1] as Record<string, string>)) {
-      const e = parseEntry(rec);
+      const e = parseGateRecord(rec);
       if (e) entries.set(id, e);
     }
     const idemKnown = snapshot[2]![1] === 1;
 
-    const pendingInGate = [...entries].filter(([, e]) => isPending(e.status)).map(([id]) => id);
+    const pendingInGate = [...entries].filter(([, e]) => isPending(e)).map(([id]) => id);
     const decided = await decidedPurchases(trx, [...new Set([...pendingInGate, ...jobs.keys()])]);
 
     // Jobs PostgreSQL has not decided are in flight; a lost record is recreated from the job.

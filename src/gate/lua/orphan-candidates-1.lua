@@ -12,12 +12,13 @@
 
   Output: list of purchaseIds (oldest first is not promised)
 ]]
+--- @include "records"
 local cutoff = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local out = {}
 local entries = redis.call('HGETALL', KEYS[1])
 for i = 1, #entries, 2 do
-  local admittedAt = tonumber(string.match(entries[i + 1], '^(%d+)|'))
+  local admittedAt = parseUnqueued(entries[i + 1])
   if admittedAt and admittedAt < cutoff then
     out[#out + 1] = entries[i]
     if #out >= limit then break end

@@ -12,6 +12,7 @@
     (already final: a duplicate delivery), "missing" (Redis lost the record:
     PostgreSQL decides alone)
 ]]
+--- @include "records"
 local out = {}
 if #ARGV > 0 then redis.call('HDEL', KEYS[2], unpack(ARGV)) end
 for i, pid in ipairs(ARGV) do
@@ -19,9 +20,9 @@ for i, pid in ipairs(ARGV) do
   if not rec then
     out[i] = 'missing'
   else
-    local status, rest = string.match(rec, '^(%a+)(|.*)$')
+    local status, q, createdAt, userId = parseRecord(rec)
     if status == 'queued' then
-      redis.call('HSET', KEYS[1], pid, 'processing' .. rest)
+      redis.call('HSET', KEYS[1], pid, formatRecord('processing', q, createdAt, userId))
       status = 'processing'
     end
     out[i] = status

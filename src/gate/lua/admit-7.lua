@@ -29,6 +29,7 @@
     -6  LIMIT_EXCEEDED
     -7  IDEMPOTENCY_CONFLICT (same key, different quantity)
 ]]
+--- @include "records"
 local pid = ARGV[1]
 local userId = ARGV[2]
 local qty = tonumber(ARGV[3])
@@ -38,7 +39,7 @@ local idemKey = ARGV[5]
 local function existing(id)
   local rec = redis.call('HGET', KEYS[5], id)
   if not rec then return nil end
-  local status, q, createdAt = string.match(rec, '^(%a+)|(%d+)|(%d+)|')
+  local status, q, createdAt = parseRecord(rec)
   return { 2, id, status, tonumber(createdAt), tonumber(q) }
 end
 
@@ -84,9 +85,9 @@ if held + qty > tonumber(meta[4]) then return refuse(-6, 'LIMIT_EXCEEDED') end
 
 redis.call('DECRBY', KEYS[2], qty)
 redis.call('HINCRBY', KEYS[3], userId, qty)
-redis.call('HSET', KEYS[5], pid, 'queued|' .. qty .. '|' .. now .. '|' .. userId)
+redis.call('HSET', KEYS[5], pid, formatRecord('queued', qty, now, userId))
 if idemKey ~= '' then redis.call('HSET', KEYS[4], idemKey, pid) end
-redis.call('HSET', KEYS[7], pid, now .. '|' .. idemKey)
+redis.call('HSET', KEYS[7], pid, formatUnqueued(now, idemKey))
 redis.call('HINCRBY', KEYS[6], 'admitted', 1)
 redis.call('HINCRBY', KEYS[6], 'admittedUnits', qty)
 -- Units admitted but not yet decided by a worker: stats compare remaining + these with PostgreSQL.

@@ -4,7 +4,7 @@ import { Redis, Result } from 'ioredis';
 import { SALE_KEY_RETENTION_MS, SaleKeys } from './keys';
 
 /** The engine's Lua scripts, one file each, named `<name>-<numberOfKeys>.lua`. */
-const SCRIPT_FILES = [
+export const SCRIPT_FILES = [
   'admit-7',
   'index-purchase-1',
   'release-6',
@@ -35,6 +35,18 @@ declare module 'ioredis' {
   }
 }
 
+const INCLUDE = /^--- @include "([a-z0-9-]+)"$/gm;
+
+/**
+ * A script's source with its `--- @include "name"` lines replaced by `lua/includes/name.lua`
+ * (as BullMQ does): the record formats live in one file, inlined into each script at load.
+ */
+export function scriptSource(file: string, dir = path.join(__dirname, 'lua')): string {
+  return fs.readFileSync(path.join(dir, `${file}.lua`), 'utf8').replace(INCLUDE, (_line, name: string) =>
+    fs.readFileSync(path.join(dir, 'includes', `${name}.lua`), 'utf8'),
+  );
+}
+
 /** Registers every script once per client (EVALSHA with automatic EVAL fallback). */
 export function loadScripts(client: Redis): void {
   const dir = path.join(__dirname, 'lua');
@@ -51,7 +63,7 @@ export function loadScripts(client: Redis): void {
     if ((client as unknown as Record<string, unknown>)[command]) continue;
     client.defineCommand(command, {
       numberOfKeys: Number(keys),
-      lua: fs.readFileSync(path.join(dir, `${file}.lua`), 'utf8'),
+      lua: scriptSource(file, dir),
     });
   }
 }

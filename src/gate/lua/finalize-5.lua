@@ -15,6 +15,7 @@
 
   Output: one integer per triple: 1 applied now, 0 already applied or unknown
 ]]
+--- @include "records"
 local out = {}
 for i = 1, #ARGV, 3 do
   local pid, status, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -22,9 +23,9 @@ for i = 1, #ARGV, 3 do
   redis.call('HDEL', KEYS[5], pid)
   local rec = redis.call('HGET', KEYS[3], pid)
   if rec then
-    local cur, q, createdAt, userId = string.match(rec, '^(%a+)|(%d+)|(%d+)|(.*)$')
+    local cur, q, createdAt, userId = parseRecord(rec)
     if cur == 'queued' or cur == 'processing' then
-      redis.call('HSET', KEYS[3], pid, status .. '|' .. q .. '|' .. createdAt .. '|' .. userId)
+      redis.call('HSET', KEYS[3], pid, formatRecord(status, q, createdAt, userId))
       redis.call('HINCRBY', KEYS[4], 'pendingUnits', -tonumber(q))
       if status == 'rejected' then
         redis.call('INCRBY', KEYS[1], q)

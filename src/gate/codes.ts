@@ -2,20 +2,36 @@ import { AppError, Errors } from '../lib/errors';
 
 export const SOLD_OUT_MESSAGE = 'Not enough units left for this request';
 
-/** Translates admit-7.lua's negative codes into domain errors (codes listed in the script header). */
+/** admit-7.lua's return codes (listed in its header). No bare numbers elsewhere. */
+export const AdmitCode = {
+  admitted: 1,
+  existing: 2,
+  notLoaded: -1,
+  notStarted: -2,
+  ended: -3,
+  cancelled: -4,
+  soldOut: -5,
+  limitExceeded: -6,
+  idempotencyConflict: -7,
+} as const;
+
+/** restock-2.lua's return codes (listed in its header). */
+export const RestockCode = { applied: 1, notLoaded: -1, belowZero: -2, cancelled: -3 } as const;
+
+/** Translates admit-7.lua's refusals into domain errors (codes listed in the script header). */
 export function admitRefusal(code: number): AppError {
   switch (code) {
-    case -2:
+    case AdmitCode.notStarted:
       return Errors.conflict('SALE_NOT_STARTED', 'This sale has not started yet');
-    case -3:
+    case AdmitCode.ended:
       return Errors.conflict('SALE_ENDED', 'This sale has ended');
-    case -4:
+    case AdmitCode.cancelled:
       return Errors.conflict('SALE_CANCELLED', 'This sale was cancelled');
-    case -5:
+    case AdmitCode.soldOut:
       return Errors.conflict('SOLD_OUT', SOLD_OUT_MESSAGE);
-    case -6:
+    case AdmitCode.limitExceeded:
       return Errors.conflict('LIMIT_EXCEEDED', 'This would take you over the per-shopper limit for this sale');
-    case -7:
+    case AdmitCode.idempotencyConflict:
       return Errors.conflict('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was already used with a different quantity');
     default:
       return new AppError('unexpected', 'INTERNAL', `Unexpected admission code ${code}`);

@@ -1,14 +1,18 @@
 import { Redis } from 'ioredis';
-import { Keys, SALE_KEY_RETENTION_MS } from '../../redis/keys';
-import { scripts } from '../../redis/scripts';
-import { SaleRecord } from './sale';
+import { Keys, SALE_KEY_RETENTION_MS } from './keys';
+import { RestockCode } from './codes';
+import { isPending, parseGateRecord } from './record';
+import { scripts } from './scripts';
 
+
+/** What the gate keeps of a sale (the sales module's record fits it). */
+export type GateSale = { id: string; startsAt: Date; endsAt: Date; cancelledAt: Date | null; perUserLimit: number; stock: number };
 
 /**
  * Loads a sale's metadata and counters into the Redis gate. `remaining` is only set
  * when absent, so re-loading metadata never resets live stock.
  */
-export async function loadSaleIntoGate(redis: Redis, keys: Keys, sale: SaleRecord, remaining = sale.stock): Promise<void> {
+export async function loadSaleIntoGate(redis: Redis, keys: Keys, sale: GateSale, remaining = sale.stock): Promise<void> {
   const k = keys.sale(sale.id);
   const expireAt = sale.endsAt.getTime() + SALE_KEY_RETENTION_MS;
   const tx = redis.multi();
@@ -43,7 +47,12 @@ export type GateEdit =
   | { outcome: 'below_zero'; remaining: number }
   | { outcome: 'cancelled' };
 
-const EDIT_OUTCOMES: Record<number, GateEdit['outcome']> = { 1: 'applied', [-1]: 'not_loaded', [-2]: 'below_zero', [-3]: 'cancelled' };
+const EDIT_OUTCOMES: Record<number, GateEdit['outcome']> = {
+  [RestockCode.applied]: 'applied',
+  [RestockCode.notLoaded]: 'not_loaded',
+  [RestockCode.belowZero]: 'below_zero',
+  [RestockCode.cancelled]: 'cancelled',
+};
 
 /**
  * Applies an edited sale to a loaded gate in one script (restock-2): the window, limit
@@ -54,7 +63,7 @@ const EDIT_OUTCOMES: Record<number, GateEdit['outcome']> = { 1: 'applied', [-1]:
 export async function editSaleInGate(
   redis: Redis,
   keys: Keys,
-  sale: SaleRecord,
+  sale: GateSale,
   stockDelta: number,
   mode: 'checked' | 'force' = 'checked',
 ): Promise<GateEdit> {
@@ -73,7 +82,7 @@ export async function editSaleInGate(
 }
 
 /** When a sale's end moves: every key of the sale that exists follows it (end + retention). */
-export async function expireSaleKeysWithSale(redis: Redis, keys: Keys, sale: SaleRecord): Promise<void> {
+export async function expireSaleKeysWithSale(redis: Redis, keys: Keys, sale: GateSale): Promise<void> {
   const expireAtMs = sale.endsAt.getTime() + SALE_KEY_RETENTION_MS;
   const tx = redis.pipeline();
   for (const key of Object.values(keys.sale(sale.id))) tx.pexpireat(key, expireAtMs);
@@ -97,6 +106,6 @@ export async function stopAdmissions(redis: Redis, keys: Keys, saleId: string): 
 export async function pendingPurchaseIds(redis: Redis, keys: Keys, saleId: string): Promise<string[]> {
   const all = await redis.hgetall(keys.sale(saleId).purchases);
   return Object.entries(all)
-    .filter(([, rec]) => rec.startsWith('queued|') || rec.startsWith('processing|'))
+    .filter(([, rec]) => isPending(parseGateRecord(rec)))
     .map(([id]) => id);
 }

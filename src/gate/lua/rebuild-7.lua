@@ -38,6 +38,7 @@
     and PostgreSQL has not decided it: its units stay taken from remaining and its
     buyer's total, so its eventual finalize (or release) applies exactly once.
 ]]
+--- @include "records"
 local p = cjson.decode(ARGV[1])
 local hadMeta = redis.call('EXISTS', KEYS[1])
 local statsGone = redis.call('EXISTS', KEYS[6]) == 0
@@ -66,18 +67,17 @@ local entries = redis.call('HGETALL', KEYS[5])
 for i = 1, #entries, 2 do
   local pid = entries[i]
   known[pid] = true
-  local status, q, createdAt, userId = string.match(entries[i + 1], '^(%a+)|(%d+)|(%d+)|(.*)$')
+  local status, q, createdAt, userId = parseRecord(entries[i + 1])
   if status == 'queued' or status == 'processing' then
-    local rest = '|' .. q .. '|' .. createdAt .. '|' .. userId
     local decided = p.decided[pid]
     if decided then
       -- Committed before the lock; the worker's finalize will now find it final and do nothing.
-      redis.call('HSET', KEYS[5], pid, decided[1] .. rest)
+      redis.call('HSET', KEYS[5], pid, formatRecord(decided[1], q, createdAt, userId))
       if decided[1] == 'rejected' then bump('rejected:' .. decided[2], 1) else bump('confirmed', 1) end
       settled = settled + 1
     elseif p.orphans[pid] then
       -- As release-6 would have done, had the API been able to.
-      redis.call('HSET', KEYS[5], pid, 'rejected' .. rest)
+      redis.call('HSET', KEYS[5], pid, formatRecord('rejected', q, createdAt, userId))
       bump('admitted', -1)
       bump('admittedUnits', -tonumber(q))
       bump('rejected:ENQUEUE_FAILED', 1)
@@ -91,12 +91,11 @@ end
 for _, job in ipairs(p.jobs) do
   local pid, q, createdAt, userId, idemKey, final = job[1], job[2], job[3], job[4], job[5], job[6]
   if not known[pid] then
-    local rest = '|' .. q .. '|' .. createdAt .. '|' .. userId
     if final ~= '' then
       -- Released by the API before Redis lost it: the worker must skip it, not confirm it.
-      redis.call('HSET', KEYS[5], pid, final .. rest)
+      redis.call('HSET', KEYS[5], pid, formatRecord(final, q, createdAt, userId))
     else
-      redis.call('HSET', KEYS[5], pid, 'queued' .. rest)
+      redis.call('HSET', KEYS[5], pid, formatRecord('queued', q, createdAt, userId))
       hold(userId, tonumber(q))
       if idemKey ~= '' then redis.call('HSETNX', KEYS[4], idemKey, pid) end
     end
@@ -106,7 +105,7 @@ end
 for _, k in ipairs(p.keyed) do
   local pid, status, q, createdAt, userId, idemKey = k[1], k[2], k[3], k[4], k[5], k[6]
   if redis.call('HSETNX', KEYS[4], idemKey, pid) == 1 then
-    redis.call('HSETNX', KEYS[5], pid, status .. '|' .. q .. '|' .. createdAt .. '|' .. userId)
+    redis.call('HSETNX', KEYS[5], pid, formatRecord(status, q, createdAt, userId))
   end
 end
 
@@ -131,7 +130,7 @@ end
 local unqueued = redis.call('HKEYS', KEYS[7])
 for _, pid in ipairs(unqueued) do
   local rec = redis.call('HGET', KEYS[5], pid)
-  if not rec or string.sub(rec, 1, 7) ~= 'queued|' then redis.call('HDEL', KEYS[7], pid) end
+  if not rec or parseRecord(rec) ~= 'queued' then redis.call('HDEL', KEYS[7], pid) end
 end
 
 for i = 1, 7 do redis.call('PEXPIREAT', KEYS[i], p.expireAt) end

@@ -14,11 +14,12 @@
 
   Output: 1 applied now, 0 already applied or unknown (reconciliation owns unknown ones)
 ]]
+--- @include "records"
 local rec = redis.call('HGET', KEYS[3], ARGV[1])
 if not rec then return 0 end
-local status, q, createdAt, userId = string.match(rec, '^(%a+)|(%d+)|(%d+)|(.*)$')
+local status, q, createdAt, userId = parseRecord(rec)
 if status ~= 'confirmed' then return 0 end
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[2] .. '|' .. q .. '|' .. createdAt .. '|' .. userId)
+redis.call('HSET', KEYS[3], ARGV[1], formatRecord(ARGV[2], q, createdAt, userId))
 if ARGV[2] == 'expired' then
   redis.call('INCRBY', KEYS[1], q)
   redis.call('HINCRBY', KEYS[2], userId, -tonumber(q))

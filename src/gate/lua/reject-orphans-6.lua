@@ -18,6 +18,7 @@
 
   Output: one entry per purchase rejected now: { purchaseId, quantity, createdAtMs, userId }
 ]]
+--- @include "records"
 local reason = ARGV[1]
 local out = {}
 for i = 2, #ARGV do
@@ -25,14 +26,14 @@ for i = 2, #ARGV do
   local entry = redis.call('HGET', KEYS[6], pid)
   if entry then
     redis.call('HDEL', KEYS[6], pid)
-    local idemKey = string.match(entry, '^%d+|(.*)$') or ''
+    local _, idemKey = parseUnqueued(entry)
     local rec = redis.call('HGET', KEYS[3], pid)
     local status, q, createdAt, userId
-    if rec then status, q, createdAt, userId = string.match(rec, '^(%a+)|(%d+)|(%d+)|(.*)$') end
+    if rec then status, q, createdAt, userId = parseRecord(rec) end
     if status == 'queued' then
       redis.call('INCRBY', KEYS[1], q)
       redis.call('HINCRBY', KEYS[2], userId, -tonumber(q))
-      redis.call('HSET', KEYS[3], pid, 'rejected|' .. q .. '|' .. createdAt .. '|' .. userId)
+      redis.call('HSET', KEYS[3], pid, formatRecord('rejected', q, createdAt, userId))
       -- As for any refused attempt: a retry with the same key is judged afresh.
       if idemKey ~= '' and redis.call('HGET', KEYS[4], idemKey) == pid then redis.call('HDEL', KEYS[4], idemKey) end
       redis.call('HINCRBY', KEYS[5], 'admitted', -1)
