@@ -8,7 +8,6 @@ import { Keys, scopedIdempotencyKey } from '../../gate/keys';
 import { scripts } from '../../gate/scripts';
 import { requestReconcile } from '../sales/reconcile';
 import { findSale } from '../sales/repository';
-import { saleLockKey } from '../sales/sale';
 import { recordNotQueued } from './repository';
 import { PurchaseJob } from './job';
 import { EnqueueBatcher } from './enqueue-batcher';
@@ -141,7 +140,7 @@ async function compensate(
     );
   } catch (err) {
     deps.logger.error('release after failed enqueue failed', { purchaseId: purchase.purchaseId, err: (err as Error).message });
-    const recorded = await recordNotQueued(deps.db, saleLockKey(attempt.saleId), [{ ...purchase, userId: attempt.userId, reason: 'ENQUEUE_FAILED' }]).then(
+    const recorded = await recordNotQueued(deps.db, attempt.saleId, [{ ...purchase, userId: attempt.userId, reason: 'ENQUEUE_FAILED' }]).then(
       (statuses) => statuses.get(purchase.purchaseId),
       (pgErr: Error) => {
         deps.logger.error('recording the failed enqueue in PostgreSQL failed too; the orphan sweep settles it', { purchaseId: purchase.purchaseId, err: pgErr.message });

@@ -5,10 +5,9 @@ import { Logger } from '../../lib/logger';
 import { Keys } from '../../gate/keys';
 import { scripts } from '../../gate/scripts';
 import { NotifyOwner } from '../../realtime/emitter';
-import { saleLockKey } from '../sales/sale';
+import { underSaleLock } from '../../lib/sale-lock';
 import { PurchaseJob } from './job';
 import { writeFinal } from './read-model';
-import { lockSale } from './repository';
 
 /**
  * Holds: a confirmed purchase keeps its units until it is paid or its hold ends. The end
@@ -84,8 +83,7 @@ type HoldRow = { status: string; quantity: number; hold_expires_at: Date | null;
  * exactly once (settle-hold-4.lua) and the owner is told.
  */
 export async function expireHold(deps: HoldDeps, job: HoldJob): Promise<'expired' | 'not-due' | 'settled'> {
-  const result = await deps.db.transaction(async (trx) => {
-    await lockSale(trx, saleLockKey(job.saleId));
+  const result = await underSaleLock(deps.db, job.saleId, async (trx) => {
     const { rows } = await trx.raw<{ rows: HoldRow[] }>(
       `SELECT p.status, p.quantity, p.hold_expires_at, p.hold_expires_at <= now() AS due, o.id AS order_id
          FROM purchases p LEFT JOIN orders o ON o.purchase_id = p.id

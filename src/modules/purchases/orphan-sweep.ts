@@ -9,7 +9,6 @@ import { PurchaseQueue } from './queue';
 import { writeFinal } from './read-model';
 import { recordNotQueued } from './repository';
 import { reconcileSale } from '../sales/reconcile';
-import { saleLockKey } from '../sales/sale';
 
 /**
  * The orphan sweep: settles purchases the gate admitted whose queue job never landed.
@@ -79,7 +78,7 @@ export async function sweepOrphans(deps: OrphanSweepDeps, nowMs = Date.now()): P
     }));
     if (rejected.length === 0) continue;
     report.rejected += rejected.length;
-    await recordNotQueued(deps.db, saleLockKey(saleId), rejected);
+    await recordNotQueued(deps.db, saleId, rejected);
     await writeFinal(deps.redis, deps.keys, rejected);
     for (const p of rejected) {
       deps.notify?.(p.userId, { purchaseId: p.purchaseId, saleId, status: 'rejected', reason: ORPHAN_REASON });

@@ -3,9 +3,8 @@ import { AppError, Errors } from '../../lib/errors';
 import { Logger } from '../../lib/logger';
 import { scripts } from '../../gate/scripts';
 import { NotifyOwner } from '../../realtime/emitter';
-import { saleLockKey } from '../sales/sale';
+import { underSaleLock } from '../../lib/sale-lock';
 import { PurchaseView, readPurchase, ReadDeps, writeFinal } from './read-model';
-import { lockSale } from './repository';
 
 export const payBodySchema = z.strictObject({ paymentToken: z.string().min(1).max(200) });
 
@@ -61,8 +60,7 @@ export async function payPurchase(deps: PayDeps, req: { purchaseId: string; user
     throw new AppError('payment_required', 'PAYMENT_DECLINED', 'The payment was declined; the purchase stays payable until its hold ends');
   }
 
-  const status = await deps.db.transaction(async (trx) => {
-    await lockSale(trx, saleLockKey(view.saleId));
+  const status = await underSaleLock(deps.db, view.saleId, async (trx) => {
     const { rows } = await trx.raw<{ rows: { status: string; open: boolean }[] }>(
       'SELECT status, hold_expires_at > now() AS open FROM purchases WHERE id = ? FOR UPDATE',
       [req.purchaseId],

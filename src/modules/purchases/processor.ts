@@ -4,14 +4,13 @@ import { Db } from '../../lib/db';
 import { Logger } from '../../lib/logger';
 import { Keys } from '../../gate/keys';
 import { scripts } from '../../gate/scripts';
-import { saleLockKey } from '../sales/sale';
+import { underSaleLock } from '../../lib/sale-lock';
 import { PurchaseJob, PurchaseOutcome } from './job';
 import { writeFinal } from './read-model';
 import {
   ExistingPurchase,
   existingPurchases,
   insertDecisions,
-  lockSale,
   OrderInsert,
   PurchaseInsert,
   saleForWrite,
@@ -59,8 +58,7 @@ export async function processBatch(deps: ProcessorDeps, saleId: string, jobs: Pu
   const claims = await scripts.claim(deps.redis, keys, ids);
   const claimOf = new Map(ids.map((id, i) => [id, claims[i]]));
 
-  const outcomes = await deps.db.transaction(async (trx) => {
-    await lockSale(trx, saleLockKey(saleId));
+  const outcomes = await underSaleLock(deps.db, saleId, async (trx) => {
     if (deps.faultHoldMs > 0) {
       // Fault tests: the transaction sits open (idle in transaction, lock held), marked for pg_stat_activity.
       await trx.raw(`SELECT 'fault-hold' AS marker`);
@@ -174,8 +172,7 @@ async function applyOutcomes(deps: ProcessorDeps, saleId: string, jobs: Purchase
  * its units back, unless PostgreSQL already holds an outcome for it. Idempotent.
  */
 export async function markProcessingFailed(deps: ProcessorDeps, job: PurchaseJob): Promise<PurchaseOutcome> {
-  const outcome = await deps.db.transaction(async (trx) => {
-    await lockSale(trx, saleLockKey(job.saleId));
+  const outcome = await underSaleLock(deps.db, job.saleId, async (trx) => {
     const prior = (await existingPurchases(trx, [job.purchaseId])).get(job.purchaseId);
     if (prior) return fromExisting(prior);
     await trx('purchases')

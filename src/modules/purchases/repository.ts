@@ -1,11 +1,8 @@
 import { Knex } from 'knex';
+import { underSaleLock } from '../../lib/sale-lock';
 import { PurchaseStatus } from './read-model';
 
 /** PostgreSQL access for the worker's write path. All calls run inside the caller's transaction. */
-
-export async function lockSale(trx: Knex.Transaction, lockKey: string): Promise<void> {
-  await trx.raw('SELECT pg_advisory_xact_lock(?::bigint)', [lockKey]);
-}
 
 export type SaleForWrite = { perUserLimit: number; priceCents: number; holdSeconds: number; cancelled: boolean; remaining: number };
 
@@ -105,10 +102,9 @@ export type NotQueued = { purchaseId: string; saleId: string; userId: string; qu
  * a worker writing the same purchase waits; an outcome already there is kept. Returns each
  * purchase's status in PostgreSQL afterwards (`rejected` unless a worker decided it first).
  */
-export async function recordNotQueued(db: Knex, saleLockKey: string, items: NotQueued[]): Promise<Map<string, PurchaseStatus>> {
+export async function recordNotQueued(db: Knex, saleId: string, items: NotQueued[]): Promise<Map<string, PurchaseStatus>> {
   if (items.length === 0) return new Map();
-  return db.transaction(async (trx) => {
-    await lockSale(trx, saleLockKey);
+  return underSaleLock(db, saleId, async (trx) => {
     await trx('purchases')
       .insert(
         items.map((p) => ({

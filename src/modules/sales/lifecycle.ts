@@ -1,9 +1,9 @@
 import { Errors } from '../../lib/errors';
 import { Logger } from '../../lib/logger';
-import { lockSale } from '../purchases/repository';
+import { underSaleLock } from '../../lib/sale-lock';
 import { editSaleInGate, expireSaleKeysWithSale, gateRemaining, loadSaleIntoGate, pendingPurchaseIds, stopAdmissions } from '../../gate/sale-gate';
 import { findSale, findSaleWithInventory, markCancelled, purchasesEndedByCancel, saleTotals, saveSaleChange } from './repository';
-import { SaleRecord, saleLockKey, SaleView, toSaleView } from './sale';
+import { SaleRecord, SaleView, toSaleView } from './sale';
 import { planSaleChange } from './sale-change';
 import { SalesDeps } from './service';
 import { UpdateSaleInput } from './validators';
@@ -33,8 +33,7 @@ export async function editSale(deps: LifecycleDeps, saleId: string, input: Updat
   const undo: { gate?: () => Promise<unknown> } = {};
   let saved: SaleRecord;
   try {
-    saved = await deps.db.transaction(async (trx) => {
-      await lockSale(trx, saleLockKey(saleId));
+    saved = await underSaleLock(deps.db, saleId, async (trx) => {
       const found = await findSaleWithInventory(trx, saleId);
       if (!found) throw saleNotFound();
       const { sale, inventory } = found;
@@ -93,8 +92,7 @@ export async function cancelSale(deps: LifecycleDeps, saleId: string): Promise<C
 
   const gateKnewSale = await stopAdmissions(deps.redis, deps.keys, saleId);
 
-  const { sale, totals } = await deps.db.transaction(async (trx) => {
-    await lockSale(trx, saleLockKey(saleId));
+  const { sale, totals } = await underSaleLock(deps.db, saleId, async (trx) => {
     const cancelled = await markCancelled(trx, saleId);
     const t = await saleTotals(trx, saleId);
     if (!cancelled || !t) throw saleNotFound();

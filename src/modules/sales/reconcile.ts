@@ -9,10 +9,9 @@ import { scripts } from '../../gate/scripts';
 import { PurchaseJob } from '../purchases/job';
 import { PurchaseQueue } from '../purchases/queue';
 import { writeFinal } from '../purchases/read-model';
-import { lockSale } from '../purchases/repository';
+import { underSaleLock } from '../../lib/sale-lock';
 import { SALE_KEY_RETENTION_MS } from '../../gate/keys';
 import { findSale } from './repository';
-import { saleLockKey } from './sale';
 
 export type ReconcileDeps = { db: Db; redis: Redis; keys: Keys; queue: PurchaseQueue; logger: Logger };
 
@@ -60,8 +59,7 @@ const PENDING_JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'fail
  */
 export async function reconcileSale(deps: ReconcileDeps, saleId: string, nowMs = Date.now()): Promise<ReconcileReport> {
   const k = deps.keys.sale(saleId);
-  const { report, orphans } = await deps.db.transaction(async (trx) => {
-    await lockSale(trx, saleLockKey(saleId));
+  const { report, orphans } = await underSaleLock(deps.db, saleId, async (trx) => {
     const sale = await findSale(trx, saleId);
     const inventory = await trx('sale_inventory')
       .where({ sale_id: saleId })

@@ -1,4 +1,4 @@
-import { saleLockKey, saleStatus } from './sale';
+import { saleStatus } from './sale';
 
 describe('saleStatus', () => {
   const base = { startsAt: new Date('2026-01-01T10:00:00Z'), endsAt: new Date('2026-01-01T11:00:00Z'), cancelledAt: null };
@@ -16,16 +16,5 @@ describe('saleStatus', () => {
   });
   it('When cancelled, then cancelled wins over every other state', () => {
     expect(saleStatus({ ...base, cancelledAt: new Date() }, 3, new Date('2026-01-01T10:30:00Z'))).toBe('cancelled');
-  });
-});
-
-describe('saleLockKey', () => {
-  it('When given a UUID, then it yields a signed 64-bit integer taken from its first 8 bytes', () => {
-    expect(saleLockKey('00000000-0000-0001-0000-000000000000')).toBe('1');
-    expect(saleLockKey('ffffffff-ffff-ffff-0000-000000000000')).toBe('-1');
-    expect(saleLockKey('7fffffff-ffff-ffff-ffff-ffffffffffff')).toBe('9223372036854775807');
-  });
-  it('When two UUIDs differ only after the first 8 bytes, then they share a key (documented trade-off)', () => {
-    expect(saleLockKey('12345678-9abc-def0-0000-000000000001')).toBe(saleLockKey('12345678-9abc-def0-ffff-000000000002'));
   });
 });

@@ -52,12 +52,3 @@ export function toSaleView(sale: SaleRecord, remaining: number, now: Date): Sale
     remaining,
   };
 }
-
-/**
- * 64-bit advisory-lock key for a sale, from the first 8 bytes of its UUID
- * (not a 32-bit text hash, which collides across thousands of sales).
- */
-export function saleLockKey(saleId: string): string {
-  const hex = saleId.replace(/-/g, '').slice(0, 16);
-  return BigInt.asIntN(64, BigInt(`0x${hex}`)).toString();
-}
