@@ -9,6 +9,7 @@ import { EnqueueBatcher } from './modules/purchases/enqueue-batcher';
 import { BacklogMonitor, markQueued, PurchaseQueue, purchaseQueueFor } from './modules/purchases/queue';
 import { SoldOutCache } from './modules/purchases/sold-out-cache';
 import { createOwnerNotifier, NotifyOwner } from './realtime/emitter';
+import { Reconciler } from './modules/recovery/reconciler';
 
 /** Everything the API needs, wired explicitly (no container, no module singletons). */
 export type ApiDeps = {
@@ -24,6 +25,8 @@ export type ApiDeps = {
   soldOut: SoldOutCache;
   /** Tells a purchase's owner about a change made by this API node (e.g. a payment). */
   notify: NotifyOwner;
+  /** Rebuilds a sale's gate from PostgreSQL when Redis lost it (one run per sale at a time). */
+  restoreSale: (saleId: string) => Promise<void>;
 };
 
 export async function createApiDeps(config: Config, logger = createLogger(config.logLevel, 'api')): Promise<ApiDeps> {
@@ -44,7 +47,8 @@ export async function createApiDeps(config: Config, logger = createLogger(config
   const soldOut = new SoldOutCache(redis, keys, logger);
   soldOut.start();
   const notify = createOwnerNotifier(redis, config.redisPrefix);
-  return { config, logger, db, redis, keys, queue, enqueue, backlog, soldOut, notify };
+  const reconciler = new Reconciler({ db, redis, keys, queue, logger });
+  return { config, logger, db, redis, keys, queue, enqueue, backlog, soldOut, notify, restoreSale: (saleId) => reconciler.request(saleId) };
 }
 
 export async function closeApiDeps(deps: ApiDeps): Promise<void> {

@@ -5,10 +5,10 @@ import { connectRedis, createWorkerRedis, reportConnection } from './lib/redis';
 import { createKeys } from './gate/keys';
 import { loadScripts } from './gate/scripts';
 import { purchaseQueueFor } from './modules/purchases/queue';
-import { reconcileMissingSales } from './modules/sales/reconcile';
+import { Reconciler } from './modules/recovery/reconciler';
 import { startPurchaseWorker } from './modules/purchases/worker';
 import { createOwnerNotifier, createPurchaseNotifier } from './realtime/emitter';
-import { startOrphanSweep } from './modules/purchases/orphan-sweep';
+import { startOrphanSweep } from './modules/recovery/orphan-sweep';
 import { createHoldQueue, scheduleHoldExpiries, startHoldWorker, sweepExpiredHolds } from './modules/purchases/holds';
 
 export type RunningWorker = { stop: () => Promise<void> };
@@ -27,7 +27,8 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
   // Its client's outages are logged once by reportConnection; BullMQ would print each to stderr.
   queue.on('error', (err) => logger.debug('queue client error', { err: err.message }));
   // Before taking jobs: a sale whose gate Redis lost (no persistence) is rebuilt from PostgreSQL.
-  await reconcileMissingSales({ db, redis, keys, queue, logger });
+  const reconciler = new Reconciler({ db, redis, keys, queue, logger });
+  await reconciler.rebuildMissing();
   const notify = createOwnerNotifier(redis, config.redisPrefix);
   const holdQueue = createHoldQueue(redis, { purchaseQueueName: config.queueName, prefix: keys.bullPrefix });
   holdQueue.on('error', (err) => logger.debug('hold queue client error', { err: err.message }));
@@ -47,7 +48,7 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
   });
   await running.worker.waitUntilReady();
   // Purchases admitted whose job never landed are settled on their own (see orphan-sweep.ts).
-  const orphanSweep = startOrphanSweep({ db, redis, keys, queue, logger, notify, graceMs: config.orphans.graceMs }, config.orphans.sweepMs, keys.orphanSweepLease);
+  const orphanSweep = startOrphanSweep({ db, redis, keys, queue, logger, notify, reconciler, graceMs: config.orphans.graceMs }, config.orphans.sweepMs, keys.orphanSweepLease);
   logger.info('purchase worker ready', {
     queue: config.queueName,
     concurrency: config.worker.concurrency,

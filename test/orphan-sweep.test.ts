@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PurchaseJob } from '../src/modules/purchases/job';
-import { ORPHAN_REASON, sweepOrphans } from '../src/modules/purchases/orphan-sweep';
+import { ORPHAN_REASON, sweepOrphans } from '../src/modules/recovery/orphan-sweep';
+import { Reconciler } from '../src/modules/recovery/reconciler';
 import { enqueuePurchases } from '../src/modules/purchases/queue';
 import { PurchaseUpdate } from '../src/realtime/events';
 import { scopedIdempotencyKey } from '../src/gate/keys';
@@ -140,12 +141,12 @@ describe('Orphan sweep', () => {
     expect(await stack.api.deps.db('purchases').where({ id: purchaseId }).first()).toBeUndefined();
   });
 
-  it('When an open sale has no gate in Redis (created while Redis refused writes, or lost), then the sweep rebuilds it from PostgreSQL', async () => {
+  it('When an open sale has no gate in Redis (created while Redis refused writes, or lost), then the reconciler the sweep runs rebuilds it from PostgreSQL', async () => {
     const { saleId } = await createSale(stack.api.url, { stock: 4, perUserLimit: 1 });
     const { redis, keys } = stack.api.deps;
     await redis.del(...Object.values(keys.sale(saleId)));
-    const report = await sweepOrphans(sweepDeps());
-    expect(report.gatesRebuilt).toBeGreaterThanOrEqual(1);
+    const rebuilt = await new Reconciler(stack.api.deps).rebuildMissing();
+    expect(rebuilt.map((r) => r.saleId)).toContain(saleId);
     expect(await remaining(saleId)).toBe(4);
     expect(await redis.exists(keys.sale(saleId).meta)).toBe(1);
   });

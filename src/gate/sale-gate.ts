@@ -109,3 +109,18 @@ export async function pendingPurchaseIds(redis: Redis, keys: Keys, saleId: strin
     .filter(([, rec]) => isPending(parseGateRecord(rec)))
     .map(([id]) => id);
 }
+
+/**
+ * The gate's remaining units and the units of purchases it still counts as pending
+ * (queued, or claimed by a worker), read atomically: what stats compare with PostgreSQL.
+ * O(1): the scripts keep `pendingUnits` in the stats hash (admit +, release/finalize −,
+ * rebuild sets it), so the admin page polling stats never scans the purchases hash.
+ */
+export async function gatePending(redis: Redis, keys: Keys, saleId: string): Promise<{ remaining: number | null; pendingUnits: number }> {
+  const k = keys.sale(saleId);
+  const replies = await redis.multi().get(k.remaining).hget(k.stats, 'pendingUnits').exec();
+  const failed = replies?.find(([err]) => err);
+  if (!replies || failed) throw failed?.[0] ?? new Error('gate read discarded');
+  const remaining = replies[0]![1] as string | null;
+  return { remaining: remaining === null ? null : Number(remaining), pendingUnits: Number(replies[1]![1] ?? 0) };
+}

@@ -5,7 +5,7 @@ import { requireAdmin, requireUser } from '../modules/auth/middleware';
 import { healthRouter } from '../modules/health/routes';
 import { adminProductsRouter } from '../modules/products/routes';
 import { purchasesRouter } from '../modules/purchases/routes';
-import { adminReconcileRouter } from '../modules/sales/reconcile-routes';
+import { adminReconcileRouter } from '../modules/recovery/routes';
 import { adminSalesRouter, publicSalesRouter } from '../modules/sales/routes';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { jsonBody, requestId } from './middleware';

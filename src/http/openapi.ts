@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { reconcileBodySchema } from '../modules/sales/reconcile-routes';
+import { reconcileBodySchema } from '../modules/recovery/routes';
 import { payBodySchema } from '../modules/purchases/payment';
 import { attemptBodySchema, idempotencyKeySchema } from '../modules/purchases/validators';
 import { createProductSchema, listProductsQuerySchema, updateProductSchema } from '../modules/products/validators';

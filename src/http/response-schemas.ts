@@ -4,7 +4,7 @@ import type { AttemptResult } from '../modules/purchases/admission';
 import type { PurchaseStatus, PurchaseView } from '../modules/purchases/read-model';
 import type { SaleAudit } from '../modules/sales/audit';
 import type { CancelReport } from '../modules/sales/lifecycle';
-import type { ReconcileReport } from '../modules/sales/reconcile';
+import type { ReconcileReport } from '../modules/recovery/reconcile';
 import type { SaleView } from '../modules/sales/sale';
 import type { SaleStats } from '../modules/sales/service';
 import { SALE_STATUSES } from '../modules/sales/validators';

@@ -6,7 +6,6 @@ import { Logger } from '../../lib/logger';
 import { AdmitCode, admitRefusal } from '../../gate/codes';
 import { Keys, scopedIdempotencyKey } from '../../gate/keys';
 import { scripts } from '../../gate/scripts';
-import { requestReconcile } from '../sales/reconcile';
 import { findSale } from '../sales/repository';
 import { recordNotQueued } from './repository';
 import { PurchaseJob } from './job';
@@ -25,6 +24,8 @@ export type AdmissionDeps = {
   backlog: BacklogMonitor;
   soldOut: SoldOutCache;
   logger: Logger;
+  /** Rebuilds a sale's gate from PostgreSQL (recovery's reconciler; one run per sale at a time). */
+  restoreSale: (saleId: string) => Promise<void>;
 };
 
 export type Attempt = { saleId: string; userId: string; quantity: number; idempotencyKey: string | null };
@@ -58,7 +59,7 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
     if (await findSale(deps.db, attempt.saleId)) {
       // Redis lost the sale's keys: rebuild them from PostgreSQL (one run per sale at a
       // time in this process) and let this attempt retry once they are back.
-      void requestReconcile(deps, attempt.saleId);
+      void deps.restoreSale(attempt.saleId);
       throw Errors.unavailable('SALE_UNAVAILABLE', 'This sale is being restored; try again shortly', 1);
     }
     throw Errors.notFound('SALE_NOT_FOUND', 'Sale not found');

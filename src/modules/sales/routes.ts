@@ -1,9 +1,8 @@
 import { Router } from 'express';
 import { parse, parseId } from '../../http/validate';
-import { PurchaseQueue } from '../purchases/queue';
 import { auditSale } from './audit';
 import { cancelSale, editSale, LifecycleDeps } from './lifecycle';
-import { createSale, getSaleView, listSaleViews, saleStats, SalesDeps } from './service';
+import { createSale, getSaleView, listSaleViews, QueueCounter, saleStats, SalesDeps } from './service';
 import { adminListSalesQuerySchema, cancelSaleSchema, createSaleSchema, listSalesQuerySchema, updateSaleSchema } from './validators';
 
 const saleId = (raw: unknown) => parseId(raw, 'SALE_NOT_FOUND', 'Sale');
@@ -25,7 +24,7 @@ export function publicSalesRouter(deps: SalesDeps): Router {
  * Admin sale routes. `soldOut` is this node's sold-out cache: an edit or a cancel drops the
  * sale from it, so this node answers the new truth at once (other nodes within 500 ms).
  */
-export function adminSalesRouter(deps: LifecycleDeps & { queue: PurchaseQueue; soldOut?: { forget: (saleId: string) => void } }): Router {
+export function adminSalesRouter(deps: LifecycleDeps & { queue: QueueCounter; soldOut?: { forget: (saleId: string) => void } }): Router {
   const router = Router();
   router.post('/sales', async (req, res) => {
     const input = parse(createSaleSchema, req.body);

@@ -4,9 +4,9 @@ import { Errors } from '../../lib/errors';
 import { Logger } from '../../lib/logger';
 import { Keys } from '../../gate/keys';
 import { findProduct } from '../products/repository';
-import { PurchaseQueue } from '../purchases/queue';
+import { JobType } from 'bullmq';
 import { gateRemaining, gateStats, loadSaleIntoGate } from '../../gate/sale-gate';
-import { gatePending } from './reconcile';
+import { gatePending } from '../../gate/sale-gate';
 import { findSale, insertSale, listSales, saleTotals } from './repository';
 import { SaleView, toSaleView } from './sale';
 import { CreateSaleInput, SALE_STATUSES } from './validators';
@@ -73,7 +73,10 @@ export type SaleStats = {
 };
 
 /** Live counters: `orders` and `sold` from PostgreSQL, the gate's view from Redis, queue depth from BullMQ. */
-export async function saleStats(deps: SalesDeps & { queue: PurchaseQueue }, saleId: string): Promise<SaleStats> {
+/** What stats need of the purchase queue (sales does not depend on the purchases module). */
+export type QueueCounter = { getJobCounts(...types: JobType[]): Promise<Record<string, number>> };
+
+export async function saleStats(deps: SalesDeps & { queue: QueueCounter }, saleId: string): Promise<SaleStats> {
   const totals = await saleTotals(deps.db, saleId);
   if (!totals) throw Errors.notFound('SALE_NOT_FOUND', 'Sale not found');
   const [stats, gate, counts] = await Promise.all([

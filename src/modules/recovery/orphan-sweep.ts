@@ -5,10 +5,11 @@ import { Logger } from '../../lib/logger';
 import { Keys, SALE_KEY_RETENTION_MS } from '../../gate/keys';
 import { scripts } from '../../gate/scripts';
 import { NotifyOwner } from '../../realtime/emitter';
-import { PurchaseQueue } from './queue';
-import { writeFinal } from './read-model';
-import { recordNotQueued } from './repository';
-import { reconcileSale } from '../sales/reconcile';
+import { PurchaseQueue } from '../purchases/queue';
+import { writeFinal } from '../purchases/read-model';
+import { recordNotQueued } from '../purchases/repository';
+import { LIVE_JOB_STATES, purchasesInJobs } from './queue-scan';
+import { Reconciler } from './reconciler';
 
 /**
  * The orphan sweep: settles purchases the gate admitted whose queue job never landed.
@@ -36,27 +37,24 @@ export type OrphanSweepDeps = {
   graceMs: number;
 };
 
-export type SweepReport = { sales: number; candidates: number; inJobs: number; rejected: number; gatesRebuilt: number };
+export type SweepReport = { sales: number; candidates: number; inJobs: number; rejected: number };
 
 export const ORPHAN_REASON = 'ENQUEUE_FAILED';
 /** Most candidates one sale yields per sweep (the next sweep takes the rest). */
 const PER_SALE_LIMIT = 1000;
-/** Job states in which a job can still be processed (exhausted `failed` jobs cannot). */
-const LIVE_JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
 
 export async function sweepOrphans(deps: OrphanSweepDeps, nowMs = Date.now()): Promise<SweepReport> {
   // Every sale whose gate keys may still exist (cancelled and ended ones included).
   const sales = await deps.db('sales')
     .where('ends_at', '>', new Date(nowMs - SALE_KEY_RETENTION_MS))
-    .select<{ id: string; ends_at: Date; cancelled_at: Date | null }[]>('id', 'ends_at', 'cancelled_at');
-  const report: SweepReport = { sales: sales.length, candidates: 0, inJobs: 0, rejected: 0, gatesRebuilt: 0 };
-  report.gatesRebuilt = await rebuildMissingGates(deps, sales, nowMs);
+    .select<{ id: string }[]>('id');
+  const report: SweepReport = { sales: sales.length, candidates: 0, inJobs: 0, rejected: 0 };
   const cutoff = nowMs - deps.graceMs;
   const found = await Promise.all(sales.map(({ id }) => scripts.orphanCandidates(deps.redis, deps.keys.sale(id), cutoff, PER_SALE_LIMIT)));
   const bySale = sales.map(({ id }, i) => ({ saleId: id, candidates: found[i]! })).filter((s) => s.candidates.length > 0);
   if (bySale.length === 0) return report;
 
-  const queued = await purchasesInLiveJobs(deps.queue);
+  const queued = await purchasesInJobs(deps.queue, LIVE_JOB_STATES);
   for (const { saleId, candidates } of bySale) {
     report.candidates += candidates.length;
     const k = deps.keys.sale(saleId);
@@ -88,44 +86,21 @@ export async function sweepOrphans(deps: OrphanSweepDeps, nowMs = Date.now()): P
   return report;
 }
 
-/**
- * An open sale with no gate (created while Redis refused writes, or lost by a Redis
- * without persistence) would show 0 left and never be tried: rebuild it from PostgreSQL.
- */
-async function rebuildMissingGates(deps: OrphanSweepDeps, sales: { id: string; ends_at: Date; cancelled_at: Date | null }[], nowMs: number): Promise<number> {
-  const open = sales.filter((s) => s.cancelled_at === null && s.ends_at.getTime() > nowMs);
-  const present = await Promise.all(open.map(({ id }) => deps.redis.exists(deps.keys.sale(id).meta)));
-  let rebuilt = 0;
-  for (const [i, { id }] of open.entries()) {
-    if (present[i] === 1) continue;
-    const report = await reconcileSale(deps, id);
-    deps.logger.warn('sale gate was missing; rebuilt from PostgreSQL', { ...report });
-    rebuilt += 1;
-  }
-  return rebuilt;
-}
-
-/** Purchase ids held by jobs that can still run. One listing of the queue, only when candidates exist. */
-async function purchasesInLiveJobs(queue: PurchaseQueue): Promise<Set<string>> {
-  const jobs = await queue.getJobs([...LIVE_JOB_STATES], 0, -1);
-  const ids = new Set<string>();
-  for (const job of jobs) for (const p of job?.data?.purchases ?? []) ids.add(p.purchaseId);
-  return ids;
-}
-
 export type RunningSweep = { stop: () => Promise<void> };
 
 /**
  * Runs the sweep every `everyMs` in this process. With many workers, a short Redis lease
  * lets one of them sweep per period (the sweep is safe to run twice at once, just wasteful).
  */
-export function startOrphanSweep(deps: OrphanSweepDeps, everyMs: number, leaseKey: string): RunningSweep {
+export function startOrphanSweep(deps: OrphanSweepDeps & { reconciler: Reconciler }, everyMs: number, leaseKey: string): RunningSweep {
   const token = randomUUID();
   let running: Promise<void> | undefined;
   const tick = async () => {
     try {
       const leased = await deps.redis.set(leaseKey, token, 'PX', Math.max(100, everyMs - 50), 'NX');
       if (leased !== 'OK') return;
+      // An open sale with no gate would show 0 left and never be tried: rebuild it first.
+      await deps.reconciler.rebuildMissing();
       const report = await sweepOrphans(deps);
       if (report.candidates > 0) deps.logger.info('orphan sweep', { ...report });
     } catch (err) {
