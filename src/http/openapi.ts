@@ -1,231 +1,25 @@
 import { z } from 'zod';
-import { reconcileBodySchema } from '../modules/recovery/routes';
-import { payBodySchema } from '../modules/purchases/payment';
-import { attemptBodySchema, idempotencyKeySchema } from '../modules/purchases/validators';
-import { createProductSchema, listProductsQuerySchema, updateProductSchema } from '../modules/products/validators';
-import { adminListSalesQuerySchema, cancelSaleSchema, createSaleSchema, listSalesQuerySchema, updateSaleSchema } from '../modules/sales/validators';
-import {
-  attemptReplySchema,
-  cancelReportSchema,
-  errorWith,
-  healthDeepSchema,
-  healthLiveSchema,
-  healthReadySchema,
-  namedResponseSchemas,
-  openApiDocumentSchema,
-  productListSchema,
-  productSchema,
-  purchaseListSchema,
-  purchaseSchema,
-  reconcileReportSchema,
-  saleAuditSchema,
-  saleListSchema,
-  saleSchema,
-  saleStatsSchema,
-} from './response-schemas';
-import { paginationSchema, uuidSchema } from './validate';
+import { healthOperations } from '../modules/health/openapi';
+import { productsOperations } from '../modules/products/openapi';
+import { purchasesOperations } from '../modules/purchases/openapi';
+import { recoveryOperations } from '../modules/recovery/openapi';
+import { salesOperations } from '../modules/sales/openapi';
+import { idempotencyKeySchema } from '../modules/purchases/validators';
+import { err, Operation, ResponseSpec, retryable } from './openapi-spec';
+import { namedResponseSchemas, openApiDocumentSchema } from './response-schemas';
+
+export type { Operation, ResponseSpec } from './openapi-spec';
 
 /**
- * The OpenAPI 3.1 document, built from the zod schemas that validate requests (imported
- * from each module's validators, never copied) and those in response-schemas.ts. Every
- * route is described once, in `operations`; test/openapi.test.ts fails when a route the
- * app registers is missing here (or the other way round), and
+ * The OpenAPI 3.1 document, built from the operations each module declares beside its
+ * router (`src/modules/<module>/openapi.ts`), whose request schemas are the validators
+ * themselves, and the response schemas in response-schemas.ts. test/openapi.test.ts fails
+ * when a route the app registers is missing here (or the other way round), and
  * test/openapi-conformance.test.ts checks every response the suite saw against it.
  */
 
-export type Auth = 'none' | 'shopper' | 'admin';
-export type HttpMethod = 'get' | 'post' | 'patch' | 'put' | 'delete';
-
-export type ResponseSpec = {
-  description: string;
-  /** The JSON body; absent for non-JSON answers (see contentType). */
-  schema?: z.ZodType;
-  /** Default application/json. */
-  contentType?: string;
-  /** Sets Retry-After (429, 503). */
-  retryAfter?: boolean;
-  headers?: Record<string, { description: string; schema: Record<string, unknown> }>;
-  /** An error response: the codes it may carry (its schema is the envelope restricted to them). */
-  codes?: readonly [string, ...string[]];
-};
-
-export type Operation = {
-  method: HttpMethod;
-  /** The Express path, e.g. `/api/sales/:saleId`. */
-  path: string;
-  operationId: string;
-  summary: string;
-  description?: string;
-  tags: string[];
-  auth: Auth;
-  params?: Record<string, { description: string; schema: z.ZodType }>;
-  query?: z.ZodType;
-  body?: z.ZodType;
-  /** Takes the optional `Idempotency-Key` header. */
-  idempotencyKey?: boolean;
-  /** The route's own answers; auth, body and query errors are added from `auth`, `body` and `query`. */
-  responses: Record<number, ResponseSpec>;
-  /**
-   * Documented ahead of its route, which another change is adding: the coverage test
-   * accepts it missing from the app, and fails once it is registered so this flag goes
-   * (and its placeholder schema is swapped for the route's validator).
-   */
-  pending?: string;
-};
-
-/* ---------------- building blocks ---------------- */
-
-const err = (description: string, ...codes: [string, ...string[]]): ResponseSpec => ({ description, schema: errorWith(codes), codes });
-const retryable = (description: string, ...codes: [string, ...string[]]): ResponseSpec => ({ ...err(description, ...codes), retryAfter: true });
-
-const saleIdParam = { saleId: { description: 'Sale id (UUID); a malformed id is 404 SALE_NOT_FOUND', schema: uuidSchema } };
-const purchaseIdParam = { purchaseId: { description: 'Purchase id (UUID); a malformed id is 404 PURCHASE_NOT_FOUND', schema: uuidSchema } };
-const productIdParam = { productId: { description: 'Product id (UUID); a malformed id is 404 PRODUCT_NOT_FOUND', schema: uuidSchema } };
-
-const saleNotFound = err('No such sale', 'SALE_NOT_FOUND');
-const purchaseNotFound = err('No such purchase, or not yours', 'PURCHASE_NOT_FOUND');
-const productNotFound = err('No such product', 'PRODUCT_NOT_FOUND');
-
-
-
-/* ---------------- every route, once ---------------- */
-
-export const operations: Operation[] = [
-  // Shopper / public
-  {
-    method: 'get',
-    path: '/api/sales',
-    operationId: 'listSales',
-    summary: 'List sales',
-    description: 'Newest first, with live `remaining`; filter by `status`.',
-    tags: ['sales'],
-    auth: 'none',
-    query: listSalesQuerySchema,
-    responses: { 200: { description: 'A page of sales', schema: saleListSchema } },
-  },
-  {
-    method: 'get',
-    path: '/api/sales/:saleId',
-    operationId: 'getSale',
-    summary: 'One sale, with live remaining',
-    tags: ['sales'],
-    auth: 'none',
-    params: saleIdParam,
-    responses: { 200: { description: 'The sale', schema: saleSchema }, 404: saleNotFound },
-  },
-  {
-    method: 'post',
-    path: '/api/sales/:saleId/purchases',
-    operationId: 'attemptPurchase',
-    summary: 'Attempt a purchase',
-    description:
-      'Admits the attempt (Redis gate) and queues it; poll `statusUrl` or listen on Socket.io for the outcome. ' +
-      'The same `Idempotency-Key` with the same body returns the same purchase; with a different quantity, 409 IDEMPOTENCY_CONFLICT. ' +
-      'Refused attempts are not remembered under their key.',
-    tags: ['purchases'],
-    auth: 'shopper',
-    params: saleIdParam,
-    body: attemptBodySchema,
-    idempotencyKey: true,
-    responses: {
-      202: {
-        description: 'Admitted and queued',
-        schema: attemptReplySchema,
-        headers: { Location: { description: 'The purchase (same as statusUrl)', schema: { type: 'string' } } },
-      },
-      200: { description: 'The purchase this Idempotency-Key already made (nothing taken again)', schema: attemptReplySchema },
-      404: saleNotFound,
-      409: err('Refused: nothing was taken', 'SOLD_OUT', 'LIMIT_EXCEEDED', 'SALE_NOT_STARTED', 'SALE_ENDED', 'SALE_CANCELLED', 'IDEMPOTENCY_CONFLICT'),
-      429: retryable('Too many attempts from this shopper or IP', 'RATE_LIMITED'),
-      503: retryable(
-        'Not admitted now (queue backlog over its bound, sale being restored, queue unreachable): nothing was taken',
-        'OVERLOADED',
-        'SALE_UNAVAILABLE',
-        'QUEUE_UNAVAILABLE',
-      ),
-    },
-  },
-  {
-    method: 'get',
-    path: '/api/purchases/:purchaseId',
-    operationId: 'getPurchase',
-    summary: "A purchase's status (owner only)",
-    description: 'Served from Redis while hot. Anyone but the owner gets 404.',
-    tags: ['purchases'],
-    auth: 'shopper',
-    params: purchaseIdParam,
-    responses: { 200: { description: 'The purchase', schema: purchaseSchema }, 404: purchaseNotFound },
-  },
-  {
-    method: 'post',
-    path: '/api/purchases/:purchaseId/pay',
-    operationId: 'payPurchase',
-    summary: 'Pay a confirmed purchase (owner only)',
-    description:
-      'The simulated provider approves `tok_approve`, declines `tok_decline` (still payable until the hold ends) and times out on `tok_timeout`. ' +
-      'Paying a paid purchase again returns it unchanged.',
-    tags: ['purchases'],
-    auth: 'shopper',
-    params: purchaseIdParam,
-    body: payBodySchema,
-    responses: {
-      200: { description: 'Paid (or already paid)', schema: purchaseSchema },
-      402: err('The provider declined; still payable until the hold ends', 'PAYMENT_DECLINED'),
-      404: purchaseNotFound,
-      409: err(
-        'Not payable: the hold ended (PURCHASE_EXPIRED), still queued (PURCHASE_NOT_CONFIRMED) or rejected / cancelled (PURCHASE_NOT_PAYABLE)',
-        'PURCHASE_EXPIRED',
-        'PURCHASE_NOT_CONFIRMED',
-        'PURCHASE_NOT_PAYABLE',
-      ),
-      504: retryable('The provider did not answer in time; still payable until the hold ends', 'PAYMENT_TIMEOUT'),
-    },
-  },
-  {
-    method: 'get',
-    path: '/api/me/purchases',
-    operationId: 'listMyPurchases',
-    summary: "The caller's purchases, newest first",
-    tags: ['purchases'],
-    auth: 'shopper',
-    query: paginationSchema,
-    responses: { 200: { description: 'A page of purchases', schema: purchaseListSchema } },
-  },
-
-  // Health and documentation
-  {
-    method: 'get',
-    path: '/api/health',
-    operationId: 'health',
-    summary: 'Deep health: PostgreSQL, Redis, queue',
-    tags: ['health'],
-    auth: 'none',
-    responses: {
-      200: { description: 'All good', schema: healthDeepSchema },
-      503: { description: 'A dependency failed', schema: healthDeepSchema },
-    },
-  },
-  {
-    method: 'get',
-    path: '/api/health/live',
-    operationId: 'healthLive',
-    summary: 'Liveness: the process answers',
-    tags: ['health'],
-    auth: 'none',
-    responses: { 200: { description: 'Alive', schema: healthLiveSchema } },
-  },
-  {
-    method: 'get',
-    path: '/api/health/ready',
-    operationId: 'healthReady',
-    summary: 'Readiness: PostgreSQL and Redis answer and the process is not shutting down',
-    tags: ['health'],
-    auth: 'none',
-    responses: {
-      200: { description: 'Ready', schema: healthReadySchema },
-      503: { description: 'Not ready', schema: healthReadySchema },
-    },
-  },
+/** The document's own routes. */
+const docsOperations: Operation[] = [
   {
     method: 'get',
     path: '/api/openapi.json',
@@ -244,146 +38,17 @@ export const operations: Operation[] = [
     auth: 'none',
     responses: { 200: { description: 'HTML', contentType: 'text/html' } },
   },
+];
 
-  // Admin: products
-  {
-    method: 'post',
-    path: '/api/admin/products',
-    operationId: 'createProduct',
-    summary: 'Create a product',
-    tags: ['admin: products'],
-    auth: 'admin',
-    body: createProductSchema,
-    responses: { 201: { description: 'Created', schema: productSchema }, 409: err('The sku is taken', 'SKU_TAKEN') },
-  },
-  {
-    method: 'get',
-    path: '/api/admin/products',
-    operationId: 'listProducts',
-    summary: 'List products, newest first',
-    tags: ['admin: products'],
-    auth: 'admin',
-    query: listProductsQuerySchema,
-    responses: { 200: { description: 'A page of products', schema: productListSchema } },
-  },
-  {
-    method: 'get',
-    path: '/api/admin/products/:productId',
-    operationId: 'getProduct',
-    summary: 'One product',
-    tags: ['admin: products'],
-    auth: 'admin',
-    params: productIdParam,
-    responses: { 200: { description: 'The product', schema: productSchema }, 404: productNotFound },
-  },
-  {
-    method: 'patch',
-    path: '/api/admin/products/:productId',
-    operationId: 'updateProduct',
-    summary: 'Change a product (the sku never changes)',
-    tags: ['admin: products'],
-    auth: 'admin',
-    params: productIdParam,
-    body: updateProductSchema,
-    responses: { 200: { description: 'The changed product', schema: productSchema }, 404: productNotFound },
-  },
+/* ---------------- every route, once ---------------- */
 
-  // Admin: sales
-  {
-    method: 'post',
-    path: '/api/admin/sales',
-    operationId: 'createSale',
-    summary: 'Create a sale',
-    description: '`startsAt` may be in the past for an immediately active sale; `endsAt` must be after both `startsAt` and now.',
-    tags: ['admin: sales'],
-    auth: 'admin',
-    body: createSaleSchema,
-    responses: { 201: { description: 'Created; its gate is open in Redis', schema: saleSchema }, 404: productNotFound },
-  },
-  {
-    method: 'get',
-    path: '/api/admin/sales',
-    operationId: 'adminListSales',
-    summary: 'List sales (filter by status and product)',
-    tags: ['admin: sales'],
-    auth: 'admin',
-    query: adminListSalesQuerySchema,
-    responses: { 200: { description: 'A page of sales', schema: saleListSchema } },
-  },
-  {
-    method: 'get',
-    path: '/api/admin/sales/:saleId',
-    operationId: 'adminGetSale',
-    summary: 'One sale',
-    tags: ['admin: sales'],
-    auth: 'admin',
-    params: saleIdParam,
-    responses: { 200: { description: 'The sale', schema: saleSchema }, 404: saleNotFound },
-  },
-  {
-    method: 'patch',
-    path: '/api/admin/sales/:saleId',
-    operationId: 'updateSale',
-    summary: 'Change a sale',
-    description: 'Before the start anything may change; once started only `name`, a later `endsAt` and more `stock`.',
-    tags: ['admin: sales'],
-    auth: 'admin',
-    params: saleIdParam,
-    body: updateSaleSchema,
-    responses: {
-      200: { description: 'The changed sale', schema: saleSchema },
-      404: saleNotFound,
-      409: err('The change is not allowed now', 'SALE_STARTED', 'STOCK_BELOW_SOLD', 'SALE_CANCELLED', 'SALE_ENDED'),
-      503: retryable('The sale is being restored in Redis', 'SALE_UNAVAILABLE'),
-    },
-  },
-  {
-    method: 'post',
-    path: '/api/admin/sales/:saleId/cancel',
-    operationId: 'cancelSale',
-    summary: 'Cancel a sale',
-    description: 'Stops admissions at once; queued purchases end rejected (SALE_CANCELLED); confirmed orders stand. Cancelling again answers the same report.',
-    tags: ['admin: sales'],
-    auth: 'admin',
-    params: saleIdParam,
-    body: cancelSaleSchema,
-    responses: {
-      200: { description: 'The cancelled sale and what it had', schema: cancelReportSchema },
-      404: saleNotFound,
-      409: err('The sale has ended', 'SALE_ENDED'),
-    },
-  },
-  {
-    method: 'post',
-    path: '/api/admin/sales/:saleId/reconcile',
-    operationId: 'reconcileSale',
-    summary: "Rebuild the sale's Redis gate from PostgreSQL",
-    tags: ['admin: sales'],
-    auth: 'admin',
-    params: saleIdParam,
-    body: reconcileBodySchema,
-    responses: { 200: { description: 'What was found and done', schema: reconcileReportSchema }, 404: saleNotFound },
-  },
-  {
-    method: 'get',
-    path: '/api/admin/sales/:saleId/audit',
-    operationId: 'auditSale',
-    summary: 'What PostgreSQL knows after a run',
-    tags: ['admin: sales'],
-    auth: 'admin',
-    params: saleIdParam,
-    responses: { 200: { description: 'The audit', schema: saleAuditSchema }, 404: saleNotFound },
-  },
-  {
-    method: 'get',
-    path: '/api/admin/sales/:saleId/stats',
-    operationId: 'saleStats',
-    summary: 'Live counters',
-    tags: ['admin: sales'],
-    auth: 'admin',
-    params: saleIdParam,
-    responses: { 200: { description: 'The counters', schema: saleStatsSchema }, 404: saleNotFound },
-  },
+export const operations: Operation[] = [
+  ...salesOperations,
+  ...purchasesOperations,
+  ...healthOperations,
+  ...docsOperations,
+  ...productsOperations,
+  ...recoveryOperations,
 ];
 
 /* ---------------- what every operation may also answer ---------------- */
