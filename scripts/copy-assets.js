@@ -6,5 +6,8 @@ const to = path.join(__dirname, '..', 'dist', 'src', 'gate', 'lua');
 // The scripts and their includes (lua/includes/), inlined when a client loads them.
 fs.cpSync(from, to, { recursive: true, filter: (src) => fs.statSync(src).isDirectory() || src.endsWith('.lua') });
 
-// The pages: dist/src/http/app.js serves ../../public, i.e. dist/public.
-fs.cpSync(path.join(__dirname, '..', 'public'), path.join(__dirname, '..', 'dist', 'public'), { recursive: true });
+// The pages: dist/src/http/app.js serves ../../public, i.e. dist/public. Emptied first: a page
+// module renamed or removed since the last build must not stay servable from there.
+const pages = path.join(__dirname, '..', 'dist', 'public');
+fs.rmSync(pages, { recursive: true, force: true });
+fs.cpSync(path.join(__dirname, '..', 'public'), pages, { recursive: true });
