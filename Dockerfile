@@ -7,10 +7,13 @@ FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm install --no-audit --no-fund
+# Everything but what .dockerignore leaves out (tests, tools/, bench/, dist/ ...).
 COPY . .
-# Compile to dist/ (copies the Lua scripts too), then drop dev dependencies.
+# Compile src/, workers/, migrations/, seeds/ to dist/ (copies the Lua scripts and pages too),
+# then drop dev dependencies.
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
+# Only what runs: the pruned dependencies and the compiled build (no tooling, no dev-only imports).
 FROM node:20-slim
 ENV NODE_ENV=production
 WORKDIR /app

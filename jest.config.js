@@ -2,7 +2,7 @@
 module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['@swc/jest'] },
-  testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/src/**/*.test.ts'],
+  testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/src/**/*.test.ts', '<rootDir>/tools/**/*.test.ts'],
   globalSetup: '<rootDir>/test/global-setup.ts',
   // The OpenAPI conformance test runs last: it checks the responses every other test recorded.
   testSequencer: '<rootDir>/test/sequencer.js',

@@ -24,7 +24,8 @@ import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { signToken } from '../src/modules/auth/tokens';
 import { prepareDatabase } from '../src/lib/migration-source';
-import { buildCompiled, call, childEnv, createSale, DATABASE_URL, expectStatus, HOST, intFlag, readCpuMs, ROOT, startChild as start } from './stack';
+import { call, expectStatus } from '../tools/client';
+import { buildCompiled, childEnv, createSale, DATABASE_URL, HOST, intFlag, readCpuMs, ROOT, startChild as start } from './stack';
 
 const OUT = path.join(ROOT, 'artifacts', 'profiles');
 
@@ -99,8 +100,8 @@ async function main(): Promise<void> {
     const admin = signToken({ sub: 'profile-admin', role: 'admin' }, secret);
     const saleId = await createSale(base, admin, { name: 'profile', stock: scenario === 'soldout' ? 1 : 5_000_000, perUserLimit: 1 });
     if (scenario === 'soldout') {
-      const first = { method: 'POST', authorization: `Bearer ${signToken({ sub: 'first' }, secret)}`, body: { quantity: 1 } };
-      expectStatus('buy out', await call(`${base}/api/sales/${saleId}/purchases`, first), 202);
+      const first = { token: signToken({ sub: 'first' }, secret), body: { quantity: 1 }, timeoutMs: 10_000 };
+      expectStatus(await call(base, 'POST', `/api/sales/${saleId}/purchases`, first), 202, 'buy out');
     }
     const cpuMs = (pid: number) => readCpuMs(pid) ?? 0;
     /** CPU ms of every process whose name starts with `prefix` (redis-server, postgres backends). */

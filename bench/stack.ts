@@ -1,12 +1,13 @@
 /**
  * What the bench and the profiler share: where they run (their own database and Redis
  * DB, loopback only), the environment of every child process, the compile step, a
- * process's CPU time, and the admin calls that set up a sale.
+ * process's CPU time, and the admin call that sets up a sale.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createSale as createSaleAs } from '../tools/client';
 
 export const ROOT = path.join(__dirname, '..');
 export const HOST = '127.0.0.1';
@@ -110,60 +111,23 @@ export function readCpuMs(pid: number): number | undefined {
   }
 }
 
-export type Reply = { status: number; body: unknown };
-
-export async function call(url: string, init: { method?: string; authorization?: string; body?: unknown } = {}): Promise<Reply> {
-  const headers: Record<string, string> = {};
-  if (init.authorization) headers.authorization = init.authorization;
-  if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(url, {
-    method: init.method ?? 'GET',
-    headers,
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    /* keep the text */
-  }
-  return { status: res.status, body };
-}
-
-export function expectStatus(what: string, reply: Reply, status: number): Reply {
-  if (reply.status !== status) throw new Error(`${what}: expected ${status}, got ${reply.status} ${JSON.stringify(reply.body)}`);
-  return reply;
-}
-
-export function idOf(reply: Reply): string {
-  const id = (reply.body as { id?: unknown } | null)?.id;
-  if (typeof id !== 'string') throw new Error(`no id in ${JSON.stringify(reply.body)}`);
-  return id;
-}
-
+/**
+ * A product and an active sale (started a minute ago, six hours long) through the engine's
+ * admin API, with the shared client (tools/client.ts); resolves with the sale's id.
+ */
 export async function createSale(engineUrl: string, admin: string, sale: { name: string; stock: number; perUserLimit: number }): Promise<string> {
-  const auth = `Bearer ${admin}`;
-  const sku = `BENCH-${randomBytes(6).toString('hex')}`;
-  const product = await call(`${engineUrl}/api/admin/products`, {
-    method: 'POST',
-    authorization: auth,
-    body: { sku, name: sale.name, priceCents: 1000 },
-  });
   const now = Date.now();
-  const created = await call(`${engineUrl}/api/admin/sales`, {
-    method: 'POST',
-    authorization: auth,
-    body: {
-      productId: idOf(expectStatus('create product', product, 201)),
-      name: sale.name,
+  const created = await createSaleAs(
+    engineUrl,
+    admin,
+    {
+      ...sale,
+      product: { sku: `BENCH-${randomBytes(6).toString('hex')}`, name: sale.name, priceCents: 1000 },
       startsAt: new Date(now - 60_000).toISOString(),
       endsAt: new Date(now + 6 * 3600_000).toISOString(),
-      stock: sale.stock,
-      perUserLimit: sale.perUserLimit,
       priceCents: 999,
     },
-  });
-  return idOf(expectStatus('create sale', created, 201));
+    10_000,
+  );
+  return created.saleId;
 }

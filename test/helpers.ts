@@ -8,6 +8,7 @@ import { RunningApi, startApi } from '../src/api';
 import { Config, loadConfig } from '../src/config/config';
 import { signToken } from '../src/modules/auth/tokens';
 import { RunningWorker, startWorker } from '../src/worker-process';
+import { call as clientCall, createSale as createSaleAs, Reply as ClientReply } from '../tools/client';
 import { TEST_JWT_SECRET, testEnv } from './env';
 
 /** A config for one test file: its own queue name, so files never share jobs. */
@@ -35,61 +36,25 @@ export async function startStack(config: Config, opts: { worker?: boolean } = {}
   };
 }
 
-export type Reply = { status: number; body: any; headers: Headers };
+/** A reply as the tests read it: the body loosely typed. */
+export type Reply = ClientReply<any>;
 
-/** Real HTTP through fetch. */
-export async function call(
+/** Real HTTP through fetch (tools/client.ts, shared with the load test and the bench). */
+export function call(
   baseUrl: string,
   method: string,
   urlPath: string,
   opts: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
-  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  let body: string | undefined;
-  if (opts.rawBody !== undefined) body = opts.rawBody;
-  else if (opts.body !== undefined) {
-    body = JSON.stringify(opts.body);
-    headers['content-type'] ??= 'application/json';
-  }
-  const res = await fetch(baseUrl + urlPath, { method, headers, body });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    /* not JSON: keep the text */
-  }
-  return { status: res.status, body: parsed, headers: res.headers };
+  return clientCall<any>(baseUrl, method, urlPath, opts);
 }
 
-/** Creates a product and a sale through the admin API. */
-export async function createSale(
+/** Creates a product and a sale through the admin API, as the admin. */
+export function createSale(
   baseUrl: string,
   sale: Partial<{ stock: number; perUserLimit: number; priceCents: number; startsAt: string; endsAt: string; name: string; holdSeconds: number }> = {},
 ): Promise<{ saleId: string; productId: string }> {
-  const admin = adminToken();
-  const product = await call(baseUrl, 'POST', '/api/admin/products', {
-    token: admin,
-    body: { sku: `SKU-${randomUUID()}`, name: 'Test product', priceCents: 1000 },
-  });
-  if (product.status !== 201) throw new Error(`product: ${product.status} ${JSON.stringify(product.body)}`);
-  const now = Date.now();
-  const created = await call(baseUrl, 'POST', '/api/admin/sales', {
-    token: admin,
-    body: {
-      productId: product.body.id,
-      name: sale.name ?? 'Test sale',
-      startsAt: sale.startsAt ?? new Date(now - 60_000).toISOString(),
-      endsAt: sale.endsAt ?? new Date(now + 3600_000).toISOString(),
-      stock: sale.stock ?? 10,
-      perUserLimit: sale.perUserLimit ?? 1,
-      priceCents: sale.priceCents ?? 500,
-      ...(sale.holdSeconds !== undefined ? { holdSeconds: sale.holdSeconds } : {}),
-    },
-  });
-  if (created.status !== 201) throw new Error(`sale: ${created.status} ${JSON.stringify(created.body)}`);
-  return { saleId: created.body.id, productId: product.body.id };
+  return createSaleAs(baseUrl, adminToken(), sale);
 }
 
 /** Polls until `check` returns a value other than undefined, or fails after the deadline. */

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseLoadtestArgs, UsageError } from '../src/loadtest/args';
-import { runLoadtest } from '../src/loadtest/run';
-import { CHECKS } from '../src/loadtest/verdict';
+import { parseLoadtestArgs, UsageError } from '../tools/loadtest/args';
+import { runLoadtest } from '../tools/loadtest/run';
+import { CHECKS } from '../tools/loadtest/verdict';
 import { TEST_JWT_SECRET } from './env';
 import { Stack, startStack, testConfig } from './helpers';
 

@@ -1,4 +1,4 @@
-import type { SaleAudit } from '../modules/sales/audit';
+import type { SaleAudit } from '../../src/modules/sales/audit';
 
 /** One 202 the client saw. */
 export type AcceptedAttempt = { purchaseId: string; userId: string; quantity: number };

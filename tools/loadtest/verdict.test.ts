@@ -1,4 +1,4 @@
-import type { SaleAudit } from '../modules/sales/audit';
+import type { SaleAudit } from '../../src/modules/sales/audit';
 import { auditVerdict, CHECKS, VerdictFacts } from './verdict';
 
 const id = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;

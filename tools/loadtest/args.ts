@@ -1,6 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/config';
+import { loadConfig } from '../../src/config/config';
 
 /** How long to hammer: a wall-clock duration or a number of attempts. */
 export type HammerMode = { kind: 'duration'; seconds: number } | { kind: 'attempts'; count: number };
@@ -32,7 +32,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export const USAGE = `Usage: npm run loadtest -- [options]      (or: npx tsx scripts/loadtest.ts [options])
+export const USAGE = `Usage: npm run loadtest -- [options]      (or: npx tsx tools/loadtest/main.ts [options])
 
 Creates a sale through the admin API (unless --sale), hammers POST /api/sales/:id/purchases
 with distinct shoppers, waits for the queue to drain, audits the sale and writes a JSON

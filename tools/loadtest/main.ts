@@ -1,9 +1,9 @@
 /**
- * The load testers' kit: `npm run loadtest -- --help` (or `npx tsx scripts/loadtest.ts --help`).
+ * The load testers' kit: `npm run loadtest -- --help` (or `npx tsx tools/loadtest/main.ts --help`).
  * Exit codes: 0 the audit passed, 1 it failed or the run could not be carried out, 2 bad flags.
  */
-import { parseLoadtestArgs, USAGE, UsageError } from '../src/loadtest/args';
-import { RunError, runLoadtest } from '../src/loadtest/run';
+import { parseLoadtestArgs, USAGE, UsageError } from './args';
+import { RunError, runLoadtest } from './run';
 
 async function main(): Promise<number> {
   let parsed;

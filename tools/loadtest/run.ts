@@ -2,8 +2,9 @@ import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { SaleAudit } from '../modules/sales/audit';
-import { signToken } from '../modules/auth/tokens';
+import { call as clientCall, ClientError, createProduct, createSaleOf, expectStatus as sharedExpectStatus, Reply } from '../client';
+import type { SaleAudit } from '../../src/modules/sales/audit';
+import { signToken } from '../../src/modules/auth/tokens';
 import { LIMITS, LoadtestOptions } from './args';
 import { bucketIndex, formatSummary, LatencyBucket, latencyBuckets, LoadtestResult, QueueCounts, renderHtml, SecondCounts } from './report';
 import { AcceptedAttempt, auditVerdict, FinalStatus, Verdict } from './verdict';
@@ -60,39 +61,29 @@ export function stderrReporter(quiet = false): Reporter {
 
 // ---------------------------------------------------------------- HTTP helpers
 
-type Reply = { status: number; body: unknown };
-
-async function call(base: string, method: string, urlPath: string, token: string, body?: unknown): Promise<Reply> {
-  let res: Response;
+/** Runs `work`; a ClientError (no answer, an unexpected status) becomes a RunError, which the CLI prints without a stack. */
+async function asRunError<T>(work: () => Promise<T>): Promise<T> {
   try {
-    res = await fetch(base + urlPath, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_S * 1000),
-    });
+    return await work();
   } catch (err) {
-    const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
-    throw new RunError(`${method} ${base}${urlPath} failed: ${cause}`);
+    throw err instanceof ClientError ? new RunError(err.message) : err;
   }
-  const text = await res.text();
-  let parsed: unknown = text;
+}
+
+/** Every request of the kit, as the admin or a shopper, with a timeout. */
+const call = (base: string, method: string, urlPath: string, token: string, body?: unknown): Promise<Reply> =>
+  asRunError(() => clientCall(base, method, urlPath, { token, body, timeoutMs: REQUEST_TIMEOUT_S * 1000 }));
+
+function expectStatus(r: Reply, status: number, what: string): void {
   try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    /* keep the text */
+    sharedExpectStatus(r, status, what);
+  } catch (err) {
+    throw err instanceof ClientError ? new RunError(err.message) : err;
   }
-  return { status: res.status, body: parsed };
 }
 
 const field = (body: unknown, key: string): unknown =>
   typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[key] : undefined;
-
-function expectStatus(r: Reply, status: number, what: string): void {
-  if (r.status === status) return;
-  const hint = r.status === 401 ? ' (is JWT_SECRET the same as the server’s?)' : '';
-  throw new RunError(`${what}: expected ${status}, got ${r.status}${hint}: ${JSON.stringify(r.body)}`);
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -124,25 +115,12 @@ async function prepareSale(t: Target, opts: LoadtestOptions, runId: string): Pro
     const audit = await fetchAudit(t, opts.saleId);
     return { id: opts.saleId, created: false, stock: audit.stock, perUserLimit: audit.perUserLimit };
   }
-  const product = await call(t.base, 'POST', '/api/admin/products', t.admin, {
-    sku: `LOADTEST-${runId}`,
-    name: `Load test ${runId}`,
-    priceCents: 100,
+  const timeoutMs = REQUEST_TIMEOUT_S * 1000;
+  const id = await asRunError(async () => {
+    const productId = await createProduct(t.base, t.admin, { sku: `LOADTEST-${runId}`, name: `Load test ${runId}`, priceCents: 100 }, timeoutMs);
+    const sale = { name: `Load test ${runId}`, startsAt: new Date(Date.now() - 1000).toISOString(), stock: opts.stock, perUserLimit: opts.perUserLimit, priceCents: 100 };
+    return createSaleOf(t.base, t.admin, productId, sale, timeoutMs);
   });
-  expectStatus(product, 201, 'POST /api/admin/products');
-  const now = Date.now();
-  const sale = await call(t.base, 'POST', '/api/admin/sales', t.admin, {
-    productId: field(product.body, 'id'),
-    name: `Load test ${runId}`,
-    startsAt: new Date(now - 1000).toISOString(),
-    endsAt: new Date(now + 3600_000).toISOString(),
-    stock: opts.stock,
-    perUserLimit: opts.perUserLimit,
-    priceCents: 100,
-  });
-  expectStatus(sale, 201, 'POST /api/admin/sales');
-  const id = field(sale.body, 'id');
-  if (typeof id !== 'string') throw new RunError(`POST /api/admin/sales answered no id: ${JSON.stringify(sale.body)}`);
   return { id, created: true, stock: opts.stock, perUserLimit: opts.perUserLimit };
 }
 

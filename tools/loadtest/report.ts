@@ -1,4 +1,4 @@
-import type { SaleAudit } from '../modules/sales/audit';
+import type { SaleAudit } from '../../src/modules/sales/audit';
 import type { HammerMode } from './args';
 import type { Verdict } from './verdict';
 
