@@ -2,13 +2,15 @@ import { Redis } from 'ioredis';
 import { Config } from './config/config';
 import { createDb, Db } from './lib/db';
 import { createLogger, Logger } from './lib/logger';
-import { connectRedis, createApiRedis, reportConnection } from './lib/redis';
+import { connectRedis, createApiRedis, createWorkerRedis, reportConnection } from './lib/redis';
 import { createKeys, Keys } from './gate/keys';
 import { loadScripts } from './gate/scripts';
-import { EnqueueBatcher } from './modules/purchases/enqueue-batcher';
-import { BacklogMonitor, markQueued, PurchaseQueue, purchaseQueueFor } from './modules/purchases/queue';
-import { SoldOutCache } from './modules/purchases/sold-out-cache';
+import { EnqueueBatcher } from './modules/purchases/admission/enqueue-batcher';
+import { BacklogMonitor } from './modules/purchases/admission/backlog';
+import { markQueued, PurchaseQueue, purchaseQueueFor } from './modules/purchases/queue';
+import { SoldOutCache } from './modules/purchases/admission/sold-out-cache';
 import { createOwnerNotifier, NotifyOwner } from './realtime/emitter';
+import { createHoldQueue, HoldQueue } from './modules/purchases/holds/holds';
 import { Reconciler } from './modules/recovery/reconciler';
 
 /** Everything the API needs, wired explicitly (no container, no module singletons). */
@@ -56,5 +58,44 @@ export async function closeApiDeps(deps: ApiDeps): Promise<void> {
   await deps.soldOut.stop();
   await deps.queue.close();
   await deps.redis.quit().catch(() => undefined);
+  await deps.db.destroy();
+}
+
+/** Everything a worker process needs, wired once (the worker's counterpart of ApiDeps). */
+export type WorkerDeps = {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  /** Scripts, reads and writes; waits through a Redis outage (maxRetriesPerRequest: null). */
+  redis: Redis;
+  /** BullMQ's own connection for the workers (it duplicates it for blocking reads). */
+  connection: Redis;
+  keys: Keys;
+  queue: PurchaseQueue;
+  holdQueue: HoldQueue;
+  notify: NotifyOwner;
+  reconciler: Reconciler;
+};
+
+export async function createWorkerDeps(config: Config, logger = createLogger(config.logLevel, 'worker')): Promise<WorkerDeps> {
+  const db = createDb(config.databaseUrl, config.pgPoolMax, logger);
+  const redis = await connectRedis(reportConnection(createWorkerRedis(config.redisUrl, 'fs-worker'), logger, 'worker'));
+  const connection = await connectRedis(reportConnection(createWorkerRedis(config.redisUrl, 'fs-worker-bullmq'), logger, 'worker-bullmq'));
+  loadScripts(redis);
+  const keys = createKeys(config.redisPrefix);
+  const queue = purchaseQueueFor(redis, config, keys);
+  // Their client's outages are logged once by reportConnection; BullMQ would print each to stderr.
+  queue.on('error', (err) => logger.debug('queue client error', { err: err.message }));
+  const holdQueue = createHoldQueue(redis, { purchaseQueueName: config.queueName, prefix: keys.bullPrefix });
+  holdQueue.on('error', (err) => logger.debug('hold queue client error', { err: err.message }));
+  const notify = createOwnerNotifier(redis, config.redisPrefix);
+  const reconciler = new Reconciler({ db, redis, keys, queue, logger });
+  return { config, logger, db, redis, connection, keys, queue, holdQueue, notify, reconciler };
+}
+
+/** After the workers have stopped: queues, then Redis, then PostgreSQL. */
+export async function closeWorkerDeps(deps: WorkerDeps): Promise<void> {
+  await Promise.all([deps.queue.close(), deps.holdQueue.close()]);
+  await Promise.all([deps.redis.quit().catch(() => undefined), deps.connection.quit().catch(() => undefined)]);
   await deps.db.destroy();
 }

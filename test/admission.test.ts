@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { EnqueueBatcher } from '../src/modules/purchases/enqueue-batcher';
-import { PurchaseBatch, PurchaseJob } from '../src/modules/purchases/job';
+import { EnqueueBatcher } from '../src/modules/purchases/admission/enqueue-batcher';
+import { PurchaseJobData, AdmittedPurchase } from '../src/modules/purchases/job';
 import { createPurchaseQueue } from '../src/modules/purchases/queue';
 import { scopedIdempotencyKey } from '../src/gate/keys';
 import { scripts } from '../src/gate/scripts';
@@ -188,7 +188,7 @@ describe('Sale key retention', () => {
 
 describe('Purchases admitted together share a queue job', () => {
   let stack: Stack;
-  let queue: Queue<PurchaseBatch>;
+  let queue: Queue<PurchaseJobData>;
   beforeAll(async () => {
     stack = await startStack(testConfig(), { worker: false });
     queue = createPurchaseQueue(stack.api.deps.redis, { name: `enqueue-unit-${randomUUID()}`, prefix: stack.api.deps.keys.bullPrefix, attempts: 1, backoffMs: 1 });
@@ -199,12 +199,12 @@ describe('Purchases admitted together share a queue job', () => {
     await stack?.stop();
   });
 
-  const purchase = (): PurchaseJob => ({ purchaseId: randomUUID(), saleId: randomUUID(), userId: 'u', quantity: 1, admittedAt: Date.now(), idempotencyKey: null });
+  const purchase = (): AdmittedPurchase => ({ purchaseId: randomUUID(), saleId: randomUUID(), userId: 'u', quantity: 1, admittedAt: Date.now(), idempotencyKey: null });
 
   it('When purchases are enqueued in one turn of the event loop, then they go in one job, at most ENQUEUE_BATCH_MAX each, named after its first purchase, and each job is marked queued after its add', async () => {
     const noted: number[] = [];
     const marked: string[][] = [];
-    const markQueued = async (jobs: PurchaseJob[]) => {
+    const markQueued = async (jobs: AdmittedPurchase[]) => {
       // Marked only once the job is really in the queue.
       expect(await queue.getJob(jobs[0]!.purchaseId)).toBeDefined();
       marked.push(jobs.map((j) => j.purchaseId));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { io as connect, Socket } from 'socket.io-client';
 import { Queue } from 'bullmq';
-import { createHoldQueue, expireHold, HoldBatch, scheduleHoldExpiries } from '../src/modules/purchases/holds';
+import { createHoldQueue, expireHold, HoldJobData, scheduleHoldExpiries } from '../src/modules/purchases/holds/holds';
 import { adminToken, call, createSale, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
 
 const buy = (stack: Stack, saleId: string, token: string) =>
@@ -138,7 +138,7 @@ describe('Holds and payment', () => {
 
 describe('Hold expiry jobs', () => {
   let stack: Stack;
-  let queue: Queue<HoldBatch>;
+  let queue: Queue<HoldJobData>;
   beforeAll(async () => {
     stack = await startStack(testConfig(), { worker: false });
     queue = createHoldQueue(stack.api.deps.redis, { purchaseQueueName: `holds-unit-${randomUUID()}`, prefix: stack.api.deps.keys.bullPrefix });

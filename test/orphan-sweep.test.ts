@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PurchaseJob } from '../src/modules/purchases/job';
+import { AdmittedPurchase } from '../src/modules/purchases/job';
 import { ORPHAN_REASON, sweepOrphans } from '../src/modules/recovery/orphan-sweep';
 import { Reconciler } from '../src/modules/recovery/reconciler';
 import { enqueuePurchases } from '../src/modules/purchases/queue';
@@ -107,7 +107,7 @@ describe('Orphan sweep', () => {
     const { saleId } = await createSale(stack.api.url, { stock: 2, perUserLimit: 1 });
     const user = `marked-late-${randomUUID()}`;
     const purchaseId = await admitOnly(saleId, user);
-    const job: PurchaseJob = { purchaseId, saleId, userId: user, quantity: 1, admittedAt: Date.now(), idempotencyKey: null };
+    const job: AdmittedPurchase = { purchaseId, saleId, userId: user, quantity: 1, admittedAt: Date.now(), idempotencyKey: null };
     await enqueuePurchases(stack.api.deps.queue, [job]);
 
     const report = await sweepOrphans(sweepDeps(), Date.now() + GRACE_MS + 1);

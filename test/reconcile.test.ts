@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { PURCHASE_JOB_NAME, PurchaseJob } from '../src/modules/purchases/job';
+import { PURCHASE_JOB_NAME, AdmittedPurchase } from '../src/modules/purchases/job';
 import { scripts } from '../src/gate/scripts';
 import { RunningWorker, startWorker } from '../src/worker-process';
 import { adminToken, call, createSale, pool, shopperToken, Stack, startStack, startThrowawayRedis, testConfig, ThrowawayRedis, waitFor } from './helpers';
@@ -354,7 +354,7 @@ describe('Reconcile as an admin operation', () => {
 
     // Should its job land after all, the worker finds the decision and changes nothing.
     worker = await startWorker(stack.config, stack.api.deps.logger);
-    const job: PurchaseJob = { purchaseId: orphan.id, saleId, userId: orphan.user, quantity: 1, admittedAt: Date.now() - 10 * 60_000, idempotencyKey: null };
+    const job: AdmittedPurchase = { purchaseId: orphan.id, saleId, userId: orphan.user, quantity: 1, admittedAt: Date.now() - 10 * 60_000, idempotencyKey: null };
     const late = await stack.api.deps.queue.add(PURCHASE_JOB_NAME, { purchases: [job] }, { jobId: orphan.id });
     await waitFor(async () => ((await late.getState()) === 'completed' ? true : undefined), 'the late job');
     expect(await stack.api.deps.db('orders').where({ purchase_id: orphan.id })).toHaveLength(0);

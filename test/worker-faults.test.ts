@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { attemptPurchase } from '../src/modules/purchases/admission';
-import { PURCHASE_JOB_NAME, PurchaseJob } from '../src/modules/purchases/job';
+import { attemptPurchase } from '../src/modules/purchases/admission/admission';
+import { PURCHASE_JOB_NAME, AdmittedPurchase } from '../src/modules/purchases/job';
 import { startWorker, RunningWorker } from '../src/worker-process';
 import { testEnv } from './env';
 import { adminToken, call, createSale, killed, pool, shopperToken, spawnWorker, Stack, startStack, testConfig, waitFor } from './helpers';
@@ -20,7 +20,7 @@ async function buy(stack: Stack, saleId: string, n: number) {
 }
 
 /** The queue's view of an admitted single-unit purchase, to deliver it again by hand. */
-const jobOf = (saleId: string, a: Awaited<ReturnType<typeof buy>>[number]): PurchaseJob => ({
+const jobOf = (saleId: string, a: Awaited<ReturnType<typeof buy>>[number]): AdmittedPurchase => ({
   purchaseId: a.body.purchaseId,
   saleId,
   userId: a.user,

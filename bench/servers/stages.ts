@@ -27,7 +27,7 @@ import { parse, parseId } from '../../src/http/validate';
 import { createLogger } from '../../src/lib/logger';
 import { exitOnStartupError, onShutdownSignal } from '../../src/lib/shutdown';
 import { principalOf, requireUser } from '../../src/modules/auth/middleware';
-import { attemptPurchase } from '../../src/modules/purchases/admission';
+import { attemptPurchase } from '../../src/modules/purchases/admission/admission';
 import { indexUserPurchase } from '../../src/modules/purchases/read-model';
 import { attemptBodySchema } from '../../src/modules/purchases/validators';
 import { scripts } from '../../src/gate/scripts';

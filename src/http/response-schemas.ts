@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Product } from '../modules/products/repository';
-import type { AttemptResult } from '../modules/purchases/admission';
+import type { AttemptResult } from '../modules/purchases/admission/admission';
 import type { PurchaseStatus, PurchaseView } from '../modules/purchases/read-model';
 import type { SaleAudit } from '../modules/sales/audit';
 import type { CancelReport } from '../modules/sales/lifecycle';

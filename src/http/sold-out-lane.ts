@@ -2,7 +2,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { Logger } from '../lib/logger';
 import { SOLD_OUT_MESSAGE } from '../gate/codes';
 import { bearerToken, verificationKey, verifyToken } from '../modules/auth/tokens';
-import { SoldOutCache } from '../modules/purchases/sold-out-cache';
+import { SoldOutCache } from '../modules/purchases/admission/sold-out-cache';
 import { requestIdOf } from './middleware';
 
 /** The exact body the error handler sends for SOLD_OUT, as one string (one socket write). */

@@ -1,6 +1,6 @@
 import { Emitter } from '@socket.io/redis-emitter';
 import { Redis } from 'ioredis';
-import { PurchaseJob, PurchaseOutcome } from '../modules/purchases/job';
+import { AdmittedPurchase, PurchaseOutcome } from '../modules/purchases/job';
 import { PurchaseUpdate, rooms, ServerToClientEvents, socketKey } from './events';
 
 /** Sends one purchase update to its owner's sockets, wherever they are connected. */
@@ -21,7 +21,7 @@ export function createOwnerNotifier(redis: Redis, redisPrefix: string): NotifyOw
 
 /** The worker's hook: every committed outcome of a batch goes to its owner. */
 export function createPurchaseNotifier(notify: NotifyOwner) {
-  return (jobs: PurchaseJob[], outcomes: PurchaseOutcome[]): void => {
+  return (jobs: AdmittedPurchase[], outcomes: PurchaseOutcome[]): void => {
     const byId = new Map(jobs.map((j) => [j.purchaseId, j]));
     for (const o of outcomes) {
       if (o.status === 'skipped') continue;

@@ -1,5 +1,5 @@
 /** One admitted purchase, as the worker needs it. */
-export type PurchaseJob = {
+export type AdmittedPurchase = {
   purchaseId: string;
   saleId: string;
   userId: string;
@@ -15,7 +15,7 @@ export type PurchaseJob = {
  * BullMQ's bookkeeping (add, move to active, move to finished, events) than the whole
  * admission; the job id is its first purchase's id, so a replayed add is a no-op.
  */
-export type PurchaseBatch = { purchases: PurchaseJob[] };
+export type PurchaseJobData = { purchases: AdmittedPurchase[] };
 
 export const PURCHASE_JOB_NAME = 'purchases';
 

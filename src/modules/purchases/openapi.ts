@@ -1,7 +1,7 @@
 import { err, Operation, purchaseIdParam, purchaseNotFound, retryable, saleIdParam, saleNotFound } from '../../http/openapi-spec';
 import { attemptReplySchema, purchaseListSchema, purchaseSchema } from '../../http/response-schemas';
 import { paginationSchema } from '../../http/validate';
-import { payBodySchema } from './payment';
+import { payBodySchema } from './holds/payment';
 import { attemptBodySchema } from './validators';
 
 /** Purchases: attempt, read, pay, list mine: every route of this module, described once beside its router. */

@@ -41,7 +41,7 @@ export function indexUserPurchase(redis: Redis, keys: Keys, userId: string, purc
   return scripts.indexPurchase(redis, keys.userPurchases(userId), { scoreMs: createdAtMs, member: indexMember(purchaseId, saleId), ttlSeconds: READ_MODEL_TTL_S });
 }
 
-export async function writeFinal(redis: Redis, keys: Keys, items: Stored[]): Promise<void> {
+export async function writeReadModel(redis: Redis, keys: Keys, items: Stored[]): Promise<void> {
   if (items.length === 0) return;
   const tx = redis.pipeline();
   for (const p of items) tx.set(keys.purchase(p.purchaseId), JSON.stringify(p), 'EX', READ_MODEL_TTL_S);

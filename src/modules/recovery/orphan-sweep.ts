@@ -6,8 +6,8 @@ import { Keys, SALE_KEY_RETENTION_MS } from '../../gate/keys';
 import { scripts } from '../../gate/scripts';
 import { NotifyOwner } from '../../realtime/emitter';
 import { PurchaseQueue } from '../purchases/queue';
-import { writeFinal } from '../purchases/read-model';
-import { recordNotQueued } from '../purchases/repository';
+import { writeReadModel } from '../purchases/read-model';
+import { recordNotQueued } from '../purchases/not-queued';
 import { LIVE_JOB_STATES, purchasesInJobs } from './queue-scan';
 import { Reconciler } from './reconciler';
 
@@ -77,7 +77,7 @@ export async function sweepOrphans(deps: OrphanSweepDeps, nowMs = Date.now()): P
     if (rejected.length === 0) continue;
     report.rejected += rejected.length;
     await recordNotQueued(deps.db, saleId, rejected);
-    await writeFinal(deps.redis, deps.keys, rejected);
+    await writeReadModel(deps.redis, deps.keys, rejected);
     for (const p of rejected) {
       deps.notify?.(p.userId, { purchaseId: p.purchaseId, saleId, status: 'rejected', reason: ORPHAN_REASON });
     }

@@ -1,4 +1,4 @@
-import { PurchaseJob } from '../purchases/job';
+import { AdmittedPurchase } from '../purchases/job';
 import { PurchaseQueue } from '../purchases/queue';
 
 /** Every job state in which an undecided purchase can wait (completed jobs are decided or were skipped). */
@@ -14,9 +14,9 @@ export async function purchasesInJobs(
   queue: PurchaseQueue,
   states: readonly (typeof PENDING_JOB_STATES)[number][],
   saleId?: string,
-): Promise<Map<string, PurchaseJob>> {
+): Promise<Map<string, AdmittedPurchase>> {
   const jobs = await queue.getJobs([...states], 0, -1);
-  const out = new Map<string, PurchaseJob>();
+  const out = new Map<string, AdmittedPurchase>();
   for (const job of jobs) {
     for (const p of job?.data?.purchases ?? []) if (saleId === undefined || p.saleId === saleId) out.set(p.purchaseId, p);
   }

@@ -6,7 +6,7 @@ import { Keys, SALE_KEY_RETENTION_MS, scopedIdempotencyKey } from '../../gate/ke
 import { GateRecord, isPending, parseGateRecord } from '../../gate/record';
 import { scripts } from '../../gate/scripts';
 import { PurchaseQueue } from '../purchases/queue';
-import { writeFinal } from '../purchases/read-model';
+import { writeReadModel } from '../purchases/read-model';
 import { underSaleLock } from '../../lib/sale-lock';
 import { findSale } from '../sales/repository';
 import { decidedPurchases, pgCounts } from './queries';
@@ -152,7 +152,7 @@ export async function reconcileSale(deps: ReconcileDeps, saleId: string, nowMs =
   });
 
   // After commit: pollers of an orphan see its end (a late enqueue finds it decided in PostgreSQL).
-  await writeFinal(
+  await writeReadModel(
     deps.redis,
     deps.keys,
     orphans.map((o) => ({

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { AppError, Errors } from '../../lib/errors';
-import { Logger } from '../../lib/logger';
-import { scripts } from '../../gate/scripts';
-import { NotifyOwner } from '../../realtime/emitter';
-import { underSaleLock } from '../../lib/sale-lock';
-import { PurchaseView, readPurchase, ReadDeps, writeFinal } from './read-model';
+import { AppError, Errors } from '../../../lib/errors';
+import { Logger } from '../../../lib/logger';
+import { scripts } from '../../../gate/scripts';
+import { NotifyOwner } from '../../../realtime/emitter';
+import { underSaleLock } from '../../../lib/sale-lock';
+import { PurchaseView, readPurchase, ReadDeps, writeReadModel } from '../read-model';
 
 export const payBodySchema = z.strictObject({ paymentToken: z.string().min(1).max(200) });
 
@@ -90,7 +90,7 @@ async function announcePaid(deps: PayDeps, view: PurchaseView, userId: string): 
   delete paid.holdExpiresAt;
   try {
     await scripts.settleHold(deps.redis, deps.keys.sale(view.saleId), view.purchaseId, 'paid');
-    await writeFinal(deps.redis, deps.keys, [{ ...paid, userId }]);
+    await writeReadModel(deps.redis, deps.keys, [{ ...paid, userId }]);
   } catch (err) {
     deps.logger.warn('payment recorded; its Redis update failed', { purchaseId: view.purchaseId, err: (err as Error).message });
   }

@@ -1,7 +1,7 @@
-import { SaleBatcher } from './batcher';
-import { PurchaseJob, PurchaseOutcome } from './job';
+import { SaleBatcher } from './group-commit';
+import { AdmittedPurchase, PurchaseOutcome } from '../job';
 
-const job = (purchaseId: string, saleId = 'sale-a'): PurchaseJob => ({
+const job = (purchaseId: string, saleId = 'sale-a'): AdmittedPurchase => ({
   purchaseId,
   saleId,
   userId: `u-${purchaseId}`,

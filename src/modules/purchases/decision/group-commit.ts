@@ -1,7 +1,7 @@
-import { PurchaseJob, PurchaseOutcome } from './job';
+import { AdmittedPurchase, PurchaseOutcome } from '../job';
 
-type Entry = { job: PurchaseJob; resolve: (o: PurchaseOutcome) => void; reject: (e: unknown) => void };
-export type BatchWriter = (saleId: string, jobs: PurchaseJob[]) => Promise<PurchaseOutcome[]>;
+type Entry = { job: AdmittedPurchase; resolve: (o: PurchaseOutcome) => void; reject: (e: unknown) => void };
+export type BatchWriter = (saleId: string, jobs: AdmittedPurchase[]) => Promise<PurchaseOutcome[]>;
 
 /**
  * Group commit: jobs of the same sale that arrive together are written in one
@@ -21,7 +21,7 @@ export class SaleBatcher {
     private readonly maxWaitMs: number,
   ) {}
 
-  submit(job: PurchaseJob): Promise<PurchaseOutcome> {
+  submit(job: AdmittedPurchase): Promise<PurchaseOutcome> {
     return new Promise((resolve, reject) => {
       const list = this.pending.get(job.saleId) ?? [];
       list.push({ job, resolve, reject });

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { Db } from '../../lib/db';
-import { Logger } from '../../lib/logger';
-import { Keys } from '../../gate/keys';
-import { scripts } from '../../gate/scripts';
-import { underSaleLock } from '../../lib/sale-lock';
-import { PurchaseJob, PurchaseOutcome } from './job';
-import { writeFinal } from './read-model';
+import { Db } from '../../../lib/db';
+import { Logger } from '../../../lib/logger';
+import { Keys } from '../../../gate/keys';
+import { scripts } from '../../../gate/scripts';
+import { underSaleLock } from '../../../lib/sale-lock';
+import { AdmittedPurchase, PurchaseOutcome } from '../job';
+import { writeReadModel } from '../read-model';
 import {
   ExistingPurchase,
   existingPurchases,
@@ -27,9 +27,9 @@ export type ProcessorDeps = {
   /** Fault-testing only: keep each write transaction open this long (ms). */
   faultHoldMs: number;
   /** Called after outcomes are committed and applied to Redis (realtime push hooks in here). */
-  onOutcomes?: (jobs: PurchaseJob[], outcomes: PurchaseOutcome[]) => void;
+  onOutcomes?: (jobs: AdmittedPurchase[], outcomes: PurchaseOutcome[]) => void;
   /** Called after commit with the batch's confirmed purchases: each hold must end (paid or expired). */
-  onConfirmed?: (held: { job: PurchaseJob; holdExpiresAt: Date }[]) => Promise<unknown>;
+  onConfirmed?: (held: { job: AdmittedPurchase; holdExpiresAt: Date }[]) => Promise<unknown>;
 };
 
 /**
@@ -52,7 +52,7 @@ const fromExisting = (e: ExistingPurchase): PurchaseOutcome =>
  * written again; orders.purchase_id is unique as a last guard. A purchase the API
  * released before any worker claimed it (enqueue failed, shopper got 503) is skipped.
  */
-export async function processBatch(deps: ProcessorDeps, saleId: string, jobs: PurchaseJob[]): Promise<PurchaseOutcome[]> {
+export async function processBatch(deps: ProcessorDeps, saleId: string, jobs: AdmittedPurchase[]): Promise<PurchaseOutcome[]> {
   const keys = deps.keys.sale(saleId);
   const ids = jobs.map((j) => j.purchaseId);
   const claims = await scripts.claim(deps.redis, keys, ids);
@@ -140,12 +140,12 @@ export async function processBatch(deps: ProcessorDeps, saleId: string, jobs: Pu
 }
 
 /** After commit: the gate gives back rejected units (exactly once), and pollers see the result. */
-async function applyOutcomes(deps: ProcessorDeps, saleId: string, jobs: PurchaseJob[], outcomes: PurchaseOutcome[]): Promise<void> {
+async function applyOutcomes(deps: ProcessorDeps, saleId: string, jobs: AdmittedPurchase[], outcomes: PurchaseOutcome[]): Promise<void> {
   const final = outcomes.filter((o) => o.status !== 'skipped') as Exclude<PurchaseOutcome, { status: 'skipped' }>[];
   if (final.length === 0) return;
   await scripts.finalize(deps.redis, deps.keys.sale(saleId), final);
   const jobById = new Map(jobs.map((j) => [j.purchaseId, j]));
-  await writeFinal(
+  await writeReadModel(
     deps.redis,
     deps.keys,
     final.map((o) => {
@@ -171,7 +171,7 @@ async function applyOutcomes(deps: ProcessorDeps, saleId: string, jobs: Purchase
  * A job that exhausted its retries: record it as rejected (PROCESSING_FAILED) and give
  * its units back, unless PostgreSQL already holds an outcome for it. Idempotent.
  */
-export async function markProcessingFailed(deps: ProcessorDeps, job: PurchaseJob): Promise<PurchaseOutcome> {
+export async function markProcessingFailed(deps: ProcessorDeps, job: AdmittedPurchase): Promise<PurchaseOutcome> {
   const outcome = await underSaleLock(deps.db, job.saleId, async (trx) => {
     const prior = (await existingPurchases(trx, [job.purchaseId])).get(job.purchaseId);
     if (prior) return fromExisting(prior);

@@ -1,13 +1,13 @@
 import { Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { Db } from '../../lib/db';
-import { Logger } from '../../lib/logger';
-import { Keys } from '../../gate/keys';
-import { scripts } from '../../gate/scripts';
-import { NotifyOwner } from '../../realtime/emitter';
-import { underSaleLock } from '../../lib/sale-lock';
-import { PurchaseJob } from './job';
-import { writeFinal } from './read-model';
+import { Db } from '../../../lib/db';
+import { Logger } from '../../../lib/logger';
+import { Keys } from '../../../gate/keys';
+import { scripts } from '../../../gate/scripts';
+import { NotifyOwner } from '../../../realtime/emitter';
+import { underSaleLock } from '../../../lib/sale-lock';
+import { AdmittedPurchase } from '../job';
+import { writeReadModel } from '../read-model';
 
 /**
  * Holds: a confirmed purchase keeps its units until it is paid or its hold ends. The end
@@ -17,15 +17,15 @@ import { writeFinal } from './read-model';
  * One delayed job carries every hold of a committed batch that ends in the same second:
  * a job per purchase cost the worker and Redis more than the purchase's own write.
  */
-export type HoldJob = Pick<PurchaseJob, 'purchaseId' | 'saleId' | 'userId' | 'quantity' | 'admittedAt'>;
-export type HoldBatch = { saleId: string; holds: HoldJob[] };
-export type HoldQueue = Queue<HoldBatch>;
+export type Hold = Pick<AdmittedPurchase, 'purchaseId' | 'saleId' | 'userId' | 'quantity' | 'admittedAt'>;
+export type HoldJobData = { saleId: string; holds: Hold[] };
+export type HoldQueue = Queue<HoldJobData>;
 
 export const HOLD_JOB_NAME = 'expire-holds';
 export const holdQueueName = (purchaseQueueName: string) => `${purchaseQueueName}-holds`;
 
 export function createHoldQueue(connection: Redis, opts: { purchaseQueueName: string; prefix: string }): HoldQueue {
-  return new Queue<HoldBatch>(holdQueueName(opts.purchaseQueueName), {
+  return new Queue<HoldJobData>(holdQueueName(opts.purchaseQueueName), {
     connection,
     prefix: opts.prefix,
     defaultJobOptions: {
@@ -37,7 +37,7 @@ export function createHoldQueue(connection: Redis, opts: { purchaseQueueName: st
   });
 }
 
-const holdData = (job: HoldJob): HoldJob => ({
+const holdData = (job: Hold): Hold => ({
   purchaseId: job.purchaseId,
   saleId: job.saleId,
   userId: job.userId,
@@ -51,8 +51,8 @@ const holdData = (job: HoldJob): HoldJob => ({
  * first purchase, so a redelivered batch schedules nothing new; a batch put together
  * differently on redelivery schedules a second job, which finds the holds settled.
  */
-export function scheduleHoldExpiries(queue: HoldQueue, held: { job: HoldJob; holdExpiresAt: Date }[], suffix = '') {
-  const buckets = new Map<string, { saleId: string; dueMs: number; holds: HoldJob[] }>();
+export function scheduleHoldExpiries(queue: HoldQueue, held: { job: Hold; holdExpiresAt: Date }[], suffix = '') {
+  const buckets = new Map<string, { saleId: string; dueMs: number; holds: Hold[] }>();
   for (const { job, holdExpiresAt } of held) {
     const dueMs = Math.ceil(holdExpiresAt.getTime() / 1000) * 1000;
     const key = `${job.saleId}/${dueMs}`;
@@ -82,7 +82,7 @@ type HoldRow = { status: string; quantity: number; hold_expires_at: Date | null;
  * go back to the stock row and its order is voided; then the gate gets the units back
  * exactly once (settle-hold-4.lua) and the owner is told.
  */
-export async function expireHold(deps: HoldDeps, job: HoldJob): Promise<'expired' | 'not-due' | 'settled'> {
+export async function expireHold(deps: HoldDeps, job: Hold): Promise<'expired' | 'not-due' | 'settled'> {
   const result = await underSaleLock(deps.db, job.saleId, async (trx) => {
     const { rows } = await trx.raw<{ rows: HoldRow[] }>(
       `SELECT p.status, p.quantity, p.hold_expires_at, p.hold_expires_at <= now() AS due, o.id AS order_id
@@ -111,7 +111,7 @@ export async function expireHold(deps: HoldDeps, job: HoldJob): Promise<'expired
         reason: 'HOLD_EXPIRED',
         createdAt: new Date(job.admittedAt).toISOString(),
       };
-      await writeFinal(deps.redis, deps.keys, [{ ...view, userId: job.userId }]);
+      await writeReadModel(deps.redis, deps.keys, [{ ...view, userId: job.userId }]);
       deps.notify?.(job.userId, { purchaseId: job.purchaseId, saleId: job.saleId, status: 'expired', reason: 'HOLD_EXPIRED' });
     }
   }
@@ -141,12 +141,12 @@ export async function sweepExpiredHolds(deps: HoldDeps, limit = 500): Promise<nu
 }
 
 /** The hold worker: ends each hold of a batch whose time has come; early ones are put off again. */
-export function startHoldWorker(deps: HoldDeps & { queue: HoldQueue; connection: Redis }): Worker<HoldBatch> {
-  const worker = new Worker<HoldBatch>(
+export function startHoldWorker(deps: HoldDeps & { queue: HoldQueue; connection: Redis }): Worker<HoldJobData> {
+  const worker = new Worker<HoldJobData>(
     deps.queue.name,
-    async (job: Job<HoldBatch>) => {
+    async (job: Job<HoldJobData>) => {
       // One transaction per hold: each is idempotent, so a retried job skips the settled ones.
-      const early: HoldJob[] = [];
+      const early: Hold[] = [];
       for (const hold of job.data.holds) if ((await expireHold(deps, hold)) === 'not-due') early.push(hold);
       if (early.length === 0) return;
       // Fired a little early (clocks): look again shortly with a fresh job.

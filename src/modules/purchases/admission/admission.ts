@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { Db } from '../../lib/db';
-import { Errors } from '../../lib/errors';
-import { Logger } from '../../lib/logger';
-import { AdmitCode, admitRefusal } from '../../gate/codes';
-import { Keys, scopedIdempotencyKey } from '../../gate/keys';
-import { scripts } from '../../gate/scripts';
-import { findSale } from '../sales/repository';
-import { recordNotQueued } from './repository';
-import { PurchaseJob } from './job';
+import { Db } from '../../../lib/db';
+import { Errors } from '../../../lib/errors';
+import { Logger } from '../../../lib/logger';
+import { AdmitCode, admitRefusal } from '../../../gate/codes';
+import { Keys, scopedIdempotencyKey } from '../../../gate/keys';
+import { scripts } from '../../../gate/scripts';
+import { findSale } from '../../sales/repository';
+import { recordNotQueued } from '../not-queued';
+import { AdmittedPurchase } from '../job';
 import { EnqueueBatcher } from './enqueue-batcher';
-import { BacklogMonitor, PurchaseQueue } from './queue';
-import { indexUserPurchase, PurchaseStatus, writeFinal } from './read-model';
+import { PurchaseQueue } from '../queue';
+import { BacklogMonitor } from './backlog';
+import { indexUserPurchase, PurchaseStatus, writeReadModel } from '../read-model';
 import { SoldOutCache } from './sold-out-cache';
 
 export type AdmissionDeps = {
@@ -90,7 +91,7 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
     return { created: false, purchase };
   }
 
-  const job: PurchaseJob = {
+  const job: AdmittedPurchase = {
     purchaseId,
     saleId: attempt.saleId,
     userId: attempt.userId,
@@ -154,7 +155,7 @@ async function compensate(
   }
   if (released === 0) return { created: true, purchase };
   // Best effort, not awaited: the gate's record already says rejected to pollers.
-  writeFinal(deps.redis, deps.keys, [{ ...purchase, userId: attempt.userId, status: 'rejected', reason: 'ENQUEUE_FAILED' }]).catch(() => undefined);
+  writeReadModel(deps.redis, deps.keys, [{ ...purchase, userId: attempt.userId, status: 'rejected', reason: 'ENQUEUE_FAILED' }]).catch(() => undefined);
   throw Errors.unavailable('QUEUE_UNAVAILABLE', 'The purchase could not be queued; nothing was taken, please retry', 1);
 }
 

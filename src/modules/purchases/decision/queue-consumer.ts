@@ -1,15 +1,15 @@
 import { DelayedError, Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { Config } from '../../config/config';
-import { Db, isDatabaseUnavailable } from '../../lib/db';
-import { Logger } from '../../lib/logger';
-import { Keys } from '../../gate/keys';
-import { SaleBatcher } from './batcher';
-import { BatchSummary, PurchaseBatch, PurchaseOutcome, summarize } from './job';
+import { Config } from '../../../config/config';
+import { Db, isDatabaseUnavailable } from '../../../lib/db';
+import { Logger } from '../../../lib/logger';
+import { Keys } from '../../../gate/keys';
+import { SaleBatcher } from './group-commit';
+import { BatchSummary, PurchaseJobData, PurchaseOutcome, summarize } from '../job';
 import { markProcessingFailed, processBatch, ProcessorDeps } from './processor';
-import { PurchaseQueue } from './queue';
+import { PurchaseQueue } from '../queue';
 
-export type PurchaseWorker = { worker: Worker<PurchaseBatch, BatchSummary>; close: () => Promise<void> };
+export type PurchaseWorker = { worker: Worker<PurchaseJobData, BatchSummary>; close: () => Promise<void> };
 
 const SWEEP_EVERY_MS = 30_000;
 /** While PostgreSQL is down, a job waits this long (plus jitter) between tries, spending no attempt. */
@@ -46,7 +46,7 @@ export function startPurchaseWorker(deps: {
   // A job's purchases join the per-sale batches; the job completes when all of them are
   // decided. If one fails, the job is retried: the decided ones are found in PostgreSQL
   // and reported, never written again.
-  const processJob = async (job: Job<PurchaseBatch>, token?: string) => {
+  const processJob = async (job: Job<PurchaseJobData>, token?: string) => {
     const settled = await Promise.allSettled(job.data.purchases.map((p) => batcher.submit(p)));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed && token && isDatabaseUnavailable(failed.reason)) {
@@ -58,7 +58,7 @@ export function startPurchaseWorker(deps: {
     if (failed) throw failed.reason;
     return summarize(settled.map((r) => (r as PromiseFulfilledResult<PurchaseOutcome>).value));
   };
-  const worker = new Worker<PurchaseBatch, BatchSummary>(deps.queue.name, processJob, {
+  const worker = new Worker<PurchaseJobData, BatchSummary>(deps.queue.name, processJob, {
     connection: deps.connection,
     prefix: deps.queue.opts.prefix,
     concurrency: w.concurrency,
@@ -69,7 +69,7 @@ export function startPurchaseWorker(deps: {
 
   // A job that ran out of attempts: each of its purchases must still end `rejected`
   // (unless already decided), never stay `queued`.
-  const settleFailed = async (job: Job<PurchaseBatch>) => {
+  const settleFailed = async (job: Job<PurchaseJobData>) => {
     try {
       if ((await job.getState()) !== 'failed') return;
       for (const purchase of job.data.purchases) {

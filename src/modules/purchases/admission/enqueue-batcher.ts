@@ -1,8 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { PurchaseJob } from './job';
-import { BacklogMonitor, enqueuePurchases, PurchaseQueue } from './queue';
+import { AdmittedPurchase } from '../job';
+import { enqueuePurchases, PurchaseQueue } from '../queue';
+import { BacklogMonitor } from './backlog';
 
-type Waiting = { job: PurchaseJob; resolve: () => void; reject: (err: unknown) => void };
+type Waiting = { job: AdmittedPurchase; resolve: () => void; reject: (err: unknown) => void };
 
 /**
  * Puts the purchases admitted in one turn of the event loop into ONE BullMQ job (group
@@ -22,14 +23,14 @@ export class EnqueueBatcher {
     private readonly maxSize: number,
     private readonly opts: {
       /** After an add: tells the gate these purchases have a job (the orphan sweep then leaves them alone). */
-      markQueued: (jobs: PurchaseJob[]) => Promise<unknown>;
+      markQueued: (jobs: AdmittedPurchase[]) => Promise<unknown>;
       /** Fault tests only: wait this long before each add. */
       faultDelayMs?: number;
       onMarkFailed?: (err: Error) => void;
     },
   ) {}
 
-  enqueue(job: PurchaseJob): Promise<void> {
+  enqueue(job: AdmittedPurchase): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ job, resolve, reject });
       if (this.pending.length >= this.maxSize) this.flush();

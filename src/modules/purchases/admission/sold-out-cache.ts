@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import { Logger } from '../../lib/logger';
-import { Keys } from '../../gate/keys';
+import { Logger } from '../../../lib/logger';
+import { Keys } from '../../../gate/keys';
 
 /**
  * Remembers, per process, which sales the gate just reported as sold out (0 left), so

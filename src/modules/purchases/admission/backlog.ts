@@ -1,0 +1,95 @@
+import { Logger } from '../../../lib/logger';
+import { PurchaseQueue } from '../queue';
+
+/** Longest a backlog count waits for the adds in flight. */
+const ADD_WAIT_MS = 1000;
+
+/**
+ * Keeps the queue's backlog (purchases waiting) in memory so admission never pays a
+ * Redis call to check it: polled every `pollMs`, plus what this process enqueued since
+ * the last poll. The queue counts jobs; a job holds several purchases, so waiting jobs
+ * are scaled by the purchases per job this process has been enqueueing (an estimate
+ * that is exact when every node batches alike).
+ */
+export class BacklogMonitor {
+  private waiting = 0;
+  private sinceLastPoll = 0;
+  private jobsEnqueued = 0;
+  private purchasesEnqueued = 0;
+  private timer: NodeJS.Timeout | undefined;
+  /**
+   * A count and an add in flight together cannot be told apart: did the count see the
+   * job or not? So adds wait while a count runs, and a count waits for the adds in flight
+   * (at most ADD_WAIT_MS: a hung add must not stop the polls).
+   */
+  private addsInFlight = 0;
+  private addsSettled: (() => void) | undefined;
+  private counting: Promise<void> | undefined;
+
+  constructor(
+    private readonly queue: PurchaseQueue,
+    private readonly limit: number,
+    private readonly pollMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.poll();
+    this.timer = setInterval(() => void this.poll(), this.pollMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  isOverloaded(): boolean {
+    return this.waiting + this.sinceLastPoll >= this.limit;
+  }
+
+  /** Runs one add of a job holding `purchases` purchases, never while the queue is being counted. */
+  async enqueueing<T>(purchases: number, add: () => Promise<T>): Promise<T> {
+    while (this.counting) await this.counting;
+    this.addsInFlight += 1;
+    try {
+      const added = await add();
+      this.sinceLastPoll += purchases;
+      this.purchasesEnqueued += purchases;
+      this.jobsEnqueued += 1;
+      return added;
+    } finally {
+      this.addsInFlight -= 1;
+      if (this.addsInFlight === 0) this.addsSettled?.();
+    }
+  }
+
+  /** Seconds a client should wait before retrying, from the poll period. */
+  retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.pollMs / 1000));
+  }
+
+  private async poll(): Promise<void> {
+    if (this.counting) return;
+    let done!: () => void;
+    this.counting = new Promise<void>((resolve) => (done = resolve));
+    try {
+      if (this.addsInFlight > 0) {
+        await new Promise<void>((resolve) => {
+          this.addsSettled = resolve;
+          setTimeout(resolve, ADD_WAIT_MS).unref();
+        });
+      }
+      const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'delayed');
+      const jobs = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
+      const perJob = this.jobsEnqueued > 0 ? this.purchasesEnqueued / this.jobsEnqueued : 1;
+      this.waiting = Math.round(jobs * perJob);
+      this.sinceLastPoll = 0;
+    } catch (err) {
+      this.logger.warn('backlog poll failed', { err: (err as Error).message });
+    } finally {
+      this.addsSettled = undefined;
+      this.counting = undefined;
+      done();
+    }
+  }
+}
