@@ -8,6 +8,7 @@ import { NotifyOwner } from '../../realtime/emitter';
 import { PurchaseQueue } from '../purchases/queue';
 import { writeReadModel } from '../purchases/read-model';
 import { recordNotQueued } from '../purchases/not-queued';
+import { saleIdsEndingAfter } from '../sales/repository';
 import { LIVE_JOB_STATES, purchasesInJobs } from './queue-scan';
 import { Reconciler } from './reconciler';
 
@@ -45,13 +46,11 @@ const PER_SALE_LIMIT = 1000;
 
 export async function sweepOrphans(deps: OrphanSweepDeps, nowMs = Date.now()): Promise<SweepReport> {
   // Every sale whose gate keys may still exist (cancelled and ended ones included).
-  const sales = await deps.db('sales')
-    .where('ends_at', '>', new Date(nowMs - SALE_KEY_RETENTION_MS))
-    .select<{ id: string }[]>('id');
+  const sales = await saleIdsEndingAfter(deps.db, new Date(nowMs - SALE_KEY_RETENTION_MS));
   const report: SweepReport = { sales: sales.length, candidates: 0, inJobs: 0, rejected: 0 };
   const cutoff = nowMs - deps.graceMs;
-  const found = await Promise.all(sales.map(({ id }) => scripts.orphanCandidates(deps.redis, deps.keys.sale(id), cutoff, PER_SALE_LIMIT)));
-  const bySale = sales.map(({ id }, i) => ({ saleId: id, candidates: found[i]! })).filter((s) => s.candidates.length > 0);
+  const found = await Promise.all(sales.map((id) => scripts.orphanCandidates(deps.redis, deps.keys.sale(id), cutoff, PER_SALE_LIMIT)));
+  const bySale = sales.map((saleId, i) => ({ saleId, candidates: found[i]! })).filter((s) => s.candidates.length > 0);
   if (bySale.length === 0) return report;
 
   const queued = await purchasesInJobs(deps.queue, LIVE_JOB_STATES);

@@ -73,4 +73,32 @@ export async function pgCounts(trx: Knex.Transaction, saleId: string, withKeyed:
   };
 }
 
+/** The sale's stock row, locked for this transaction. */
+export function lockedInventory(trx: Knex.Transaction, saleId: string) {
+  return trx('sale_inventory').where({ sale_id: saleId }).forUpdate().first<{ stock: number; remaining: number } | undefined>('stock', 'remaining');
+}
 
+/** Purchases admitted long ago that never reached the queue, recorded rejected (ENQUEUE_FAILED), 1,000 rows a statement. */
+export async function insertOrphansRejected(
+  trx: Knex.Transaction,
+  saleId: string,
+  orphans: { id: string; userId: string; quantity: number; createdAtMs: number }[],
+): Promise<void> {
+  for (let i = 0; i < orphans.length; i += 1000) {
+    await trx('purchases')
+      .insert(
+        orphans.slice(i, i + 1000).map((o) => ({
+          id: o.id,
+          sale_id: saleId,
+          user_id: o.userId,
+          quantity: o.quantity,
+          status: 'rejected',
+          reason: 'ENQUEUE_FAILED',
+          idempotency_key: null,
+          admitted_at: new Date(o.createdAtMs),
+        })),
+      )
+      .onConflict('id')
+      .ignore();
+  }
+}

@@ -9,7 +9,7 @@ import { PurchaseQueue } from '../purchases/queue';
 import { writeReadModel } from '../purchases/read-model';
 import { underSaleLock } from '../../lib/sale-lock';
 import { findSale } from '../sales/repository';
-import { decidedPurchases, pgCounts } from './queries';
+import { decidedPurchases, insertOrphansRejected, lockedInventory, pgCounts } from './queries';
 import { PENDING_JOB_STATES, purchasesInJobs } from './queue-scan';
 
 export type ReconcileDeps = { db: Db; redis: Redis; keys: Keys; queue: PurchaseQueue; logger: Logger };
@@ -58,10 +58,7 @@ export async function reconcileSale(deps: ReconcileDeps, saleId: string, nowMs =
   const k = deps.keys.sale(saleId);
   const { report, orphans } = await underSaleLock(deps.db, saleId, async (trx) => {
     const sale = await findSale(trx, saleId);
-    const inventory = await trx('sale_inventory')
-      .where({ sale_id: saleId })
-      .forUpdate()
-      .first<{ stock: number; remaining: number } | undefined>('stock', 'remaining');
+    const inventory = await lockedInventory(trx, saleId);
     if (!sale || !inventory) throw Errors.notFound('SALE_NOT_FOUND', 'Sale not found');
 
     // Under the lock, a job of an undecided purchase stays in a pending state: only a
@@ -88,23 +85,7 @@ export async function reconcileSale(deps: ReconcileDeps, saleId: string, nowMs =
     const orphans = pendingInGate
       .filter((id) => !decided.has(id) && !jobs.has(id) && entries.get(id)!.createdAtMs < nowMs - ORPHAN_GRACE_MS)
       .map((id) => ({ id, ...entries.get(id)! }));
-    for (let i = 0; i < orphans.length; i += 1000) {
-      await trx('purchases')
-        .insert(
-          orphans.slice(i, i + 1000).map((o) => ({
-            id: o.id,
-            sale_id: saleId,
-            user_id: o.userId,
-            quantity: o.quantity,
-            status: 'rejected',
-            reason: 'ENQUEUE_FAILED',
-            idempotency_key: null,
-            admitted_at: new Date(o.createdAtMs),
-          })),
-        )
-        .onConflict('id')
-        .ignore();
-    }
+    await insertOrphansRejected(trx, saleId, orphans);
 
     const pg = await pgCounts(trx, saleId, !idemKnown);
     const expireAt = Math.max(sale.endsAt.getTime() + SALE_KEY_RETENTION_MS, nowMs + MIN_REBUILT_TTL_MS);

@@ -1,3 +1,4 @@
+import { openSaleIds } from '../sales/repository';
 import { reconcileSale, ReconcileDeps, ReconcileReport } from './reconcile';
 
 /** After a failed reconciliation, further requests for the sale wait this long before trying again. */
@@ -42,9 +43,9 @@ export class Reconciler {
     const { db, redis, keys, logger } = this.deps;
     const reports: ReconcileReport[] = [];
     try {
-      const open = await db('sales').whereNull('cancelled_at').where('ends_at', '>', new Date(nowMs)).select<{ id: string }[]>('id');
-      const present = await Promise.all(open.map(({ id }) => redis.exists(keys.sale(id).meta, keys.sale(id).remaining)));
-      const missing = open.filter((_, i) => present[i] !== 2).map(({ id }) => id);
+      const open = await openSaleIds(db, new Date(nowMs));
+      const present = await Promise.all(open.map((id) => redis.exists(keys.sale(id).meta, keys.sale(id).remaining)));
+      const missing = open.filter((_, i) => present[i] !== 2);
       const next = () => missing.shift();
       await Promise.all(
         Array.from({ length: Math.min(REBUILD_CONCURRENCY, missing.length) }, async () => {

@@ -166,3 +166,15 @@ export async function purchasesEndedByCancel(db: Db, saleId: string, pendingIds:
   const decided = new Set(rows.map((r) => r.id));
   return pendingIds.filter((id) => !decided.has(id)).length + rows.filter((r) => r.reason === 'SALE_CANCELLED').length;
 }
+
+/** Ids of sales neither cancelled nor ended at `now`. */
+export async function openSaleIds(db: Db, now: Date): Promise<string[]> {
+  const rows = await db('sales').whereNull('cancelled_at').where('ends_at', '>', now).select<{ id: string }[]>('id');
+  return rows.map((r) => r.id);
+}
+
+/** Ids of sales that ended after `since` or have not ended (cancelled ones included). */
+export async function saleIdsEndingAfter(db: Db, since: Date): Promise<string[]> {
+  const rows = await db('sales').where('ends_at', '>', since).select<{ id: string }[]>('id');
+  return rows.map((r) => r.id);
+}

@@ -10,6 +10,7 @@ import { writeReadModel } from '../read-model';
 import {
   ExistingPurchase,
   existingPurchases,
+  insertRejected,
   insertDecisions,
   OrderInsert,
   PurchaseInsert,
@@ -175,19 +176,7 @@ export async function markProcessingFailed(deps: ProcessorDeps, job: AdmittedPur
   const outcome = await underSaleLock(deps.db, job.saleId, async (trx) => {
     const prior = (await existingPurchases(trx, [job.purchaseId])).get(job.purchaseId);
     if (prior) return fromExisting(prior);
-    await trx('purchases')
-      .insert({
-        id: job.purchaseId,
-        sale_id: job.saleId,
-        user_id: job.userId,
-        quantity: job.quantity,
-        status: 'rejected',
-        reason: 'PROCESSING_FAILED',
-        idempotency_key: null,
-        admitted_at: new Date(job.admittedAt),
-      })
-      .onConflict('id')
-      .ignore();
+    await insertRejected(trx, job, 'PROCESSING_FAILED');
     return { purchaseId: job.purchaseId, status: 'rejected', reason: 'PROCESSING_FAILED' } as const;
   });
   await applyOutcomes(deps, job.saleId, [job], [outcome]);

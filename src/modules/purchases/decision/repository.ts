@@ -93,3 +93,24 @@ export async function insertDecisions(trx: Knex.Transaction, purchases: Purchase
 export async function takeStock(trx: Knex.Transaction, saleId: string, units: number): Promise<void> {
   if (units > 0) await trx('sale_inventory').where({ sale_id: saleId }).decrement('remaining', units);
 }
+
+/** Records a purchase as rejected with this reason; an outcome already there is kept. */
+export async function insertRejected(
+  trx: Knex.Transaction,
+  p: { purchaseId: string; saleId: string; userId: string; quantity: number; admittedAt: number },
+  reason: string,
+): Promise<void> {
+  await trx('purchases')
+    .insert({
+      id: p.purchaseId,
+      sale_id: p.saleId,
+      user_id: p.userId,
+      quantity: p.quantity,
+      status: 'rejected',
+      reason,
+      idempotency_key: null,
+      admitted_at: new Date(p.admittedAt),
+    })
+    .onConflict('id')
+    .ignore();
+}

@@ -6,6 +6,7 @@ import { Keys } from '../../../gate/keys';
 import { scripts } from '../../../gate/scripts';
 import { NotifyOwner } from '../../../realtime/emitter';
 import { underSaleLock } from '../../../lib/sale-lock';
+import { dueHolds, expirePurchase, holdEnds, lockHold } from './repository';
 import { AdmittedPurchase } from '../job';
 import { writeReadModel } from '../read-model';
 
@@ -74,7 +75,6 @@ export function scheduleHoldExpiries(queue: HoldQueue, held: { job: Hold; holdEx
 
 export type HoldDeps = { db: Db; redis: Redis; keys: Keys; logger: Logger; notify?: NotifyOwner };
 
-type HoldRow = { status: string; quantity: number; hold_expires_at: Date | null; due: boolean; order_id: string | null };
 
 /**
  * Ends an unpaid hold whose time has come: in PostgreSQL under the sale's lock (so a
@@ -84,19 +84,11 @@ type HoldRow = { status: string; quantity: number; hold_expires_at: Date | null;
  */
 export async function expireHold(deps: HoldDeps, job: Hold): Promise<'expired' | 'not-due' | 'settled'> {
   const result = await underSaleLock(deps.db, job.saleId, async (trx) => {
-    const { rows } = await trx.raw<{ rows: HoldRow[] }>(
-      `SELECT p.status, p.quantity, p.hold_expires_at, p.hold_expires_at <= now() AS due, o.id AS order_id
-         FROM purchases p LEFT JOIN orders o ON o.purchase_id = p.id
-        WHERE p.id = ? FOR UPDATE OF p`,
-      [job.purchaseId],
-    );
-    const row = rows[0];
+    const row = await lockHold(trx, job.purchaseId);
     if (!row) return { outcome: 'settled' as const, status: undefined };
     if (row.status !== 'confirmed') return { outcome: 'settled' as const, status: row.status };
     if (!row.due) return { outcome: 'not-due' as const, status: row.status, expiresAt: row.hold_expires_at };
-    await trx('purchases').where({ id: job.purchaseId }).update({ status: 'expired', reason: 'HOLD_EXPIRED', decided_at: trx.fn.now() });
-    await trx('sale_inventory').where({ sale_id: job.saleId }).increment('remaining', row.quantity);
-    await trx('orders').where({ purchase_id: job.purchaseId }).update({ voided_at: trx.fn.now() });
+    await expirePurchase(trx, { purchaseId: job.purchaseId, saleId: job.saleId, quantity: row.quantity });
     return { outcome: 'expired' as const, status: 'expired' };
   });
   // Redis after commit; idempotent, so a redelivered job (or one whose Redis step failed) is safe.
@@ -120,12 +112,7 @@ export async function expireHold(deps: HoldDeps, job: Hold): Promise<'expired' |
 
 /** Expires holds whose delayed job was lost (e.g. Redis lost its data). */
 export async function sweepExpiredHolds(deps: HoldDeps, limit = 500): Promise<number> {
-  const rows = await deps.db('purchases')
-    .where({ status: 'confirmed' })
-    .where('hold_expires_at', '<=', deps.db.fn.now())
-    .orderBy('hold_expires_at')
-    .limit(limit)
-    .select<{ id: string; sale_id: string; user_id: string; quantity: number; admitted_at: Date }[]>('id', 'sale_id', 'user_id', 'quantity', 'admitted_at');
+  const rows = await dueHolds(deps.db, limit);
   let expired = 0;
   for (const r of rows) {
     const outcome = await expireHold(deps, {
@@ -150,10 +137,7 @@ export function startHoldWorker(deps: HoldDeps & { queue: HoldQueue; connection:
       for (const hold of job.data.holds) if ((await expireHold(deps, hold)) === 'not-due') early.push(hold);
       if (early.length === 0) return;
       // Fired a little early (clocks): look again shortly with a fresh job.
-      const rows = await deps.db('purchases')
-        .whereIn('id', early.map((h) => h.purchaseId))
-        .select<{ id: string; hold_expires_at: Date | null }[]>('id', 'hold_expires_at');
-      const due = new Map(rows.map((r) => [r.id, r.hold_expires_at]));
+      const due = await holdEnds(deps.db, early.map((h) => h.purchaseId));
       await scheduleHoldExpiries(
         deps.queue,
         early.map((h) => ({ job: h, holdExpiresAt: due.get(h.purchaseId) ?? new Date(Date.now() + 1000) })),

@@ -4,6 +4,7 @@ import { Logger } from '../../../lib/logger';
 import { scripts } from '../../../gate/scripts';
 import { NotifyOwner } from '../../../realtime/emitter';
 import { underSaleLock } from '../../../lib/sale-lock';
+import { paymentFacts, recordPayment } from './repository';
 import { PurchaseView, readPurchase, ReadDeps, writeReadModel } from '../read-model';
 
 export const payBodySchema = z.strictObject({ paymentToken: z.string().min(1).max(200) });
@@ -37,14 +38,7 @@ export async function payPurchase(deps: PayDeps, req: { purchaseId: string; user
   if (view.status === 'queued') throw Errors.conflict('PURCHASE_NOT_CONFIRMED', 'This purchase is still being processed; pay once it is confirmed');
   if (view.status !== 'confirmed') throw Errors.conflict('PURCHASE_NOT_PAYABLE', `A ${view.status} purchase cannot be paid`);
 
-  const row = await deps.db('purchases as p')
-    .join('sales as s', 's.id', 'p.sale_id')
-    .where('p.id', req.purchaseId)
-    .first<{ total: string; open: boolean; status: string } | undefined>(
-      deps.db.raw('p.quantity * s.price_cents AS total'),
-      deps.db.raw('p.hold_expires_at > now() AS open'),
-      'p.status',
-    );
+  const row = await paymentFacts(deps.db, req.purchaseId);
   if (!row) throw Errors.notFound('PURCHASE_NOT_FOUND', 'Purchase not found');
   // PostgreSQL is the truth: a payment whose Redis update was lost is never charged twice.
   if (row.status === 'paid') return announcePaid(deps, view, req.userId);
@@ -60,17 +54,7 @@ export async function payPurchase(deps: PayDeps, req: { purchaseId: string; user
     throw new AppError('payment_required', 'PAYMENT_DECLINED', 'The payment was declined; the purchase stays payable until its hold ends');
   }
 
-  const status = await underSaleLock(deps.db, view.saleId, async (trx) => {
-    const { rows } = await trx.raw<{ rows: { status: string; open: boolean }[] }>(
-      'SELECT status, hold_expires_at > now() AS open FROM purchases WHERE id = ? FOR UPDATE',
-      [req.purchaseId],
-    );
-    const current = rows[0];
-    if (current?.status === 'paid') return 'paid';
-    if (current?.status !== 'confirmed' || !current.open) return 'too-late';
-    await trx('purchases').where({ id: req.purchaseId }).update({ status: 'paid', paid_at: trx.fn.now() });
-    return 'paid';
-  });
+  const status = await underSaleLock(deps.db, view.saleId, (trx) => recordPayment(trx, req.purchaseId));
   if (status === 'too-late') {
     // A real provider would be asked to refund here; the simulated one keeps no money.
     deps.logger.warn('payment arrived after the hold ended; refused', { purchaseId: req.purchaseId });
