@@ -12,10 +12,11 @@ export default async function globalSetup(): Promise<void> {
 const RESPONSES_DIR = path.join(__dirname, '..', 'artifacts', 'openapi');
 
 /**
- * Every JSON response of this run is recorded (src/http/response-recorder.ts) into a file
- * of its own, named for this jest process, so that runs side by side never mix; the
- * conformance test, run last, checks them against the OpenAPI document. The variable
- * reaches the test files (in band or in workers) and the API processes tests spawn.
+ * Every JSON response of this run is recorded (test/support/record-responses.cjs) into a
+ * file of its own, named for this jest process, so that runs side by side never mix; the
+ * conformance test, run last, checks them against the OpenAPI document. The variables
+ * reach the test files (in band or in workers, where jest's setupFiles load the recorder)
+ * and the API and worker processes tests spawn (NODE_OPTIONS loads it there).
  * Files of runs that have ended are removed.
  */
 function startRecordingResponses(): void {
@@ -27,6 +28,8 @@ function startRecordingResponses(): void {
   const file = path.join(RESPONSES_DIR, `responses-${process.pid}.jsonl`);
   writeFileSync(file, '');
   process.env.OPENAPI_RECORD_FILE = file;
+  const recorder = `--require ${path.join(__dirname, 'support', 'record-responses.cjs')}`;
+  if (!(process.env.NODE_OPTIONS ?? '').includes(recorder)) process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} ${recorder}`.trim();
 }
 
 function alive(pid: number): boolean {

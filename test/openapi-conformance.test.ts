@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { findOperation, matchOperation, responsesOf } from '../src/http/openapi';
 import { errorWith } from '../src/http/response-schemas';
-import { RecordedResponse } from '../src/http/response-recorder';
+import { RecordedResponse } from './support/recorded-response';
 import { adminToken, call, Reply, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
 
 /**

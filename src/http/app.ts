@@ -12,7 +12,6 @@ import { jsonBody, requestId } from './middleware';
 import { openApiRouter } from './openapi-routes';
 import { securityHeaderList, securityHeaders } from './security-headers';
 import { attemptLimiter, ipKey } from './rate-limit';
-import { installResponseRecorder } from './response-recorder';
 
 export type AppState = { shuttingDown: boolean };
 
@@ -27,7 +26,6 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
   app.set('trust proxy', config.trustProxyHops);
   app.set('etag', false);
   app.disable('x-powered-by');
-  installResponseRecorder(app, config.env); // tests only (OPENAPI_RECORD_FILE): the OpenAPI conformance check
   app.use(securityHeaders(headers)); // helmet's headers, computed once
   app.use(requestId(logger));
 
