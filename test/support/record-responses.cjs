@@ -1,6 +1,6 @@
 /**
  * Test instrumentation, never part of the app: with NODE_ENV=test and OPENAPI_RECORD_FILE
- * set, every JSON response any HTTP server in this process sends is appended to that
+ * set, every JSON response the engine's HTTP servers in this process send is appended to that
  * file as one JSON line ({ method, path, routePath, status, retryAfter, body }: see
  * recorded-response.ts), so test/openapi-conformance.test.ts can check each against the
  * OpenAPI document. Loaded by jest (setupFiles) for in-process servers, and through
@@ -45,7 +45,9 @@ function keep(res, chunk, encoding) {
 
 function record(res) {
   const req = res.req;
-  if (!req || !isJson(res)) return;
+  // The engine answers every request with an X-Request-Id (Express and the sold-out lane
+  // alike); a test's own stub servers do not, and are not recorded.
+  if (!req || !isJson(res) || !res.hasHeader('x-request-id')) return;
   const s = res[STATE];
   const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
   let body;
