@@ -48,3 +48,14 @@ describe('The layering rules (dependency-cruiser, run by npm run lint)', () => {
     expect(r.out).toContain(rule);
   });
 });
+
+describe('The sale lock', () => {
+  it('When any file takes a sale\'s advisory lock, then it does so through underSaleLock (lib/sale-lock.ts is the only place that names it)', () => {
+    const walk = (dir: string): string[] =>
+      fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
+    const naming = walk(path.join(ROOT, 'src'))
+      .filter((f) => fs.readFileSync(f, 'utf8').includes('pg_advisory_xact_lock'))
+      .map((f) => path.relative(ROOT, f));
+    expect(naming).toEqual(['src/lib/sale-lock.ts']);
+  });
+});
