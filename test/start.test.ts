@@ -17,13 +17,13 @@ describe('When `npm start` runs against a missing database', () => {
     await admin.end();
   });
 
-  it('then it creates and migrates it, seeds a demo sale, and the printed curl buys from it; SIGTERM exits 0', async () => {
+  it('then it creates and migrates it, seeds a demo sale, and the printed curl buys from it; SIGTERM exits 0 with "stopped" as its last line', async () => {
     const root = path.join(__dirname, '..');
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'main.ts')], {
       cwd: root,
       env: {
         ...process.env,
-        ...testEnv({ DATABASE_URL: dbUrl, REDIS_PREFIX: `start${dbName.slice(-8)}`, QUEUE_NAME: `start-${dbName}`, SEED_DEMO: 'true' }),
+        ...testEnv({ DATABASE_URL: dbUrl, REDIS_PREFIX: `start${dbName.slice(-8)}`, QUEUE_NAME: `start-${dbName}`, SEED_DEMO: 'true', LOG_LEVEL: 'info' }),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -49,5 +49,7 @@ describe('When `npm start` runs against a missing database', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
+    // The last thing it says is that it stopped.
+    expect(out.trim().split('\n').pop()).toMatch(/"message":"stopped"/);
   });
 });

@@ -12,7 +12,11 @@ export function onShutdownSignal(logger: Pick<Logger, 'info' | 'error'>, what: s
     stopping = true;
     logger.info(`${reason}: ${what}`);
     stop().then(
-      () => process.exit(0),
+      () => {
+        logger.info('stopped');
+        // Exit once stdout has taken the last line: the logger writes on its next turn, and a pipe asynchronously.
+        setImmediate(() => process.stdout.write('', () => process.exit(0)));
+      },
       (err: Error) => {
         logger.error('shutdown failed', { err: err.message });
         process.exit(1);
