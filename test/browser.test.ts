@@ -177,8 +177,11 @@ describe('Pages in a real browser', () => {
       await page.getByTestId('buy-button').click();
 
       const status = page.getByTestId('purchase-status');
-      const shown = await untilText(status, (t) => t.includes('Confirmed'), 'the purchase to show as confirmed');
-      expect(shown).toContain("It's yours!");
+      // Confirmed but unpaid: reserved, with a live countdown to the hold's end and a Pay button.
+      const shown = await untilText(status, (t) => t.includes('Reserved — pay within'), 'the purchase to show as reserved');
+      expect(shown).toMatch(/Reserved — pay within \d\d:\d\d/);
+      expect(shown).not.toContain("It's yours");
+      await expect(status.getByTestId('pay-button').isEnabled()).resolves.toBe(true);
       expect(await status.getAttribute('data-status')).toBe('confirmed');
       // The stock pushed over the socket follows: the last unit is gone.
       await untilText(remaining, (t) => t === '0', 'remaining to drop to 0');
@@ -190,7 +193,7 @@ describe('Pages in a real browser', () => {
       const mine = await call(stack.api.url, 'GET', '/api/me/purchases', { token: shopperToken(shopper) });
       expect(mine.body.items).toEqual([expect.objectContaining({ purchaseId, saleId, status: 'confirmed', quantity: 1 })]);
       const row = page.getByTestId('my-purchase').filter({ hasText: name });
-      await untilText(row, (t) => t.includes('Confirmed'), 'the purchase in "My purchases"');
+      await untilText(row, (t) => t.includes('Reserved — pay within'), 'the purchase in "My purchases"');
       expect(await row.getAttribute('data-purchase-id')).toBe(purchaseId);
       expect(o.problems).toEqual([]);
     });
@@ -409,7 +412,7 @@ describe('Pages in a real browser', () => {
       await page.getByTestId('buy-button').click();
       await waitFor(async () => ((await statusOf(page)) === 'confirmed' ? true : undefined), 'confirmed by polling', UI_TIMEOUT);
       expect(await page.getByTestId('purchase-status').getAttribute('data-via')).toBe('poll');
-      expect(await text(page.getByTestId('purchase-status'))).toContain('Confirmed');
+      expect(await text(page.getByTestId('purchase-status'))).toContain('Reserved — pay within');
       await expectSameDocument(o);
       expect(o.problems).toEqual([]);
     });
@@ -486,7 +489,7 @@ describe('Pages in a real browser', () => {
       refuse = false;
       await untilText(connection, (t) => t === 'Live', 'the socket to reconnect');
       const row = page.getByTestId('my-purchase');
-      await untilText(row, (t) => t.includes('Confirmed'), 'the re-fetched purchase');
+      await untilText(row, (t) => t.includes('Reserved'), 'the re-fetched purchase');
       expect(await row.getAttribute('data-purchase-id')).toBe(r.body.purchaseId);
       await expectSameDocument(o);
       expect(o.problems).toEqual([]);

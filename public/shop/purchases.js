@@ -3,12 +3,16 @@
 // (the fallback when the socket is away). Shown in "My purchases"; sale.js shows the sale's own.
 import { api } from '../common/api.js';
 import { byId, h } from '../common/dom.js';
+import { countdown } from '../common/countdown.js';
 import { badge, formatDateTime, shortId } from '../common/format.js';
+import { payControls } from './pay.js';
 import { knownSale, rememberSale } from './sales.js';
 import { endSession, promptSignIn } from './session.js';
 import { state, subscribe, update } from './state.js';
 
 const POLL_MS = 1000;
+/** After a hold's countdown ran out: ask this many times (once a second) until it reads expired or paid. */
+const HOLD_POLLS = 30;
 /** A purchase never moves back: a late poll answer cannot undo what the socket said. */
 const RANK = { queued: 0, processing: 0, confirmed: 1, rejected: 1, paid: 2, expired: 2, cancelled: 2 };
 
@@ -32,17 +36,37 @@ export function applyPurchase(change, via, { force = false } = {}) {
   const next = { ...prev, ...change };
   next.via = prev && prev.status === next.status ? prev.via : via;
   state.purchases.set(next.purchaseId, next);
-  if (next.status !== 'queued' && next.status !== 'processing') stopPolling(next.purchaseId);
-  if (force || !prev || prev.status !== next.status || prev.orderId !== next.orderId || prev.reason !== next.reason) renderPurchases();
+  if (next.status !== 'queued' && next.status !== 'processing' && next.status !== 'confirmed') stopPolling(next.purchaseId);
+  // A confirmed purchase read without its hold's end (an older reply): read it once to show the countdown.
+  if (next.status === 'confirmed' && !next.holdExpiresAt && via !== 'poll') void readOnce(next.purchaseId);
+  const changed = !prev || prev.status !== next.status || prev.orderId !== next.orderId || prev.reason !== next.reason || prev.holdExpiresAt !== next.holdExpiresAt;
+  if (force || changed) renderPurchases();
 }
 
-/** Polling fallback: GET the statusUrl every second while queued; the socket usually wins. */
-export function startPolling(purchaseId) {
+async function readOnce(purchaseId) {
+  const token = state.token;
+  try {
+    const r = await api(`/api/purchases/${purchaseId}`, { token });
+    if (r.ok && token === state.token) applyPurchase(r.data, 'poll');
+  } catch {
+    /* the socket or the next read tells */
+  }
+}
+
+const pending = (s) => s === 'queued' || s === 'processing';
+
+/**
+ * Polling fallback: GET the statusUrl every second while queued (the socket usually wins), or,
+ * with `hold`, while a confirmed purchase whose hold ran out has not yet read expired (or paid).
+ */
+export function startPolling(purchaseId, { hold = false } = {}) {
   if (polls.has(purchaseId)) return;
+  let left = HOLD_POLLS;
+  const waiting = (s) => (hold ? s === 'confirmed' && left-- > 0 : pending(s));
   const tick = async () => {
     const p = state.purchases.get(purchaseId);
     const token = state.token;
-    if (!p || !token || (p.status !== 'queued' && p.status !== 'processing')) return void polls.delete(purchaseId);
+    if (!p || !token || !waiting(p.status)) return void polls.delete(purchaseId);
     try {
       // The statusUrl the 202 gave; purchases learned from the list have none, so build the same path.
       const r = await api(p.statusUrl ?? `/api/purchases/${purchaseId}`, { token });
@@ -53,7 +77,7 @@ export function startPolling(purchaseId) {
       /* offline for a moment: try again next second */
     }
     const now = state.purchases.get(purchaseId);
-    if (polls.has(purchaseId) && now && (now.status === 'queued' || now.status === 'processing')) {
+    if (polls.has(purchaseId) && now && (hold ? now.status === 'confirmed' : pending(now.status))) {
       polls.set(purchaseId, setTimeout(() => void tick(), POLL_MS));
     } else {
       polls.delete(purchaseId);
@@ -108,6 +132,28 @@ function saleName(saleId) {
   return `Sale ${shortId(saleId)}`;
 }
 
+/** What a row of "My purchases" says after the badge: the state in words (a live countdown while reserved). */
+function rowDetail(p) {
+  const units = `${p.quantity ?? '?'} unit${Number(p.quantity) === 1 ? '' : 's'}`;
+  switch (p.status) {
+    case 'confirmed':
+      return p.holdExpiresAt ? ['Reserved — pay within ', countdown(Date.parse(p.holdExpiresAt))] : ['Reserved — pay now'];
+    case 'paid':
+      return ["Paid — it's yours"];
+    case 'expired':
+      return [`Hold ended before payment: the ${units === '1 unit' ? 'unit' : units} went back on sale`];
+    case 'rejected':
+      return [`Not confirmed: ${(p.reason ?? '').replace(/_/g, ' ').toLowerCase()}`];
+    case 'queued':
+    case 'processing':
+      return ['Confirming with the shop…'];
+    default:
+      return [];
+  }
+}
+
+const ROW_BADGE = { confirmed: 'Reserved' };
+
 function renderMyPurchases() {
   els.myPurchases.hidden = !state.token;
   if (!state.token) return;
@@ -115,18 +161,27 @@ function renderMyPurchases() {
   els.purchaseEmpty.hidden = items.length > 0;
   els.purchaseList.replaceChildren(
     ...items.map((p) => {
-      const detail = p.status === 'rejected' ? (p.reason ?? '').replace(/_/g, ' ').toLowerCase() : p.orderId ? `order ${shortId(p.orderId)}` : '';
-      const meta = [`${p.quantity ?? '?'} × `, p.createdAt ? formatDateTime(p.createdAt) : '', detail ? ` · ${detail}` : ''].join('');
+      const meta = [`${p.quantity ?? '?'} × `, p.createdAt ? formatDateTime(p.createdAt) : '', p.orderId ? ` · order ${shortId(p.orderId)}` : ''].join('');
+      const b = badge(p.status);
+      if (ROW_BADGE[p.status]) b.textContent = ROW_BADGE[p.status];
       return h(
         'li',
-        { 'data-testid': 'my-purchase', 'data-purchase-id': p.purchaseId, 'data-status': p.status },
+        { 'data-testid': 'my-purchase', 'data-purchase-id': p.purchaseId, 'data-status': p.status, 'data-hold-purchase-id': p.status === 'confirmed' ? p.purchaseId : null },
         h('a', { class: 'pl-name', href: `#sale=${p.saleId}` }, saleName(p.saleId)),
-        badge(p.status),
+        b,
+        h('span', { class: 'pl-state', 'data-testid': 'my-purchase-state' }, ...rowDetail(p)),
         h('span', { class: 'pl-meta' }, meta),
+        p.status === 'confirmed' ? payControls(p, { compact: true }) : null,
       );
     }),
   );
 }
+
+// A hold's countdown ran out (in the sale view's box or a row): read the purchase until it says expired.
+document.addEventListener('countdown-done', (e) => {
+  const el = e.target.closest('[data-hold-purchase-id]');
+  if (el) startPolling(el.dataset.holdPurchaseId, { hold: true });
+});
 
 // Signed in: read them. Signed out: forget them (and this page's attempts), stop polling.
 subscribe('token', (token) => {

@@ -3,6 +3,8 @@
 import { api } from '../common/api.js';
 import { byId, h } from '../common/dom.js';
 import { badge, formatDateTime, formatMoney, formatTime, shortId } from '../common/format.js';
+import { countdown } from '../common/countdown.js';
+import { payControls } from './pay.js';
 import { render } from './route.js';
 import { fillSale, meter, rememberSale, whenLine } from './sales.js';
 import { state, subscribe, update } from './state.js';
@@ -134,13 +136,21 @@ function describe(p) {
     case 'processing':
       return { icon: '', title: 'Queued', text: `You're in line for ${units}. Confirming your order with the shop…` };
     case 'confirmed':
-      return { icon: '✓', title: 'Confirmed', text: `It's yours! ${units} reserved, your order is confirmed.` };
+      return {
+        icon: '$',
+        title: p.holdExpiresAt ? ['Reserved — pay within ', countdown(Date.parse(p.holdExpiresAt))] : 'Reserved — pay now',
+        text: `${units} held for you. Pay before the timer runs out, or ${Number(p.quantity) === 1 ? 'it goes' : 'they go'} back on sale.`,
+      };
     case 'paid':
-      return { icon: '✓', title: 'Paid', text: `Payment received for ${units}. Thank you!` };
+      return { icon: '✓', title: "Paid — it's yours", text: `Payment received for ${units}. Thank you!` };
     case 'rejected':
       return { icon: '!', title: 'Rejected', text: REASONS[p.reason] ?? `Your order was not confirmed (${p.reason ?? 'no reason given'}).` };
     case 'expired':
-      return { icon: '!', title: 'Expired', text: 'The hold on your order ran out before payment.' };
+      return {
+        icon: '!',
+        title: 'Hold ended — not paid',
+        text: `The hold on your order ran out before payment, so ${Number(p.quantity) === 1 ? 'the unit' : `the ${units}`} went back on sale. Nothing was charged.`,
+      };
     case 'cancelled':
       return { icon: '!', title: 'Cancelled', text: 'This order was cancelled.' };
     default:
@@ -171,9 +181,16 @@ function renderPurchasePanel() {
   d.panel.replaceChildren(
     h(
       'div',
-      { class: 'purchase', 'data-status': p.status },
+      { class: 'purchase', 'data-status': p.status, 'data-hold-purchase-id': p.status === 'confirmed' ? p.purchaseId : null },
       h('span', { class: 'purchase-icon', 'aria-hidden': 'true' }, info.icon),
-      h('div', {}, h('p', { class: 'purchase-title' }, info.title), h('p', { class: 'purchase-text' }, info.text), h('p', { class: 'purchase-meta' }, meta.join(' · '))),
+      h(
+        'div',
+        { class: 'purchase-body' },
+        h('p', { class: 'purchase-title' }, info.title),
+        h('p', { class: 'purchase-text' }, info.text),
+        h('p', { class: 'purchase-meta' }, meta.join(' · ')),
+        p.status === 'confirmed' ? payControls(p) : null,
+      ),
     ),
   );
 }
