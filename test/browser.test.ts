@@ -394,6 +394,33 @@ describe('Pages in a real browser', () => {
     });
   });
 
+  it('When a shopper presses Buy on a live sale in the list, then one unit is bought without opening the sale, and it shows reserved in "My purchases"', async () => {
+    const name = `List drop ${randomUUID().slice(0, 8)}`;
+    const { saleId } = await createSale(stack.api.url, { name, stock: 3, perUserLimit: 1, priceCents: 1250 });
+    const sub = `lister-${randomUUID()}`;
+    let o: Opened | undefined;
+    await withScreenshot('shopper-list-buy', () => o?.page, async () => {
+      o = await open(`/#token=${shopperToken(sub)}`);
+      const { page } = o;
+      const card = page.getByTestId('sale-card').filter({ hasText: name });
+      await untilText(card.getByTestId('sale-remaining'), (t) => t === '3', 'the sale card with 3 left');
+      await untilText(page.getByTestId('connection'), (t) => t === 'Live', 'the socket to connect');
+      await card.getByTestId('card-buy-button').click();
+      // Still the list: the button bought, it did not open the sale.
+      expect(page.url()).not.toContain('sale=');
+      await untilText(card.getByTestId('card-message'), (t) => t.includes('My purchases'), 'the card to say the order was sent');
+      const row = page.getByTestId('my-purchase').filter({ hasText: name });
+      await untilText(row, (t) => /Reserved — pay within \d\d:\d\d/.test(t), 'the purchase reserved in "My purchases"');
+      expect(await row.getByTestId('pay-button').isEnabled()).toBe(true);
+      await untilText(card.getByTestId('sale-remaining'), (t) => t === '2', 'the card stock to drop to 2');
+      const mine = await call(stack.api.url, 'GET', '/api/me/purchases', { token: shopperToken(sub) });
+      expect(mine.body.items).toEqual([expect.objectContaining({ saleId, status: 'confirmed', quantity: 1 })]);
+      expect(await row.getAttribute('data-purchase-id')).toBe(mine.body.items[0].purchaseId);
+      await expectSameDocument(o);
+      expect(o.problems).toEqual([]);
+    });
+  });
+
   /** The browser logging a request the test itself cut (socket.io transport, or an aborted POST). */
   const cutByTest = (m: ConsoleMessage) => m.text().includes('net::ERR_FAILED');
   const statusOf = (page: Page) => page.getByTestId('purchase-status').getAttribute('data-status');

@@ -1,6 +1,7 @@
-// Buying from the open sale view: the attempt (one Idempotency-Key per click, retried with the
-// same key after a network error) and what each refusal tells the shopper. The button's own
-// state (sending, paused, closed) is buy-button.js's.
+// Buying from the open sale view or from a sale card of the list (one unit): the attempt (one
+// Idempotency-Key per click, retried with the same key after a network error) and what each
+// refusal tells the shopper, in the place the click came from (its `target`). The sale view's
+// button state (sending, paused, closed) is buy-button.js's.
 import { NetworkError, api, newIdempotencyKey, sleep } from '../common/api.js';
 import { countdown } from '../common/countdown.js';
 import { h } from '../common/dom.js';
@@ -30,7 +31,65 @@ async function onBuy(event) {
     return;
   }
   // One click, one Idempotency-Key: retrying this click after a network error reuses it.
-  await send({ key: newIdempotencyKey(), saleId: sale.id, quantity });
+  await send({ key: newIdempotencyKey(), saleId: sale.id, quantity, target: detailTarget(sale.id) });
+}
+
+/** Where the sale view's attempts speak: its message box and its Buy button. */
+function detailTarget(saleId) {
+  return {
+    alive: () => state.detail?.saleId === saleId,
+    show: showMessage,
+    clear: clearMessage,
+    busy: (on) => {
+      setSending(on);
+      updateBuyState();
+    },
+    isBusy: isSending,
+    holdOff,
+  };
+}
+
+/** Where a sale card's attempts speak: the card's message line and its Buy button. */
+function cardTarget(card) {
+  const button = card.querySelector('[data-testid="card-buy-button"]');
+  const region = card.querySelector('[data-field="buy-msg"]');
+  const show = (content, { kind = 'error', code, actions = [] } = {}) => {
+    region.dataset.code = code ?? '';
+    region.replaceChildren(h('div', { class: `msg msg-${kind}` }, h('span', { class: 'msg-text' }, ...[content].flat()), ...actions));
+  };
+  let waitUntil = 0;
+  return {
+    alive: () => card.isConnected,
+    show,
+    clear: () => region.replaceChildren(),
+    busy: (on) => {
+      button.disabled = on || waitUntil > Date.now();
+      button.setAttribute('aria-busy', String(on));
+      button.textContent = on ? 'Sending…' : 'Buy 1';
+    },
+    isBusy: () => button.getAttribute('aria-busy') === 'true',
+    holdOff: (seconds, before, after, code) => {
+      const ms = Math.max(1, seconds) * 1000;
+      waitUntil = Date.now() + ms;
+      button.disabled = true;
+      show([before, countdown(waitUntil), after], { kind: 'warning', code });
+      setTimeout(() => {
+        button.disabled = false;
+      }, ms);
+    },
+  };
+}
+
+/** A sale card's Buy button: one unit, the same attempt as the sale view's. */
+export async function buyFromCard(card, saleId) {
+  const target = card.__buyTarget ?? (card.__buyTarget = cardTarget(card));
+  if (target.isBusy()) return;
+  target.clear();
+  if (!state.token) {
+    promptSignIn('Sign in to buy: paste your shopper token in the box above.');
+    return;
+  }
+  await send({ key: newIdempotencyKey(), saleId, quantity: 1, target });
 }
 
 /** POSTs the attempt; on a network error retries twice with the same key, then offers a Retry button. */
@@ -51,44 +110,48 @@ async function post(attempt) {
 }
 
 async function send(attempt) {
-  setSending(true);
-  updateBuyState();
+  const t = attempt.target;
+  t.busy(true);
   let r;
   try {
     r = await post(attempt);
   } catch (err) {
-    setSending(false);
-    updateBuyState();
+    t.busy(false);
     if (!(err instanceof NetworkError)) throw err;
-    if (state.detail?.saleId === attempt.saleId) {
+    if (t.alive()) {
       const retry = h(
         'button',
-        { class: 'btn btn-sm', type: 'button', 'data-testid': 'retry-button', onclick: () => void (clearMessage(), send(attempt)) },
+        { class: 'btn btn-sm', type: 'button', 'data-testid': 'retry-button', onclick: () => void (t.clear(), send(attempt)) },
         'Retry',
       );
-      showMessage("We couldn't reach the shop (network problem). Retry sends the very same request again, so it can never buy twice.", {
+      t.show("We couldn't reach the shop (network problem). Retry sends the very same request again, so it can never buy twice.", {
         code: 'NETWORK',
         actions: [retry],
       });
     }
     return;
   }
-  setSending(false);
   if (r.ok) {
     const p = { createdAt: new Date().toISOString(), ...r.data, saleId: r.data.saleId ?? attempt.saleId, quantity: r.data.quantity ?? attempt.quantity };
     state.lastAttempt.set(p.saleId, p.purchaseId);
     applyPurchase(p, 'http', { force: true });
     if (p.status === 'queued') startPolling(p.purchaseId);
+    if (t.show !== showMessage && t.alive()) {
+      t.show('Order sent: its status and the Pay button are under "My purchases" below.', { kind: 'success', code: 'SENT' });
+    }
   } else {
     onRefused(r, attempt);
   }
-  updateBuyState();
+  t.busy(false);
 }
 
 function onRefused(r, attempt) {
   const { code, message } = r.error;
   const sale = knownSale(attempt.saleId);
-  if (state.detail?.saleId !== attempt.saleId && code !== 'UNAUTHENTICATED') return;
+  const t = attempt.target;
+  const showMessage = t.show;
+  const holdOff = t.holdOff;
+  if (!t.alive() && code !== 'UNAUTHENTICATED') return;
   switch (code) {
     case 'SOLD_OUT':
       if (sale && attempt.quantity > 1 && sale.remaining > 0 && sale.remaining < attempt.quantity) {

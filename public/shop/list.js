@@ -3,6 +3,7 @@
 import { NetworkError, api } from '../common/api.js';
 import { byId, h } from '../common/dom.js';
 import { badge, formatMoney } from '../common/format.js';
+import { buyFromCard } from './buy.js';
 import { fillSale, meter, rememberSale, whenLine } from './sales.js';
 import { state, subscribe, update } from './state.js';
 
@@ -10,11 +11,21 @@ const LIST_REFRESH_MS = 10_000;
 const view = byId('view');
 let timer;
 
+/**
+ * A sale's card: its name links to the sale (the link covers the whole card), and while the sale
+ * is live a Buy button (one unit, the sale view's attempt) sits above that link.
+ */
 function saleCard(sale) {
+  const buy = h('button', { class: 'btn btn-primary btn-sm', type: 'button', 'data-testid': 'card-buy-button', 'aria-label': `Buy 1 of ${sale.name}` }, 'Buy 1');
   const card = h(
-    'a',
-    { class: 'sale-card', href: `#sale=${sale.id}`, 'data-testid': 'sale-card', 'data-sale-id': sale.id },
-    h('div', { class: 'sale-card-head' }, h('h3', { class: 'sale-name' }, sale.name), badge(sale.status, { 'data-field': 'badge' })),
+    'article',
+    { class: 'sale-card', 'data-testid': 'sale-card', 'data-sale-id': sale.id },
+    h(
+      'div',
+      { class: 'sale-card-head' },
+      h('h3', { class: 'sale-name' }, h('a', { class: 'sale-card-link', href: `#sale=${sale.id}` }, sale.name)),
+      badge(sale.status, { 'data-field': 'badge' }),
+    ),
     h('p', { class: 'price' }, formatMoney(sale.priceCents)),
     h(
       'div',
@@ -24,7 +35,9 @@ function saleCard(sale) {
     ),
     meter(),
     h('p', { class: 'when', 'data-field': 'when' }, ...whenLine(sale)),
+    h('div', { class: 'sale-card-buy' }, buy, h('div', { class: 'card-msg', role: 'status', 'data-field': 'buy-msg', 'data-testid': 'card-message' })),
   );
+  buy.addEventListener('click', () => void buyFromCard(card, sale.id));
   card.dataset.status = sale.status;
   fillSale(card, sale);
   return card;
