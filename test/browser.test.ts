@@ -63,7 +63,8 @@ describe('Pages in a real browser', () => {
 
   beforeAll(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
-    stack = await startStack(testConfig());
+    // The simulated provider's timeout, short enough for a test to show it (the default is 5 s).
+    stack = await startStack(testConfig({ PAYMENT_TIMEOUT_MS: '800' }));
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   });
 
@@ -416,6 +417,118 @@ describe('Pages in a real browser', () => {
       const mine = await call(stack.api.url, 'GET', '/api/me/purchases', { token: shopperToken(sub) });
       expect(mine.body.items).toEqual([expect.objectContaining({ saleId, status: 'confirmed', quantity: 1 })]);
       expect(await row.getAttribute('data-purchase-id')).toBe(mine.body.items[0].purchaseId);
+      await expectSameDocument(o);
+      expect(o.problems).toEqual([]);
+    });
+  });
+
+  it('When a shopper buys, and the simulated payment is declined, then times out, then is approved, then the purchase stays payable and ends paid ("Paid — it\'s yours"), in the box and in "My purchases"', async () => {
+    const name = `Pay drop ${randomUUID().slice(0, 8)}`;
+    const { saleId } = await createSale(stack.api.url, { name, stock: 2, perUserLimit: 1, priceCents: 2500 });
+    const sub = `payer-${randomUUID()}`;
+    let o: Opened | undefined;
+    await withScreenshot('shopper-paid', () => o?.page, async () => {
+      // The declined (402) and timed-out (504) payments are logged by the browser: expected here.
+      o = await open(`/#token=${shopperToken(sub)}&sale=${saleId}`, { allow: (m) => /\b(402|504)\b/.test(m.text()) });
+      const { page } = o;
+      await untilText(page.getByTestId('sale-remaining'), (t) => t === '2', 'the sale view');
+      await untilText(page.getByTestId('connection'), (t) => t === 'Live', 'the socket to connect');
+      await page.getByTestId('buy-button').click();
+      const status = page.getByTestId('purchase-status');
+      const reserved = await untilText(status, (t) => /Reserved — pay within \d\d:\d\d/.test(t), 'the purchase reserved, with its countdown');
+      expect(reserved).toContain('Pay $25.00');
+      // The countdown is live: it ticks down from the hold's end.
+      const clock = status.locator('time[data-countdown]');
+      const first = await text(clock);
+      await untilText(clock, (t) => t !== first && /^\d\d:\d\d$/.test(t), 'the hold countdown to tick');
+
+      const box = status.getByTestId('pay-box');
+      await box.getByTestId('pay-token').selectOption('tok_decline');
+      await box.getByTestId('pay-button').click();
+      const declined = await untilText(status.getByTestId('pay-message'), (t) => t.includes('declined'), 'the declined payment');
+      expect(declined).toContain('still reserved');
+      expect(await status.getAttribute('data-status')).toBe('confirmed');
+      await screenshot(page, 'shopper-payment-declined');
+
+      await status.getByTestId('pay-token').selectOption('tok_timeout');
+      await status.getByTestId('pay-button').click();
+      await untilText(status.getByTestId('pay-message'), (t) => t.includes('did not answer in time'), 'the timed-out payment');
+      expect(await text(status)).toContain('Reserved — pay within');
+      expect(await status.getByTestId('pay-button').isEnabled()).toBe(true);
+
+      await status.getByTestId('pay-token').selectOption('tok_approve');
+      await status.getByTestId('pay-button').click();
+      const paid = await untilText(status, (t) => t.includes("Paid — it's yours"), 'the purchase paid');
+      expect(paid).not.toContain('Reserved');
+      expect(await status.getAttribute('data-status')).toBe('paid');
+      expect(await status.getByTestId('pay-button').count()).toBe(0);
+      const row = page.getByTestId('my-purchase').filter({ hasText: name });
+      await untilText(row, (t) => t.includes("Paid — it's yours"), 'the purchase paid in "My purchases"');
+      expect(await row.getAttribute('data-status')).toBe('paid');
+
+      const mine = await call(stack.api.url, 'GET', '/api/me/purchases', { token: shopperToken(sub) });
+      expect(mine.body.items).toEqual([expect.objectContaining({ saleId, status: 'paid', quantity: 1 })]);
+      expect(await status.getAttribute('data-purchase-id')).toBe(mine.body.items[0].purchaseId);
+      // Paid is sold: the unit does not come back.
+      expect(await text(page.getByTestId('sale-remaining'))).toBe('1');
+      expect(o.allowed.length).toBeGreaterThanOrEqual(2);
+      await expectSameDocument(o);
+      expect(o.problems).toEqual([]);
+    });
+  });
+
+  it('When a shopper buys on a sale with a 1-second hold and does not pay, then the purchase shows the hold ended and the unit back on sale, and the stock goes back up', async () => {
+    const name = `Short hold ${randomUUID().slice(0, 8)}`;
+    // holdSeconds: 1 is the smallest the API accepts (src/modules/sales/validators.ts).
+    const { saleId } = await createSale(stack.api.url, { name, stock: 1, perUserLimit: 1, holdSeconds: 1 });
+    const sub = `idler-${randomUUID()}`;
+    let o: Opened | undefined;
+    await withScreenshot('shopper-hold-expired', () => o?.page, async () => {
+      o = await open(`/#token=${shopperToken(sub)}&sale=${saleId}`);
+      const { page } = o;
+      const remaining = page.getByTestId('sale-remaining');
+      await untilText(remaining, (t) => t === '1', 'the sale view with 1 left');
+      await untilText(page.getByTestId('connection'), (t) => t === 'Live', 'the socket to connect');
+      await page.getByTestId('buy-button').click();
+      const status = page.getByTestId('purchase-status');
+      // Reserved first (if the page catches it inside the second), then the hold ends unpaid.
+      await waitFor(async () => ((await status.getAttribute('data-status')) ? true : undefined), 'a status', UI_TIMEOUT);
+      const ended = await untilText(status, (t) => t.includes('Hold ended'), 'the hold to end');
+      expect(ended).toContain('went back on sale');
+      expect(await status.getAttribute('data-status')).toBe('expired');
+      expect(await status.getByTestId('pay-button').count()).toBe(0);
+      const row = page.getByTestId('my-purchase').filter({ hasText: name });
+      await untilText(row, (t) => t.includes('went back on sale'), 'the purchase expired in "My purchases"');
+      expect(await row.getAttribute('data-status')).toBe('expired');
+      // The unit is for sale again, shown live.
+      await untilText(remaining, (t) => t === '1', 'the stock back to 1');
+      const mine = await call(stack.api.url, 'GET', '/api/me/purchases', { token: shopperToken(sub) });
+      expect(mine.body.items).toEqual([expect.objectContaining({ saleId, status: 'expired', reason: 'HOLD_EXPIRED' })]);
+      const sale = await call(stack.api.url, 'GET', `/api/sales/${saleId}`);
+      expect(sale.body.remaining).toBe(1);
+      await expectSameDocument(o);
+      expect(o.problems).toEqual([]);
+    });
+  });
+
+  it('When the socket cannot connect and a short hold ends unpaid, then polling shows it expired and the stock back up', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 1, perUserLimit: 1, holdSeconds: 1 });
+    let o: Opened | undefined;
+    await withScreenshot('shopper-hold-expired-polling', () => o?.page, async () => {
+      o = await open(`/#token=${shopperToken(`idle-poller-${randomUUID()}`)}&sale=${saleId}`, {
+        allow: (m) => m.text().includes('net::ERR_FAILED') && m.location().url.includes('/socket.io/'),
+        before: (page) => page.route('**/socket.io/?**', (r) => r.abort()),
+      });
+      const { page } = o;
+      const remaining = page.getByTestId('sale-remaining');
+      await untilText(remaining, (t) => t === '1', 'the sale view');
+      expect(await text(page.getByTestId('connection'))).not.toBe('Live');
+      await page.getByTestId('buy-button').click();
+      const status = page.getByTestId('purchase-status');
+      await untilText(status, (t) => t.includes('Hold ended'), 'the hold to end, by polling');
+      expect(await status.getAttribute('data-status')).toBe('expired');
+      expect(await status.getAttribute('data-via')).toBe('poll');
+      await untilText(remaining, (t) => t === '1', 'the stock back to 1');
       await expectSameDocument(o);
       expect(o.problems).toEqual([]);
     });

@@ -6,7 +6,7 @@ import { byId, h } from '../common/dom.js';
 import { countdown } from '../common/countdown.js';
 import { badge, formatDateTime, shortId } from '../common/format.js';
 import { payControls } from './pay.js';
-import { knownSale, rememberSale } from './sales.js';
+import { knownSale, refreshSale, rememberSale } from './sales.js';
 import { endSession, promptSignIn } from './session.js';
 import { state, subscribe, update } from './state.js';
 
@@ -39,6 +39,8 @@ export function applyPurchase(change, via, { force = false } = {}) {
   if (next.status !== 'queued' && next.status !== 'processing' && next.status !== 'confirmed') stopPolling(next.purchaseId);
   // A confirmed purchase read without its hold's end (an older reply): read it once to show the countdown.
   if (next.status === 'confirmed' && !next.holdExpiresAt && via !== 'poll') void readOnce(next.purchaseId);
+  // A hold ended: its units are on sale again; show the stock now (a push may not come without the socket).
+  if (prev && prev.status !== 'expired' && next.status === 'expired' && knownSale(next.saleId)) void refreshSale(next.saleId);
   const changed = !prev || prev.status !== next.status || prev.orderId !== next.orderId || prev.reason !== next.reason || prev.holdExpiresAt !== next.holdExpiresAt;
   if (force || changed) renderPurchases();
 }
