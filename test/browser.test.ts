@@ -295,6 +295,9 @@ describe('Pages in a real browser', () => {
       await saleForm.getByLabel('Sale name').fill(saleName);
       await saleForm.getByLabel('Stock').fill('10');
       await saleForm.getByLabel('Limit per shopper').fill('1');
+      // The time to pay: 600 s unless the admin changes it.
+      expect(await saleForm.getByLabel('Time to pay (seconds)').inputValue()).toBe('600');
+      await saleForm.getByLabel('Time to pay (seconds)').fill('300');
       await saleForm.getByRole('button', { name: 'Create sale' }).click();
       await untilText(page.getByTestId('sale-result'), (t) => t.includes('created'), 'the sale to be created');
 
@@ -304,7 +307,8 @@ describe('Pages in a real browser', () => {
       await untilText(live.locator('h2'), (t) => t === saleName, 'the live view of the new sale');
       const saleId = (await live.getAttribute('data-sale-id'))!;
       const sale = await call(stack.api.url, 'GET', `/api/sales/${saleId}`);
-      expect(sale.body).toMatchObject({ name: saleName, stock: 10, perUserLimit: 1, priceCents: 2500, status: 'active' });
+      expect(sale.body).toMatchObject({ name: saleName, stock: 10, perUserLimit: 1, priceCents: 2500, status: 'active', holdSeconds: 300 });
+      expect(await text(row.getByTestId('sale-row-hold'))).toBe('5 min to pay');
 
       const stat = (key: string) => page.getByTestId(`stat-${key}`);
       await untilText(stat('admitted'), (t) => t === '0', 'admitted 0 before any purchase');
@@ -325,6 +329,9 @@ describe('Pages in a real browser', () => {
       await untilText(stat('sold'), (t) => t === '0', 'sold 0');
       await untilText(stat('held'), (t) => t === '3', 'held 3');
       await untilText(stat('orders'), (t) => t === '3', 'orders 3');
+      // The sales table reads the same paid / held units from the stats.
+      await untilText(row.getByTestId('sale-row-held'), (t) => t === '3', 'held 3 in the sales table');
+      expect(await text(row.getByTestId('sale-row-paid'))).toBe('0');
       await untilText(stat('drift'), (t) => t === '0', 'drift 0');
 
       // The chart drew the burst from the deltas between polls.
@@ -529,6 +536,38 @@ describe('Pages in a real browser', () => {
       expect(await status.getAttribute('data-status')).toBe('expired');
       expect(await status.getAttribute('data-via')).toBe('poll');
       await untilText(remaining, (t) => t === '1', 'the stock back to 1');
+      await expectSameDocument(o);
+      expect(o.problems).toEqual([]);
+    });
+  });
+
+  it('When shoppers hold and pay units of a sale, then the admin sales table and live view show its paid and held units, and its time to pay', async () => {
+    const name = `Paid and held ${randomUUID().slice(0, 8)}`;
+    const { saleId } = await createSale(stack.api.url, { name, stock: 5, perUserLimit: 1, holdSeconds: 90 });
+    const tokens = [1, 2].map(() => shopperToken(`holder-${randomUUID()}`));
+    const replies = await Promise.all(tokens.map((t) => buy(saleId, t)));
+    for (const [i, r] of replies.entries()) {
+      await waitFor(async () => ((await call(stack.api.url, 'GET', r.body.statusUrl, { token: tokens[i] })).body.status === 'confirmed' ? true : undefined), 'the decision');
+    }
+    const paid = await call(stack.api.url, 'POST', `/api/purchases/${replies[0].body.purchaseId}/pay`, { token: tokens[0], body: { paymentToken: 'tok_approve' } });
+    expect(paid.status).toBe(200);
+    let o: Opened | undefined;
+    await withScreenshot('admin-paid-held', () => o?.page, async () => {
+      o = await open(`/admin#token=${adminToken()}`);
+      const { page } = o;
+      // The shared database holds many sales: show the live ones, where this one is.
+      await page.getByTestId('sales-filter').selectOption('active');
+      const row = page.getByTestId('sale-row').filter({ hasText: name });
+      await untilText(row.getByTestId('sale-row-paid'), (t) => t === '1', 'paid 1 in the sales table');
+      await untilText(row.getByTestId('sale-row-held'), (t) => t === '1', 'held 1 in the sales table');
+      expect(await text(row.getByTestId('sale-row-hold'))).toBe('90 s to pay');
+      await row.getByTestId('watch-sale').click();
+      const stat = (key: string) => page.getByTestId(`stat-${key}`);
+      await untilText(stat('sold'), (t) => t === '1', 'sold (paid) 1 in the live view');
+      await untilText(stat('held'), (t) => t === '1', 'held 1 in the live view');
+      expect(await text(stat('held-sub'))).toContain('90 s to pay');
+      const stats = await call(stack.api.url, 'GET', `/api/admin/sales/${saleId}/stats`, { token: adminToken() });
+      expect(stats.body).toMatchObject({ sold: 1, held: 1 });
       await expectSameDocument(o);
       expect(o.problems).toEqual([]);
     });

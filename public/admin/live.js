@@ -8,7 +8,7 @@ import { managePanel, showLiveSale } from './manage.js';
 import { authFailed } from './session.js';
 import { state, subscribe, update } from './state.js';
 import { pollStats, stat } from './stats.js';
-import { knownSale } from './table.js';
+import { holdText, knownSale } from './table.js';
 
 const liveEl = byId('live');
 let liveSeq = 0; // bumped on every open and close: an open that finishes late is dropped
@@ -66,7 +66,7 @@ async function openLive(saleId) {
     postgres: stat('remaining-postgres', 'Left · PostgreSQL', { sub: 'authoritative' }),
     live: stat('remaining-live', 'Left · live', { sub: 'waiting for sale:stock' }),
     sold: stat('sold', 'Sold (paid)', { sub: `of ${formatCount(sale.stock)} in stock` }),
-    held: stat('held', 'Held (unpaid)', { sub: 'confirmed, awaiting payment' }),
+    held: stat('held', 'Held (unpaid)', { sub: sale.holdSeconds ? `confirmed, awaiting payment (${holdText(sale.holdSeconds)} to pay)` : 'confirmed, awaiting payment' }),
     orders: stat('orders', 'Orders'),
     queue: stat('queue', 'Queue jobs', { sub: 'all sales; a job holds the purchases admitted together' }),
     drift: stat('drift', 'Drift', { sub: 'Redis + pending − PostgreSQL' }),

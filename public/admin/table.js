@@ -9,6 +9,9 @@ import { state, subscribe } from './state.js';
 const PAGE = 20;
 const MAX_SALES = 200;
 const REFRESH_MS = 5000;
+/** Rows whose paid / held units are read (GET /api/admin/sales/:id/stats) each refresh: the first ones shown. */
+const STATS_ROWS = 40;
+const STATS_PARALLEL = 6;
 
 const els = {
   body: byId('sales-body'),
@@ -26,6 +29,49 @@ let seq = 0; // bumped to drop the answers of a load that is no longer wanted
 let hasMore = false;
 let timer;
 const rowsById = new Map();
+const statsById = new Map(); // saleId -> { sold, held } from the latest stats read
+
+/** A hold length as an admin reads it: 10 min, 90 s, 1 h 30 min. */
+export function holdText(seconds) {
+  const s = Number(seconds);
+  if (!Number.isFinite(s)) return '?';
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
+  const m = Math.round(s / 60);
+  return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
+}
+
+/**
+ * Paid and held units of the sales shown (an upcoming sale has none): the list does not carry
+ * them, so each is read from its stats, a few at a time.
+ */
+async function loadRowStats(shown, mine) {
+  const queue = shown.filter((s) => s.status !== 'upcoming').slice(0, STATS_ROWS);
+  const worker = async () => {
+    for (let s = queue.shift(); s; s = queue.shift()) {
+      if (mine !== seq) return;
+      try {
+        const r = await api(`/api/admin/sales/${s.id}/stats`, { token: state.token });
+        if (!r.ok || mine !== seq) continue;
+        statsById.set(s.id, { sold: r.data.sold, held: r.data.held });
+        const row = rowsById.get(s.id);
+        if (row) fillRowStats(row, s.id);
+      } catch {
+        /* the next refresh tries again */
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: STATS_PARALLEL }, worker));
+}
+
+function fillRowStats(row, id) {
+  const st = statsById.get(id);
+  const [paid, held] = row.querySelectorAll('[data-field="paid"], [data-field="held"]');
+  const p = st ? formatCount(st.sold) : '–';
+  const hd = st ? formatCount(st.held) : '–';
+  if (paid.textContent !== p) paid.textContent = p;
+  if (held.textContent !== hd) held.textContent = hd;
+}
 
 /** A sale the page knows already (listed or created here), so the live view can open without a fetch. */
 export const knownSale = (id) => sales.get(id) ?? created.get(id);
@@ -66,6 +112,7 @@ async function loadSales() {
     for (const s of sales.values()) if (created.has(s.id)) created.set(s.id, s);
     els.error.replaceChildren();
     renderSalesTable();
+    void loadRowStats([...els.body.children].map((row) => knownSale(row.dataset.saleId)).filter(Boolean), mine);
   } catch (err) {
     if (mine !== seq) return;
     const text = err instanceof NetworkError ? 'The engine cannot be reached; retrying…' : `Sales could not be loaded: ${err.message}`;
@@ -106,6 +153,8 @@ function saleRow(s) {
       h('td', {}, h('div', { class: 'name' }), h('div', { class: 'sub' }, shortId(s.id))),
       cell(),
       cell('num'),
+      h('td', { class: 'num', 'data-field': 'paid', 'data-testid': 'sale-row-paid' }, '–'),
+      h('td', { class: 'num', 'data-field': 'held', 'data-testid': 'sale-row-held' }, '–'),
       cell('num'),
       cell('window'),
       h(
@@ -120,10 +169,10 @@ function saleRow(s) {
     );
     rowsById.set(s.id, row);
   }
-  const key = JSON.stringify([s.name, s.status, s.remaining, s.stock, s.priceCents, s.startsAt, s.endsAt, created.has(s.id)]);
+  const key = JSON.stringify([s.name, s.status, s.remaining, s.stock, s.priceCents, s.startsAt, s.endsAt, s.holdSeconds, created.has(s.id)]);
   if (row.dataset.key !== key) {
     row.dataset.key = key;
-    const [name, status, left, price, span] = row.children;
+    const [name, status, left, , , price, span] = row.children;
     name.firstChild.replaceChildren(s.name, created.has(s.id) ? h('span', { class: 'new-tag' }, 'new') : '');
     status.replaceChildren(badge(s.status));
     left.textContent = `${formatCount(s.remaining)} / ${formatCount(s.stock)}`;
@@ -131,9 +180,11 @@ function saleRow(s) {
     span.replaceChildren(
       h('div', {}, shortDate(s.startsAt)),
       h('div', { class: 'muted' }, `→ ${sameDay(s.startsAt, s.endsAt) ? shortTime(s.endsAt) : shortDate(s.endsAt)}`),
+      h('div', { class: 'muted', 'data-testid': 'sale-row-hold' }, `${holdText(s.holdSeconds)} to pay`),
     );
     row.querySelector('button').setAttribute('aria-label', `Watch ${s.name} live`);
   }
+  fillRowStats(row, s.id);
   if (state.live?.saleId === s.id) row.setAttribute('aria-current', 'true');
   else row.removeAttribute('aria-current');
   return row;
