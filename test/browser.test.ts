@@ -549,7 +549,7 @@ describe('Pages in a real browser', () => {
     for (const [i, r] of replies.entries()) {
       await waitFor(async () => ((await call(stack.api.url, 'GET', r.body.statusUrl, { token: tokens[i] })).body.status === 'confirmed' ? true : undefined), 'the decision');
     }
-    const paid = await call(stack.api.url, 'POST', `/api/purchases/${replies[0].body.purchaseId}/pay`, { token: tokens[0], body: { paymentToken: 'tok_approve' } });
+    const paid = await call(stack.api.url, 'POST', `/api/purchases/${replies[0]!.body.purchaseId}/pay`, { token: tokens[0], body: { paymentToken: 'tok_approve' } });
     expect(paid.status).toBe(200);
     let o: Opened | undefined;
     await withScreenshot('admin-paid-held', () => o?.page, async () => {
