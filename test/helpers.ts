@@ -1,9 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { RunningApi, startApi } from '../src/api';
 import { Config, loadConfig } from '../src/config/config';
 import { signToken } from '../src/modules/auth/tokens';
@@ -141,41 +138,4 @@ export function killed(child: ChildProcess): Promise<void> {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', () => resolve());
   });
-}
-
-export type ThrowawayRedis = { url: string; stop: () => Promise<void> };
-
-/**
- * A redis-server of the test's own on a random port (no RDB snapshots), stopped by PID:
- * for fault tests (FLUSHALL, durability settings) that must not touch the suite's Redis.
- */
-export async function startThrowawayRedis(args: string[] = []): Promise<ThrowawayRedis> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-redis-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...args], { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor(async () => {
-      // No reconnect timer left behind while the server is not up yet.
-      const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG' ? true : undefined;
-      } finally {
-        probe.disconnect();
-      }
-    }, 'throwaway redis-server', 10_000, 100);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { url, stop };
 }

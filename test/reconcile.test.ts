@@ -3,7 +3,8 @@ import { Redis } from 'ioredis';
 import { PURCHASE_JOB_NAME, AdmittedPurchase } from '../src/modules/purchases/job';
 import { scripts } from '../src/gate/scripts';
 import { RunningWorker, startWorker } from '../src/worker-process';
-import { adminToken, call, createSale, pool, shopperToken, Stack, startStack, startThrowawayRedis, testConfig, ThrowawayRedis, waitFor } from './helpers';
+import { PrivateRedis, startPrivateRedis } from './faults/private-redis';
+import { adminToken, call, createSale, pool, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
 
 type Admitted = { user: string; token: string; status: number; body: any };
 
@@ -174,19 +175,19 @@ describe('When a worker starts while a sale\'s Redis keys are missing', () => {
 });
 
 describe('When Redis without persistence loses all its data (FLUSHALL) mid-sale', () => {
-  let redisServer: ThrowawayRedis | undefined;
+  let redisServer: PrivateRedis | undefined;
   let stack: Stack;
   let worker: RunningWorker | undefined;
   beforeAll(async () => {
     // Its own redis-server rather than the suite's logical database: FLUSHALL (what a
     // restart without persistence amounts to) must not wipe what other suites hold.
-    redisServer = await startThrowawayRedis(['--appendonly', 'no']);
+    redisServer = await startPrivateRedis({ label: 'reconcile-flushall' });
     stack = await startStack(testConfig({ REDIS_URL: redisServer.url }), { worker: false });
   });
   afterAll(async () => {
     await worker?.stop();
     await stack?.stop();
-    await redisServer?.stop();
+    await redisServer?.destroy();
   });
 
   it('then the queued purchases are the documented loss, the gate is rebuilt on the next attempt, and the sale sells out exactly', async () => {

@@ -1,14 +1,14 @@
 import { createLogger } from '../src/lib/logger';
 import { connectRedis, createApiRedis } from '../src/lib/redis';
 import { checkRedisDurability } from '../src/lib/redis-durability';
-import { startThrowawayRedis } from './helpers';
+import { startPrivateRedis } from './faults/private-redis';
 
 async function withRedis(args: string[], fn: (url: string) => Promise<void>): Promise<void> {
-  const server = await startThrowawayRedis(args);
+  const server = await startPrivateRedis({ args, label: 'durability' });
   try {
     await fn(server.url);
   } finally {
-    await server.stop();
+    await server.destroy();
   }
 }
 

@@ -5,7 +5,7 @@ import { createDb, isDatabaseUnavailable } from '../src/lib/db';
 import { createApiRedis, isRedisUnavailable } from '../src/lib/redis';
 import { TEST_DATABASE_URL } from './env';
 import { PrivateRedis, startPrivateRedis } from './faults/private-redis';
-import { adminToken, call, createSale, shopperToken, Stack, startStack, startThrowawayRedis, testConfig, ThrowawayRedis, waitFor } from './helpers';
+import { adminToken, call, createSale, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
 
 /** The error a promise rejects with (fails the test if it resolves). */
 async function failure(p: Promise<unknown>): Promise<unknown> {
@@ -31,14 +31,14 @@ async function closedPort(): Promise<number> {
  * Retry-After) and which are bugs (500): errors produced by real clients and servers.
  */
 describe('Telling an unavailable store from a bug', () => {
-  let redis: ThrowawayRedis;
+  let redis: PrivateRedis;
   const clients: Redis[] = [];
   beforeAll(async () => {
-    redis = await startThrowawayRedis();
+    redis = await startPrivateRedis({ label: 'unavailable-errors' });
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
-    await redis?.stop();
+    await redis?.destroy();
   });
   const client = (c: Redis) => (clients.push(c), c);
 

@@ -42,8 +42,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once a fresh connection gets PONG (not LOADING) from the server. */
-export async function waitForPong(url: string, timeoutMs = 10_000): Promise<void> {
+/**
+ * Resolves once a fresh connection gets PONG (not LOADING) from the server. With `pid`, only
+ * from that process: if another server already held the port (the OS handed it out again
+ * before ours bound it), this never resolves, so a test cannot break a Redis it did not start.
+ */
+export async function waitForPong(url: string, timeoutMs = 10_000, pid?: number): Promise<void> {
   await waitFor(
     async () => {
       // No reconnect timer left behind while the server is not up yet.
@@ -51,12 +55,15 @@ export async function waitForPong(url: string, timeoutMs = 10_000): Promise<void
       probe.on('error', () => undefined);
       try {
         await probe.connect();
-        return (await probe.ping()) === 'PONG' ? true : undefined;
+        if ((await probe.ping()) !== 'PONG') return undefined;
+        if (pid === undefined) return true;
+        const server = (await probe.info('server')) as string;
+        return new RegExp(`^process_id:${pid}\\r?$`, 'm').test(server) ? true : undefined;
       } finally {
         probe.disconnect();
       }
     },
-    `redis-server at ${url} to answer PING`,
+    `redis-server at ${url} (pid ${pid ?? 'any'}) to answer PING`,
     timeoutMs,
     25,
   );
@@ -93,7 +100,7 @@ export async function startPrivateRedis(opts: { aof?: boolean; args?: string[]; 
       throw new Error(`${label} on ${port} exited at start: ${tail(path.join(dir, 'redis.log'))}`);
     });
     died.catch(() => undefined);
-    await Promise.race([waitForPong(url), died]);
+    await Promise.race([waitForPong(url, 10_000, started.pid), died]);
   };
   const kill9 = async () => {
     if (!child || hasExited(child)) return;
