@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { Redis } from 'ioredis';
 import { Db } from '../../lib/db';
+import { withDeadline } from '../../lib/deadline';
 import { Keys } from '../../gate/keys';
 import { PurchaseQueue } from '../purchases/queue';
 
@@ -11,14 +12,11 @@ const CHECK_TIMEOUT_MS = 1000;
 
 async function timed(fn: () => Promise<unknown>): Promise<Check> {
   const started = Date.now();
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([fn(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), CHECK_TIMEOUT_MS)))]);
+    await withDeadline(fn(), CHECK_TIMEOUT_MS);
     return { ok: true, ms: Date.now() - started };
   } catch (err) {
     return { ok: false, ms: Date.now() - started, error: (err as Error).message };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Db } from '../../../lib/db';
+import { withDeadline } from '../../../lib/deadline';
 import { Errors } from '../../../lib/errors';
 import { Logger } from '../../../lib/logger';
 import { AdmitCode, admitRefusal } from '../../../gate/codes';
@@ -161,11 +162,3 @@ async function compensate(
 
 /** How long the compensation waits for Redis to release before recording the outcome in PostgreSQL. */
 const RELEASE_DEADLINE_MS = 200;
-
-function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
-}

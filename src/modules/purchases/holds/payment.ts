@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError, Errors } from '../../../lib/errors';
+import { DeadlineExceeded, withDeadline } from '../../../lib/deadline';
 import { Logger } from '../../../lib/logger';
 import { scripts } from '../../../gate/scripts';
 import { NotifyOwner } from '../../../realtime/emitter';
@@ -44,7 +45,10 @@ export async function payPurchase(deps: PayDeps, req: { purchaseId: string; user
   if (row.status === 'paid') return announcePaid(deps, view, req.userId);
   if (!row.open) throw expired();
 
-  const answer = await withTimeout(deps.provider(req.paymentToken, Number(row.total)), deps.timeoutMs);
+  const answer = await withDeadline(deps.provider(req.paymentToken, Number(row.total)), deps.timeoutMs).catch((err: unknown) => {
+    if (err instanceof DeadlineExceeded) return 'timeout' as const;
+    throw err;
+  });
   if (answer === 'timeout') {
     throw new AppError('gateway_timeout', 'PAYMENT_TIMEOUT', 'The payment provider did not answer in time; the purchase is still payable until its hold ends', {
       retryAfterSeconds: 1,
@@ -80,12 +84,4 @@ async function announcePaid(deps: PayDeps, view: PurchaseView, userId: string): 
   }
   deps.notify?.(userId, { purchaseId: paid.purchaseId, saleId: paid.saleId, status: 'paid', ...(paid.orderId ? { orderId: paid.orderId } : {}) });
   return paid;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
