@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Db } from '../../lib/db';
 import { Logger } from '../../lib/logger';
@@ -8,7 +7,7 @@ import { NotifyOwner } from '../../realtime/emitter';
 import { PurchaseQueue } from '../purchases/queue';
 import { writeReadModel } from '../purchases/read-model';
 import { recordNotQueued } from '../purchases/not-queued';
-import { saleIdsEndingAfter } from '../sales/repository';
+import { salesEndingAfter } from '../sales/repository';
 import { LIVE_JOB_STATES, purchasesInJobs } from './queue-scan';
 import { Reconciler } from './reconciler';
 
@@ -44,9 +43,12 @@ export const ORPHAN_REASON = 'ENQUEUE_FAILED';
 /** Most candidates one sale yields per sweep (the next sweep takes the rest). */
 const PER_SALE_LIMIT = 1000;
 
-export async function sweepOrphans(deps: OrphanSweepDeps, nowMs = Date.now()): Promise<SweepReport> {
-  // Every sale whose gate keys may still exist (cancelled and ended ones included).
-  const sales = await saleIdsEndingAfter(deps.db, new Date(nowMs - SALE_KEY_RETENTION_MS));
+/** Every sale whose gate keys may still exist (cancelled and ended ones included). */
+const salesWithLiveKeys = (deps: OrphanSweepDeps, nowMs: number) => salesEndingAfter(deps.db, new Date(nowMs - SALE_KEY_RETENTION_MS));
+
+/** `saleIds`: the sales to look at, when the caller already listed them (default: those whose keys may still exist). */
+export async function sweepOrphans(deps: OrphanSweepDeps, nowMs = Date.now(), saleIds?: string[]): Promise<SweepReport> {
+  const sales = saleIds ?? (await salesWithLiveKeys(deps, nowMs)).map((s) => s.id);
   const report: SweepReport = { sales: sales.length, candidates: 0, inJobs: 0, rejected: 0 };
   const cutoff = nowMs - deps.graceMs;
   const found = await Promise.all(sales.map((id) => scripts.orphanCandidates(deps.redis, deps.keys.sale(id), cutoff, PER_SALE_LIMIT)));
@@ -92,15 +94,16 @@ export type RunningSweep = { stop: () => Promise<void> };
  * lets one of them sweep per period (the sweep is safe to run twice at once, just wasteful).
  */
 export function startOrphanSweep(deps: OrphanSweepDeps & { reconciler: Reconciler }, everyMs: number, leaseKey: string): RunningSweep {
-  const token = randomUUID();
   let running: Promise<void> | undefined;
   const tick = async () => {
     try {
-      const leased = await deps.redis.set(leaseKey, token, 'PX', Math.max(100, everyMs - 50), 'NX');
+      const leased = await deps.redis.set(leaseKey, '1', 'PX', Math.max(100, everyMs - 50), 'NX');
       if (leased !== 'OK') return;
+      const nowMs = Date.now();
+      const sales = await salesWithLiveKeys(deps, nowMs);
       // An open sale with no gate would show 0 left and never be tried: rebuild it first.
-      await deps.reconciler.rebuildMissing();
-      const report = await sweepOrphans(deps);
+      await deps.reconciler.rebuildMissing(nowMs, sales.filter((s) => !s.cancelled && s.endsAt.getTime() > nowMs).map((s) => s.id));
+      const report = await sweepOrphans(deps, nowMs, sales.map((s) => s.id));
       if (report.candidates > 0) deps.logger.info('orphan sweep', { ...report });
     } catch (err) {
       deps.logger.warn('orphan sweep failed; the next one retries', { err: (err as Error).message });

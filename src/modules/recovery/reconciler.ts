@@ -39,11 +39,11 @@ export class Reconciler {
    * (created while Redis refused writes, or lost by a Redis without persistence): it would
    * show 0 left and never be tried. Never rejects: a failure is logged and retried later.
    */
-  async rebuildMissing(nowMs = Date.now()): Promise<ReconcileReport[]> {
+  async rebuildMissing(nowMs = Date.now(), openSales?: string[]): Promise<ReconcileReport[]> {
     const { db, redis, keys, logger } = this.deps;
     const reports: ReconcileReport[] = [];
     try {
-      const open = await openSaleIds(db, new Date(nowMs));
+      const open = openSales ?? (await openSaleIds(db, new Date(nowMs)));
       const present = await Promise.all(open.map((id) => redis.exists(keys.sale(id).meta, keys.sale(id).remaining)));
       const missing = open.filter((_, i) => present[i] !== 2);
       const next = () => missing.shift();

@@ -173,8 +173,8 @@ export async function openSaleIds(db: Db, now: Date): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-/** Ids of sales that ended after `since` or have not ended (cancelled ones included). */
-export async function saleIdsEndingAfter(db: Db, since: Date): Promise<string[]> {
-  const rows = await db('sales').where('ends_at', '>', since).select<{ id: string }[]>('id');
-  return rows.map((r) => r.id);
+/** Sales that ended after `since` or have not ended (cancelled ones included), with what says whether they are open. */
+export async function salesEndingAfter(db: Db, since: Date): Promise<{ id: string; endsAt: Date; cancelled: boolean }[]> {
+  const rows = await db('sales').where('ends_at', '>', since).select<{ id: string; ends_at: Date; cancelled_at: Date | null }[]>('id', 'ends_at', 'cancelled_at');
+  return rows.map((r) => ({ id: r.id, endsAt: r.ends_at, cancelled: r.cancelled_at !== null }));
 }
