@@ -19,29 +19,16 @@
   Output: one entry per purchase rejected now: { purchaseId, quantity, createdAtMs, userId }
 ]]
 --- @include "records"
+--- @include "release"
 local reason = ARGV[1]
 local out = {}
 for i = 2, #ARGV do
   local pid = ARGV[i]
   local entry = redis.call('HGET', KEYS[6], pid)
   if entry then
-    redis.call('HDEL', KEYS[6], pid)
     local _, idemKey = parseUnqueued(entry)
-    local rec = redis.call('HGET', KEYS[3], pid)
-    local status, q, createdAt, userId
-    if rec then status, q, createdAt, userId = parseRecord(rec) end
-    if status == 'queued' then
-      redis.call('INCRBY', KEYS[1], q)
-      redis.call('HINCRBY', KEYS[2], userId, -tonumber(q))
-      redis.call('HSET', KEYS[3], pid, formatRecord('rejected', q, createdAt, userId))
-      -- As for any refused attempt: a retry with the same key is judged afresh.
-      if idemKey ~= '' and redis.call('HGET', KEYS[4], idemKey) == pid then redis.call('HDEL', KEYS[4], idemKey) end
-      redis.call('HINCRBY', KEYS[5], 'admitted', -1)
-      redis.call('HINCRBY', KEYS[5], 'admittedUnits', -tonumber(q))
-      redis.call('HINCRBY', KEYS[5], 'pendingUnits', -tonumber(q))
-      redis.call('HINCRBY', KEYS[5], 'rejected:' .. reason, 1)
-      out[#out + 1] = { pid, tonumber(q), tonumber(createdAt), userId }
-    end
+    local q, createdAt, userId = releaseQueued(pid, idemKey, reason)
+    if q then out[#out + 1] = { pid, tonumber(q), tonumber(createdAt), userId } end
   end
 end
 return out
