@@ -31,7 +31,7 @@ export const purchasesOperations: Operation[] = [
       409: err('Refused: nothing was taken', 'SOLD_OUT', 'LIMIT_EXCEEDED', 'SALE_NOT_STARTED', 'SALE_ENDED', 'SALE_CANCELLED', 'IDEMPOTENCY_CONFLICT'),
       429: retryable('Too many attempts from this shopper or IP', 'RATE_LIMITED'),
       503: retryable(
-        'Not admitted now (queue backlog over its bound, sale being restored, queue unreachable): nothing was taken',
+        'Not admitted now (queue backlog over its bound, sale being restored, queue unreachable): the attempt will not go through',
         'OVERLOADED',
         'SALE_UNAVAILABLE',
         'QUEUE_UNAVAILABLE',

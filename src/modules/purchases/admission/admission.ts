@@ -152,12 +152,12 @@ async function compensate(
     );
     // A worker got there first (the add had landed): the purchase goes on normally.
     if (recorded !== 'rejected') return { created: true, purchase };
-    throw Errors.unavailable('QUEUE_UNAVAILABLE', 'The purchase could not be queued; nothing was taken, please retry', 1);
+    throw Errors.unavailable('QUEUE_UNAVAILABLE', 'The purchase could not be queued and will not go through; please retry', 1);
   }
   if (released === 0) return { created: true, purchase };
   // Best effort, not awaited: the gate's record already says rejected to pollers.
   writeReadModel(deps.redis, deps.keys, [{ ...purchase, userId: attempt.userId, status: 'rejected', reason: 'ENQUEUE_FAILED' }]).catch(() => undefined);
-  throw Errors.unavailable('QUEUE_UNAVAILABLE', 'The purchase could not be queued; nothing was taken, please retry', 1);
+  throw Errors.unavailable('QUEUE_UNAVAILABLE', 'The purchase could not be queued and will not go through; please retry', 1);
 }
 
 /** How long the compensation waits for Redis to release before recording the outcome in PostgreSQL. */
