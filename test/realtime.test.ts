@@ -89,7 +89,15 @@ describe('Socket.io', () => {
     const r = await buy(stack, saleId, shopperToken(alice));
     expect(r.status).toBe(202);
     const [update] = await waitFor(async () => (heard.length ? heard : undefined), 'the purchase:update');
-    expect(update).toEqual({ purchaseId: r.body.purchaseId, saleId, status: 'confirmed', orderId: expect.any(String), holdExpiresAt: expect.any(String) });
+    expect(update).toEqual({
+      purchaseId: r.body.purchaseId,
+      saleId,
+      quantity: 1,
+      status: 'confirmed',
+      orderId: expect.any(String),
+      holdExpiresAt: expect.any(String),
+      createdAt: r.body.createdAt,
+    });
     // After the commit: the order is already in PostgreSQL when the push arrives.
     const order = await stack.api.deps.db('orders').where({ purchase_id: r.body.purchaseId }).first();
     expect(order?.id).toBe(update!.orderId);
@@ -105,7 +113,7 @@ describe('Socket.io', () => {
     const heard = collect<Update>(s, 'purchase:update');
     const r = await buy(stack, saleId, shopperToken(bob));
     const [update] = await waitFor(async () => (heard.length ? heard : undefined), 'the rejection');
-    expect(update).toEqual({ purchaseId: r.body.purchaseId, saleId, status: 'rejected', reason: 'SOLD_OUT' });
+    expect(update).toEqual({ purchaseId: r.body.purchaseId, saleId, quantity: 1, status: 'rejected', reason: 'SOLD_OUT', createdAt: r.body.createdAt });
   });
 
   it('When a client asks to watch a sale, then it gets stock and status at once; a bad id is refused', async () => {

@@ -3,7 +3,7 @@
  * "status|quantity|createdAtMs|userId" (userId last: it may contain '|'). The Lua side of
  * the same format is lua/includes/records.lua; this is the one TypeScript parser.
  */
-export type GateRecordStatus = 'queued' | 'processing' | 'confirmed' | 'rejected' | 'paid' | 'expired';
+export type GateRecordStatus = 'queued' | 'processing' | 'confirmed' | 'rejected' | 'paid' | 'expired' | 'cancelled';
 
 export type GateRecord = { status: GateRecordStatus; quantity: number; createdAtMs: number; userId: string };
 

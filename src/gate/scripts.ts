@@ -87,7 +87,7 @@ export const scripts = {
   claim(client: Redis, k: SaleKeys, purchaseIds: string[]) {
     return client.fsClaimV2(k.purchases, k.unqueued, ...purchaseIds);
   },
-  settleHold(client: Redis, k: SaleKeys, purchaseId: string, outcome: 'paid' | 'expired') {
+  settleHold(client: Redis, k: SaleKeys, purchaseId: string, outcome: 'paid' | 'expired' | 'cancelled') {
     return client.fsSettleHoldV2(k.remaining, k.users, k.purchases, k.stats, purchaseId, outcome);
   },
   finalize(client: Redis, k: SaleKeys, outcomes: { purchaseId: string; status: 'confirmed' | 'rejected'; reason?: string }[]) {

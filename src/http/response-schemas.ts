@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Product } from '../modules/products/repository';
 import type { AttemptResult } from '../modules/purchases/admission/admission';
-import type { PurchaseStatus, PurchaseView } from '../modules/purchases/read-model';
+import type { PurchaseStatus, PurchaseView } from '../modules/purchases/view';
 import type { SaleAudit } from '../modules/sales/audit';
 import type { CancelReport } from '../modules/sales/lifecycle';
 import type { ReconcileReport } from '../modules/recovery/reconcile';
@@ -64,21 +64,33 @@ export const saleSchema = z.strictObject({
   perUserLimit: count,
   priceCents: money,
   holdSeconds: count.describe('How long a confirmed purchase may stay unpaid'),
+  listed: z.boolean().describe('false: left out of GET /api/sales; reachable by id'),
   remaining: count.describe("Units a new attempt could still get right now (the Redis gate's view)"),
 });
 
 const gateAndDb = z.strictObject({ redis: count.nullable().describe('null: Redis has no record of the sale'), postgres: count });
 
+/** What became of a sale's purchases (PostgreSQL): the same blocks in the stats and the audit. */
+const outcomeBlocks = {
+  stock: count,
+  decided: z
+    .strictObject({ confirmed: count, rejected: count, byReason: z.record(errorCode, count) })
+    .describe('Purchases a worker decided (202 -> decision); confirmed counts every one ordered, whatever became of its hold since'),
+  holds: z
+    .strictObject({ held: count, paid: count, expired: count, cancelled: count })
+    .describe('What became of the confirmed purchases: still held (unpaid), paid, expired, cancelled by the shopper; they sum to decided.confirmed'),
+  units: z
+    .strictObject({ sold: count, held: count, returned: count, rejected: count })
+    .describe('Units: sold (paid), held (awaiting payment), returned (by expired or cancelled holds), rejected; sold + held + remaining.postgres = stock'),
+  orders: z.strictObject({ count, units: count }).describe('Orders standing (an ended hold voids its order)'),
+};
+
 export const saleStatsSchema = z.strictObject({
   saleId: uuid,
-  stock: count,
+  ...outcomeBlocks,
   remaining: gateAndDb,
-  sold: count,
-  held: count,
-  admitted: count,
-  confirmed: count,
-  rejected: z.record(errorCode, count).describe('Rejected purchases by reason'),
-  orders: count,
+  admitted: count.describe('Purchases the gate admitted (Redis)'),
+  refused: z.record(errorCode, count).describe('Attempts refused with a 409 before anything was taken, by code (Redis)'),
   queue: z
     .strictObject({ waiting: count, active: count, delayed: count, failed: count })
     .describe('Jobs in the purchase queue, all sales: one job holds the purchases an API node admitted together'),
@@ -87,19 +99,18 @@ export const saleStatsSchema = z.strictObject({
 
 export const saleAuditSchema = z.strictObject({
   saleId: uuid,
-  stock: count,
+  ...outcomeBlocks,
   perUserLimit: count,
   remaining: gateAndDb,
   admitted: z.strictObject({ purchases: count, units: count }),
-  orders: count,
-  unitsOrdered: count,
-  purchases: z.strictObject({ confirmed: count, rejected: count, rejectedUnits: count, byReason: z.record(z.string(), count) }),
   maxUnitsPerUser: count,
   usersOverLimit: count,
   purchasesWithMultipleOrders: count,
   ordersNotConfirmed: count,
-  decisionLatencyMs: z.strictObject({ p50: count, p99: count, max: count }),
-  timeline: z.array(z.strictObject({ second: count, confirmed: count, rejected: count })),
+  decisionLatencyMs: z.strictObject({ p50: count, p99: count, max: count }).describe('202 -> decision; a hold ending later does not move it'),
+  timeline: z
+    .strictObject({ bucketMs: count, points: z.array(z.strictObject({ atMs: count, confirmed: count, rejected: count })) })
+    .describe('Decisions per bucket (bucket start, epoch ms)'),
 });
 
 export const reconcileReportSchema = z.strictObject({
@@ -126,27 +137,38 @@ export const cancelReportSchema = saleSchema.extend({
 /* ---------------- purchases ---------------- */
 
 export const PURCHASE_STATUSES = ['queued', 'confirmed', 'rejected', 'paid', 'expired', 'cancelled'] as const;
-const purchaseStatus = z.enum(PURCHASE_STATUSES);
 
-export const purchaseSchema = z.strictObject({
-  purchaseId: uuid,
-  saleId: uuid,
-  quantity: count,
-  status: purchaseStatus,
-  reason: errorCode.optional().describe('Why it was rejected'),
-  orderId: uuid.optional(),
-  holdExpiresAt: timestamp.optional().describe('While confirmed and unpaid: when the hold ends'),
-  createdAt: timestamp,
-});
+const purchaseCommon = { purchaseId: uuid, saleId: uuid, quantity: count, createdAt: timestamp };
+const holdEnd = { reason: errorCode.describe('HOLD_EXPIRED or CANCELLED_BY_SHOPPER'), holdEndedAt: timestamp.describe('When the hold ended; the units went back on sale') };
 
-export const attemptReplySchema = z.strictObject({
-  purchaseId: uuid,
-  saleId: uuid,
-  quantity: count,
-  status: purchaseStatus,
-  createdAt: timestamp,
-  statusUrl: z.string().regex(/^\/api\/purchases\/[0-9a-f-]{36}$/).describe('Poll this for the outcome'),
-});
+/** One object per state, each with exactly the fields that state carries (every read of a purchase builds it in modules/purchases/view.ts). */
+const purchaseStates = [
+  z.strictObject({ ...purchaseCommon, status: z.literal('queued').describe('Admitted; a worker decides it within seconds') }),
+  z.strictObject({
+    ...purchaseCommon,
+    status: z.literal('confirmed').describe('Ordered; the units are held until holdExpiresAt'),
+    orderId: uuid,
+    holdExpiresAt: timestamp.describe('Pay before then, or the hold ends and the units go back on sale'),
+  }),
+  z.strictObject({ ...purchaseCommon, status: z.literal('paid').describe('Bought'), orderId: uuid, paidAt: timestamp }),
+  z.strictObject({ ...purchaseCommon, status: z.literal('rejected').describe('Not ordered; nothing was taken'), reason: errorCode.describe('Why it was rejected') }),
+  z.strictObject({ ...purchaseCommon, status: z.literal('expired').describe('The hold ended unpaid'), ...holdEnd }),
+  z.strictObject({ ...purchaseCommon, status: z.literal('cancelled').describe('The shopper gave the hold up'), ...holdEnd }),
+] as const;
+
+export const purchaseSchema = z.discriminatedUnion('status', purchaseStates).describe('A purchase; its fields depend on its status');
+
+const statusUrl = z.string().regex(/^\/api\/purchases\/[0-9a-f-]{36}$/).describe('Poll this for the outcome');
+export const attemptReplySchema = z
+  .discriminatedUnion('status', [
+    purchaseStates[0].extend({ statusUrl }),
+    purchaseStates[1].extend({ statusUrl }),
+    purchaseStates[2].extend({ statusUrl }),
+    purchaseStates[3].extend({ statusUrl }),
+    purchaseStates[4].extend({ statusUrl }),
+    purchaseStates[5].extend({ statusUrl }),
+  ])
+  .describe('The purchase (as GET statusUrl answers it) and where to poll it');
 
 /* ---------------- products ---------------- */
 

@@ -1,6 +1,6 @@
 import { Emitter } from '@socket.io/redis-emitter';
 import { Redis } from 'ioredis';
-import { AdmittedPurchase, PurchaseOutcome } from '../modules/purchases/job';
+import { AdmittedPurchase, outcomeView, PurchaseOutcome } from '../modules/purchases/job';
 import { PurchaseUpdate, rooms, ServerToClientEvents, socketKey } from './events';
 
 /** Sends one purchase update to its owner's sockets, wherever they are connected. */
@@ -27,12 +27,7 @@ export function createPurchaseNotifier(notify: NotifyOwner) {
       if (o.status === 'skipped') continue;
       const job = byId.get(o.purchaseId);
       if (!job) continue;
-      notify(job.userId, {
-        purchaseId: o.purchaseId,
-        saleId: job.saleId,
-        status: o.status,
-        ...(o.status === 'confirmed' ? { orderId: o.orderId, holdExpiresAt: o.holdExpiresAt } : { reason: o.reason }),
-      });
+      notify(job.userId, outcomeView(job, o));
     }
   };
 }

@@ -1,15 +1,9 @@
 import { SaleStatus } from '../modules/sales/sale';
-import { PurchaseStatus } from '../modules/purchases/read-model';
+import { PurchaseView } from '../modules/purchases/view';
 
 /** The Socket.io contract, in one place: server and worker emitters are typed from it. */
-export type PurchaseUpdate = {
-  purchaseId: string;
-  saleId: string;
-  status: PurchaseStatus;
-  reason?: string;
-  orderId?: string;
-  holdExpiresAt?: string;
-};
+/** A purchase changed state: the same resource `GET /api/purchases/:id` answers. */
+export type PurchaseUpdate = PurchaseView;
 
 export type ServerToClientEvents = {
   'purchase:update': (update: PurchaseUpdate) => void;

@@ -8,7 +8,7 @@
     KEYS[3] per-user units hash   (userId -> units reserved, queued or confirmed)
     KEYS[4] idempotency hash      (scopedKey -> purchaseId)
     KEYS[5] purchases hash        (purchaseId -> "status|quantity|createdAtMs|userId")
-    KEYS[6] stats hash            (admitted, admittedUnits, pendingUnits, rejected:<CODE>)
+    KEYS[6] stats hash            (admitted, admittedUnits, pendingUnits, refused:<CODE> for 409s)
     KEYS[7] unqueued hash         (purchaseId -> "admittedAtMs|scopedIdemKey"): admitted, no queue
                                   job known yet; the API's marker, the worker's claim or the
                                   orphan sweep removes the entry
@@ -68,7 +68,7 @@ local function keep(key)
 end
 
 local function refuse(code, name, extra)
-  redis.call('HINCRBY', KEYS[6], 'rejected:' .. name, 1)
+  redis.call('HINCRBY', KEYS[6], 'refused:' .. name, 1)
   keep(KEYS[6])
   return { code, extra }
 end

@@ -1,3 +1,5 @@
+import { PurchaseView, purchaseView } from './view';
+
 /** One admitted purchase, as the worker needs it. */
 export type AdmittedPurchase = {
   purchaseId: string;
@@ -25,6 +27,13 @@ export type PurchaseOutcome =
   | { purchaseId: string; status: 'rejected'; reason: string }
   /** Released by the API before a worker claimed it (enqueue failed): nothing to write. */
   | { purchaseId: string; status: 'skipped' };
+
+export type DecidedOutcome = Exclude<PurchaseOutcome, { status: 'skipped' }>;
+
+/** The purchase view of a worker's decision: the read model and the owner's socket get the same. */
+export function outcomeView(job: AdmittedPurchase, outcome: DecidedOutcome): PurchaseView {
+  return purchaseView({ ...outcome, saleId: job.saleId, quantity: job.quantity, createdAt: new Date(job.admittedAt).toISOString() });
+}
 
 /**
  * What a completed job keeps in Redis (BullMQ's return value): counts, not every outcome.

@@ -1,6 +1,6 @@
 import { Knex } from 'knex';
 import { underSaleLock } from '../../lib/sale-lock';
-import { PurchaseStatus } from './read-model';
+import { PurchaseStatus } from './view';
 
 /** Admitted purchases whose queue job never landed, recorded by admission's compensation and the orphan sweep. */
 

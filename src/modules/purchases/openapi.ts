@@ -2,7 +2,7 @@ import { err, Operation, purchaseIdParam, purchaseNotFound, retryable, saleIdPar
 import { attemptReplySchema, purchaseListSchema, purchaseSchema } from '../../http/response-schemas';
 import { paginationSchema } from '../../http/validate';
 import { payBodySchema } from './holds/payment';
-import { attemptBodySchema } from './validators';
+import { attemptBodySchema, cancelBodySchema } from './validators';
 
 /** Purchases: attempt, read, pay, list mine: every route of this module, described once beside its router. */
 export const purchasesOperations: Operation[] = [
@@ -26,15 +26,17 @@ export const purchasesOperations: Operation[] = [
         schema: attemptReplySchema,
         headers: { Location: { description: 'The purchase (same as statusUrl)', schema: { type: 'string' } } },
       },
-      200: { description: 'The purchase this Idempotency-Key already made (nothing taken again)', schema: attemptReplySchema },
+      200: { description: 'The purchase this Idempotency-Key already made, as it stands now (nothing taken again)', schema: attemptReplySchema },
       404: saleNotFound,
       409: err('Refused: nothing was taken', 'SOLD_OUT', 'LIMIT_EXCEEDED', 'SALE_NOT_STARTED', 'SALE_ENDED', 'SALE_CANCELLED', 'IDEMPOTENCY_CONFLICT'),
       429: retryable('Too many attempts from this shopper or IP', 'RATE_LIMITED'),
       503: retryable(
-        'Not admitted now (queue backlog over its bound, sale being restored, queue unreachable): the attempt will not go through',
+        'Not admitted now (queue backlog over its bound, sale being restored, queue unreachable): the attempt will not go through. ' +
+          'PURCHASE_UNAVAILABLE: a keyed retry of a purchase whose outcome is being recorded this instant; retry to read it',
         'OVERLOADED',
         'SALE_UNAVAILABLE',
         'QUEUE_UNAVAILABLE',
+        'PURCHASE_UNAVAILABLE',
       ),
     },
   },
@@ -72,6 +74,27 @@ export const purchasesOperations: Operation[] = [
         'PURCHASE_NOT_PAYABLE',
       ),
       504: retryable('The provider did not answer in time; still payable until the hold ends', 'PAYMENT_TIMEOUT'),
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/purchases/:purchaseId/cancel',
+    operationId: 'cancelPurchase',
+    summary: 'Give up a confirmed, unpaid purchase (owner only)',
+    description: 'Ends the hold now: the purchase becomes `cancelled` and its units go back on sale at once. Cancelling a cancelled purchase returns it unchanged.',
+    tags: ['purchases'],
+    auth: 'shopper',
+    params: purchaseIdParam,
+    body: cancelBodySchema,
+    responses: {
+      200: { description: 'Cancelled (or already cancelled)', schema: purchaseSchema },
+      404: purchaseNotFound,
+      409: err(
+        'Not cancellable: the hold ended (PURCHASE_EXPIRED), still queued (PURCHASE_NOT_CONFIRMED) or paid / rejected (PURCHASE_NOT_CANCELLABLE)',
+        'PURCHASE_EXPIRED',
+        'PURCHASE_NOT_CONFIRMED',
+        'PURCHASE_NOT_CANCELLABLE',
+      ),
     },
   },
   {

@@ -3,21 +3,7 @@ import { Db } from '../../lib/db';
 import { Keys } from '../../gate/keys';
 import { isPending, parseGateRecord } from '../../gate/record';
 import { scripts } from '../../gate/scripts';
-
-export type PurchaseStatus = 'queued' | 'confirmed' | 'rejected' | 'paid' | 'expired' | 'cancelled';
-
-/** The purchase resource of the HTTP contract. */
-export type PurchaseView = {
-  purchaseId: string;
-  saleId: string;
-  quantity: number;
-  status: PurchaseStatus;
-  reason?: string;
-  orderId?: string;
-  /** While confirmed and unpaid: the units are held until then. */
-  holdExpiresAt?: string;
-  createdAt: string;
-};
+import { PurchaseStatus, PurchaseView, purchaseView } from './view';
 
 type Stored = PurchaseView & { userId: string };
 
@@ -60,24 +46,32 @@ type PgRow = {
   admitted_at: Date;
   order_id: string | null;
   hold_expires_at: Date | null;
+  paid_at: Date | null;
+  hold_ended_at: Date | null;
 };
 
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
 const fromPg = (r: PgRow): Stored => ({
-  purchaseId: r.id,
-  saleId: r.sale_id,
+  ...purchaseView({
+    purchaseId: r.id,
+    saleId: r.sale_id,
+    quantity: r.quantity,
+    status: r.status,
+    reason: r.reason,
+    orderId: r.order_id,
+    holdExpiresAt: iso(r.hold_expires_at),
+    paidAt: iso(r.paid_at),
+    holdEndedAt: iso(r.hold_ended_at),
+    createdAt: r.admitted_at.toISOString(),
+  }),
   userId: r.user_id,
-  quantity: r.quantity,
-  status: r.status,
-  ...(r.reason ? { reason: r.reason } : {}),
-  ...(r.order_id ? { orderId: r.order_id } : {}),
-  ...(r.status === 'confirmed' && r.hold_expires_at ? { holdExpiresAt: r.hold_expires_at.toISOString() } : {}),
-  createdAt: r.admitted_at.toISOString(),
 });
 
 const pgPurchases = (db: Db) =>
   db('purchases as p')
     .leftJoin('orders as o', 'o.purchase_id', 'p.id')
-    .select<PgRow[]>('p.id', 'p.sale_id', 'p.user_id', 'p.quantity', 'p.status', 'p.reason', 'p.admitted_at', 'p.hold_expires_at', 'o.id as order_id');
+    .select<PgRow[]>('p.id', 'p.sale_id', 'p.user_id', 'p.quantity', 'p.status', 'p.reason', 'p.admitted_at', 'p.hold_expires_at', 'p.paid_at', 'p.hold_ended_at', 'o.id as order_id');
 
 export type ReadDeps = { redis: Redis; db: Db; keys: Keys };
 

@@ -6,7 +6,8 @@ import { attemptPurchase, AdmissionDeps } from './admission/admission';
 import { payBodySchema, payPurchase, simulatedProvider } from './holds/payment';
 import { NotifyOwner } from '../../realtime/emitter';
 import { listUserPurchases, readPurchase } from './read-model';
-import { attemptBodySchema, idempotencyKeySchema } from './validators';
+import { attemptBodySchema, cancelBodySchema, idempotencyKeySchema } from './validators';
+import { cancelPurchase } from './holds/cancel';
 
 export type PurchaseRouteDeps = AdmissionDeps & { notify: NotifyOwner; config: { paymentTimeoutMs: number } };
 
@@ -46,6 +47,13 @@ export function purchasesRouter(deps: PurchaseRouteDeps, guard: { user: RequestH
     const purchaseId = parseId(req.params.purchaseId, 'PURCHASE_NOT_FOUND', 'Purchase');
     const { paymentToken } = parse(payBodySchema, req.body);
     res.json(await payPurchase(payment, { purchaseId, userId, paymentToken }));
+  });
+
+  router.post('/purchases/:purchaseId/cancel', guard.user, guard.body, async (req, res) => {
+    const { userId } = principalOf(req);
+    const purchaseId = parseId(req.params.purchaseId, 'PURCHASE_NOT_FOUND', 'Purchase');
+    parse(cancelBodySchema, req.body);
+    res.json(await cancelPurchase(deps, { purchaseId, userId }));
   });
 
   router.get('/me/purchases', guard.user, async (req, res) => {

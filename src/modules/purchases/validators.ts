@@ -9,3 +9,6 @@ export const attemptBodySchema = z
 
 /** 1-128 visible ASCII characters. */
 export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 visible ASCII characters');
+
+/** Cancelling a hold takes no input: no body, or an empty object. */
+export const cancelBodySchema = z.strictObject({}).optional();

@@ -80,7 +80,8 @@ export async function sweepOrphans(deps: OrphanSweepDeps, nowMs = Date.now(), sa
     await recordNotQueued(deps.db, saleId, rejected);
     await writeReadModel(deps.redis, deps.keys, rejected);
     for (const p of rejected) {
-      deps.notify?.(p.userId, { purchaseId: p.purchaseId, saleId, status: 'rejected', reason: ORPHAN_REASON });
+      const { userId, ...view } = p;
+      deps.notify?.(userId, view);
     }
     deps.logger.warn('orphaned purchases rejected and their units given back', { saleId, purchases: rejected.length });
   }

@@ -2,7 +2,8 @@ import { Errors } from '../../lib/errors';
 import { Logger } from '../../lib/logger';
 import { underSaleLock } from '../../lib/sale-lock';
 import { editSaleInGate, expireSaleKeysWithSale, gateRemaining, loadSaleIntoGate, pendingPurchaseIds, stopAdmissions } from '../../gate/sale-gate';
-import { findSale, findSaleWithInventory, markCancelled, purchasesEndedByCancel, saleTotals, saveSaleChange } from './repository';
+import { findSale, findSaleWithInventory, markCancelled, purchasesEndedByCancel, saveSaleChange } from './repository';
+import { saleOutcomes } from './outcomes';
 import { SaleRecord, SaleView, toSaleView } from './sale';
 import { planSaleChange } from './sale-change';
 import { SalesDeps } from './service';
@@ -94,7 +95,7 @@ export async function cancelSale(deps: LifecycleDeps, saleId: string): Promise<C
 
   const { sale, totals } = await underSaleLock(deps.db, saleId, async (trx) => {
     const cancelled = await markCancelled(trx, saleId);
-    const t = await saleTotals(trx, saleId);
+    const t = await saleOutcomes(trx, saleId);
     if (!cancelled || !t) throw saleNotFound();
     return { sale: cancelled, totals: t };
   });
@@ -108,8 +109,8 @@ export async function cancelSale(deps: LifecycleDeps, saleId: string): Promise<C
   return {
     ...(await viewOf(deps, sale)),
     cancelledAt: sale.cancelledAt!.toISOString(),
-    confirmedOrders: totals.orders,
-    unitsSold: totals.sold + totals.held,
+    confirmedOrders: totals.orders.count,
+    unitsSold: totals.units.sold + totals.units.held,
     queuedAtCancel,
   };
 }

@@ -1,6 +1,6 @@
 import { err, Operation, productNotFound, retryable, saleIdParam, saleNotFound } from '../../http/openapi-spec';
 import { cancelReportSchema, saleAuditSchema, saleListSchema, saleSchema, saleStatsSchema } from '../../http/response-schemas';
-import { adminListSalesQuerySchema, cancelSaleSchema, createSaleSchema, listSalesQuerySchema, updateSaleSchema } from './validators';
+import { adminListSalesQuerySchema, auditQuerySchema, cancelSaleSchema, createSaleSchema, listSalesQuerySchema, updateSaleSchema } from './validators';
 
 /** Sales: the public list and page, and the admin routes: every route of this module, described once beside its router. */
 export const salesOperations: Operation[] = [
@@ -94,10 +94,14 @@ export const salesOperations: Operation[] = [
     method: 'get',
     path: '/api/admin/sales/:saleId/audit',
     operationId: 'auditSale',
-    summary: 'What PostgreSQL knows after a run',
+    summary: 'What PostgreSQL knows about a sale, at any moment of its life',
+    description:
+      'Decision latency (202 -> confirmed/rejected) and the decisions timeline, apart from what became of the holds (held, paid, expired, cancelled). ' +
+      '`decided`, `holds`, `units` and `orders` are read exactly as the stats read them.',
     tags: ['admin: sales'],
     auth: 'admin',
     params: saleIdParam,
+    query: auditQuerySchema,
     responses: { 200: { description: 'The audit', schema: saleAuditSchema }, 404: saleNotFound },
   },
   {
@@ -105,6 +109,7 @@ export const salesOperations: Operation[] = [
     path: '/api/admin/sales/:saleId/stats',
     operationId: 'saleStats',
     summary: 'Live counters',
+    description: '`decided`, `holds`, `units` and `orders` come from PostgreSQL exactly as the audit reads them; `admitted` and `refused` from the Redis gate.',
     tags: ['admin: sales'],
     auth: 'admin',
     params: saleIdParam,

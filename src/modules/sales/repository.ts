@@ -14,6 +14,7 @@ type Row = {
   per_user_limit: number;
   price_cents: string;
   hold_seconds: number;
+  listed: boolean;
   cancelled_at: Date | null;
 };
 
@@ -27,6 +28,7 @@ const toSale = (r: Row): SaleRecord => ({
   perUserLimit: r.per_user_limit,
   priceCents: Number(r.price_cents),
   holdSeconds: r.hold_seconds,
+  listed: r.listed,
   cancelledAt: r.cancelled_at,
 });
 
@@ -44,6 +46,7 @@ export async function insertSale(db: Db, input: CreateSaleInput): Promise<SaleRe
         per_user_limit: input.perUserLimit,
         price_cents: String(input.priceCents),
         hold_seconds: input.holdSeconds ?? 600,
+        listed: input.listed ?? true,
       })
       .returning('*');
     const sale = toSale(row as Row);
@@ -63,10 +66,11 @@ export async function findSale(db: Db | Knex.Transaction, id: string): Promise<S
  */
 export async function listSales(
   db: Db,
-  opts: { limit: number; offset: number; timeFilter?: 'upcoming' | 'open' | 'ended' | 'cancelled'; productId?: string },
+  opts: { limit: number; offset: number; timeFilter?: 'upcoming' | 'open' | 'ended' | 'cancelled'; productId?: string; listedOnly?: boolean },
 ): Promise<SaleRecord[]> {
   const q = db<Row>('sales').orderBy([{ column: 'starts_at', order: 'desc' }, { column: 'id' }]).limit(opts.limit).offset(opts.offset);
   if (opts.productId !== undefined) q.where({ product_id: opts.productId });
+  if (opts.listedOnly) q.where({ listed: true });
   const now = new Date();
   switch (opts.timeFilter) {
     case 'cancelled':
@@ -83,29 +87,6 @@ export async function listSales(
       break;
   }
   return (await q).map(toSale);
-}
-
-/** sold: units of paid purchases; held: units of confirmed purchases awaiting payment. */
-export type SaleTotals = { stock: number; remaining: number; sold: number; held: number; orders: number };
-
-/** PostgreSQL's view of a sale, for stats and audits. */
-export async function saleTotals(db: Db | Knex.Transaction, saleId: string): Promise<SaleTotals | undefined> {
-  const inv = await db('sale_inventory').where({ sale_id: saleId }).first<{ stock: number; remaining: number } | undefined>();
-  if (!inv) return undefined;
-  const units = await db('purchases')
-    .where({ sale_id: saleId })
-    .first<{ sold: string | null; held: string | null }>(
-      db.raw(`sum(quantity) FILTER (WHERE status = 'paid') AS sold`),
-      db.raw(`sum(quantity) FILTER (WHERE status = 'confirmed') AS held`),
-    );
-  const orders = await db('orders').where({ sale_id: saleId }).whereNull('voided_at').first<{ orders: string }>(db.raw('count(*) AS orders'));
-  return {
-    stock: inv.stock,
-    remaining: inv.remaining,
-    sold: Number(units?.sold ?? 0),
-    held: Number(units?.held ?? 0),
-    orders: Number(orders?.orders ?? 0),
-  };
 }
 
 export type Inventory = { stock: number; remaining: number };
@@ -135,6 +116,7 @@ export async function saveSaleChange(trx: Knex.Transaction, next: SaleRecord, st
     per_user_limit: next.perUserLimit,
     price_cents: String(next.priceCents),
     hold_seconds: next.holdSeconds,
+    listed: next.listed,
     updated_at: trx.fn.now(),
   });
   const [row] = await trx('sale_inventory')

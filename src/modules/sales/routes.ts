@@ -3,7 +3,7 @@ import { parse, parseId } from '../../http/validate';
 import { auditSale } from './audit';
 import { cancelSale, editSale, LifecycleDeps } from './lifecycle';
 import { createSale, getSaleView, listSaleViews, QueueCounter, saleStats, SalesDeps } from './service';
-import { adminListSalesQuerySchema, cancelSaleSchema, createSaleSchema, listSalesQuerySchema, updateSaleSchema } from './validators';
+import { adminListSalesQuerySchema, auditQuerySchema, cancelSaleSchema, createSaleSchema, listSalesQuerySchema, updateSaleSchema } from './validators';
 
 const saleId = (raw: unknown) => parseId(raw, 'SALE_NOT_FOUND', 'Sale');
 
@@ -11,7 +11,8 @@ export function publicSalesRouter(deps: SalesDeps): Router {
   const router = Router();
   router.get('/sales', async (req, res) => {
     const q = parse(listSalesQuerySchema, req.query, 'query');
-    res.json({ items: await listSaleViews(deps, q), limit: q.limit, offset: q.offset });
+    // Unlisted sales (load tests, private drops) are reachable by id only.
+    res.json({ items: await listSaleViews(deps, q, 'public'), limit: q.limit, offset: q.offset });
   });
   router.get('/sales/:saleId', async (req, res) => {
     res.json(await getSaleView(deps, saleId(req.params.saleId)));
@@ -32,7 +33,7 @@ export function adminSalesRouter(deps: LifecycleDeps & { queue: QueueCounter; so
   });
   router.get('/sales', async (req, res) => {
     const q = parse(adminListSalesQuerySchema, req.query, 'query');
-    res.json({ items: await listSaleViews(deps, q), limit: q.limit, offset: q.offset });
+    res.json({ items: await listSaleViews(deps, q, 'admin'), limit: q.limit, offset: q.offset });
   });
   router.get('/sales/:saleId', async (req, res) => {
     res.json(await getSaleView(deps, saleId(req.params.saleId)));
@@ -52,7 +53,9 @@ export function adminSalesRouter(deps: LifecycleDeps & { queue: QueueCounter; so
     res.json(report);
   });
   router.get('/sales/:saleId/audit', async (req, res) => {
-    res.json(await auditSale(deps, saleId(req.params.saleId)));
+    const id = saleId(req.params.saleId);
+    const q = parse(auditQuerySchema, req.query, 'query');
+    res.json(await auditSale(deps, id, q));
   });
   router.get('/sales/:saleId/stats', async (req, res) => {
     res.json(await saleStats(deps, saleId(req.params.saleId)));

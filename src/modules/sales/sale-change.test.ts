@@ -12,6 +12,7 @@ const sale: SaleRecord = {
   perUserLimit: 2,
   priceCents: 500,
   holdSeconds: 600,
+  listed: true,
   cancelledAt: null,
 };
 const before = new Date('2026-01-01T09:00:00Z');
@@ -90,5 +91,11 @@ describe('planSaleChange', () => {
     expect(verdict(() => planSaleChange(sale, nothingSold, { startsAt: new Date('2026-01-01T11:30:00Z') }, before))).toBe('VALIDATION_FAILED');
     expect(verdict(() => planSaleChange(sale, nothingSold, { stock: 1 }, before))).toBe('VALIDATION_FAILED');
     expect(verdict(() => planSaleChange(sale, nothingSold, { perUserLimit: 11 }, before))).toBe('VALIDATION_FAILED');
+  });
+
+  it('When a started sale is listed or unlisted, then that applies and the gate is untouched', () => {
+    const change = planSaleChange(sale, nothingSold, { listed: false }, during);
+    expect(change.next.listed).toBe(false);
+    expect(change.touchesGate).toBe(false);
   });
 });

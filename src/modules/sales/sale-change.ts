@@ -24,7 +24,7 @@ const same = (a: unknown, b: unknown) => (a instanceof Date && b instanceof Date
  * - stock never goes below what is sold or held (409 STOCK_BELOW_SOLD);
  * - before the start anything may change; once started only `name`, a later `endsAt`
  *   and more `stock` (409 SALE_STARTED naming the fields). A field sent with its
- *   current value is no change and always allowed;
+ *   current value is no change and always allowed; `listed` may change at any time;
  * - the result must still be a valid sale: ends after it starts, limit <= stock (400).
  * Pure: the caller reads the sale under its lock and applies the result.
  */
@@ -52,7 +52,7 @@ export function planSaleChange(sale: SaleRecord, committed: Committed, input: Up
     if (refused.length > 0) {
       throw Errors.conflict(
         'SALE_STARTED',
-        `This sale has started: only name, a later endsAt and more stock may change; refused: ${refused.join(', ')}`,
+        `This sale has started: only name, listed, a later endsAt and more stock may change; refused: ${refused.join(', ')}`,
       );
     }
   }

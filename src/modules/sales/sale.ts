@@ -9,6 +9,8 @@ export type SaleRecord = {
   perUserLimit: number;
   priceCents: number;
   holdSeconds: number;
+  /** false: left out of the public list (load tests, private drops); still reachable by id. */
+  listed: boolean;
   cancelledAt: Date | null;
 };
 
@@ -26,6 +28,7 @@ export type SaleView = {
   perUserLimit: number;
   priceCents: number;
   holdSeconds: number;
+  listed: boolean;
   remaining: number;
 };
 
@@ -49,6 +52,7 @@ export function toSaleView(sale: SaleRecord, remaining: number, now: Date): Sale
     perUserLimit: sale.perUserLimit,
     priceCents: sale.priceCents,
     holdSeconds: sale.holdSeconds,
+    listed: sale.listed,
     remaining,
   };
 }

@@ -7,7 +7,8 @@ import { findProduct } from '../products/repository';
 import { JobType } from 'bullmq';
 import { gateRemaining, gateStats, loadSaleIntoGate } from '../../gate/sale-gate';
 import { gatePending } from '../../gate/sale-gate';
-import { findSale, insertSale, listSales, saleTotals } from './repository';
+import { findSale, insertSale, listSales } from './repository';
+import { saleOutcomes, SaleOutcomes } from './outcomes';
 import { SaleView, toSaleView } from './sale';
 import { CreateSaleInput, SALE_STATUSES } from './validators';
 
@@ -38,10 +39,11 @@ export async function getSaleView(deps: SalesDeps, saleId: string): Promise<Sale
 export async function listSaleViews(
   deps: SalesDeps,
   q: { limit: number; offset: number; status?: (typeof SALE_STATUSES)[number]; productId?: string },
+  audience: 'public' | 'admin',
 ): Promise<SaleView[]> {
   const now = new Date();
   const views = async (page: { limit: number; offset: number }, timeFilter?: 'upcoming' | 'open' | 'ended' | 'cancelled') => {
-    const sales = await listSales(deps.db, { ...page, timeFilter, productId: q.productId });
+    const sales = await listSales(deps.db, { ...page, timeFilter, productId: q.productId, listedOnly: audience === 'public' });
     const remaining = await gateRemaining(deps.redis, deps.keys, sales.map((s) => s.id));
     return sales.map((s) => toSaleView(s, remaining.get(s.id) ?? 0, now));
   };
@@ -53,16 +55,13 @@ export async function listSaleViews(
   return views({ limit: q.limit, offset: q.offset }, q.status === undefined ? undefined : q.status === 'upcoming' ? 'upcoming' : q.status);
 }
 
-export type SaleStats = {
+export type SaleStats = Omit<SaleOutcomes, 'remaining'> & {
   saleId: string;
-  stock: number;
   remaining: { redis: number | null; postgres: number };
-  sold: number;
-  held: number;
+  /** Purchases the gate admitted (Redis; a purchase the API gave back after a failed enqueue is not counted). */
   admitted: number;
-  confirmed: number;
-  rejected: Record<string, number>;
-  orders: number;
+  /** Attempts refused with a 409 before any unit was taken (the gate or an API node's sold-out lane), by code (Redis). */
+  refused: Record<string, number>;
   queue: { waiting: number; active: number; delayed: number; failed: number };
   /**
    * Redis remaining + units of purchases the gate counts as pending − PostgreSQL remaining:
@@ -72,38 +71,35 @@ export type SaleStats = {
   drift: number | null;
 };
 
-/** Live counters: `orders` and `sold` from PostgreSQL, the gate's view from Redis, queue depth from BullMQ. */
 /** What stats need of the purchase queue (sales does not depend on the purchases module). */
 export type QueueCounter = { getJobCounts(...types: JobType[]): Promise<Record<string, number>> };
 
+/** Live counters: what became of the purchases from PostgreSQL (as the audit reads them), the gate's view from Redis, queue depth from BullMQ. */
 export async function saleStats(deps: SalesDeps & { queue: QueueCounter }, saleId: string): Promise<SaleStats> {
-  const totals = await saleTotals(deps.db, saleId);
-  if (!totals) throw Errors.notFound('SALE_NOT_FOUND', 'Sale not found');
+  const outcomes = await saleOutcomes(deps.db, saleId);
+  if (!outcomes) throw Errors.notFound('SALE_NOT_FOUND', 'Sale not found');
   const [stats, gate, counts] = await Promise.all([
     gateStats(deps.redis, deps.keys, saleId),
     gatePending(deps.redis, deps.keys, saleId),
     deps.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'),
   ]);
-  const rejected: Record<string, number> = {};
+  const refused: Record<string, number> = {};
   for (const [field, value] of Object.entries(stats)) {
-    if (field.startsWith('rejected:')) rejected[field.slice('rejected:'.length)] = Number(value);
+    if (field.startsWith('refused:')) refused[field.slice('refused:'.length)] = Number(value);
   }
+  const { remaining: pgRemaining, ...rest } = outcomes;
   return {
+    ...rest,
     saleId,
-    stock: totals.stock,
-    remaining: { redis: gate.remaining, postgres: totals.remaining },
-    sold: totals.sold,
-    held: totals.held,
+    remaining: { redis: gate.remaining, postgres: pgRemaining },
     admitted: Number(stats.admitted ?? 0),
-    confirmed: Number(stats.confirmed ?? 0),
-    rejected,
-    orders: totals.orders,
+    refused,
     queue: {
       waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
       active: counts.active ?? 0,
       delayed: counts.delayed ?? 0,
       failed: counts.failed ?? 0,
     },
-    drift: gate.remaining === null ? null : gate.remaining + gate.pendingUnits - totals.remaining,
+    drift: gate.remaining === null ? null : gate.remaining + gate.pendingUnits - pgRemaining,
   };
 }

@@ -15,6 +15,7 @@ export const createSaleSchema = z
     perUserLimit: z.number().int().min(1).max(MAX_INT),
     priceCents: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
     holdSeconds: z.number().int().min(1).max(86_400).optional(),
+    listed: z.boolean().optional().describe('false: not in GET /api/sales (still reachable by id); default true'),
   })
   // zod still runs object refinements after a field failed its format check, so the
   // dates may be raw strings here: compare only real dates (the format issue is already reported).
@@ -48,6 +49,7 @@ export const updateSaleSchema = z
     perUserLimit: z.number().int().min(1).max(MAX_INT).optional(),
     priceCents: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     holdSeconds: z.number().int().min(1).max(86_400).optional(),
+    listed: z.boolean().optional(),
   })
   .refine((s) => Object.values(s).some((v) => v !== undefined), { message: 'send at least one field to change' })
   .refine((s) => !(s.startsAt instanceof Date && s.endsAt instanceof Date) || s.endsAt > s.startsAt, { path: ['endsAt'], message: 'must be after startsAt' })
@@ -61,3 +63,8 @@ export type UpdateSaleInput = z.infer<typeof updateSaleSchema>;
 
 /** Cancel takes no input: no body, or an empty object. */
 export const cancelSaleSchema = z.strictObject({}).optional();
+
+/** The audit's timeline bucket: `?bucketMs=` (10 ms to 60 s; 1 s by default), so a two-second run still draws a curve. */
+export const auditQuerySchema = z.strictObject({
+  bucketMs: z.coerce.number().int().min(10).max(60_000).optional(),
+});

@@ -13,7 +13,8 @@ import { AdmittedPurchase } from '../job';
 import { EnqueueBatcher } from './enqueue-batcher';
 import { PurchaseQueue } from '../queue';
 import { BacklogMonitor } from './backlog';
-import { indexUserPurchase, PurchaseStatus, writeReadModel } from '../read-model';
+import { indexUserPurchase, readPurchase, writeReadModel } from '../read-model';
+import { PurchaseView } from '../view';
 import { SoldOutCache } from './sold-out-cache';
 
 export type AdmissionDeps = {
@@ -35,7 +36,7 @@ export type Attempt = { saleId: string; userId: string; quantity: number; idempo
 export type AttemptResult = {
   /** true: a new purchase was admitted now (202); false: an earlier one was returned (200). */
   created: boolean;
-  purchase: { purchaseId: string; saleId: string; quantity: number; status: PurchaseStatus; createdAt: string };
+  purchase: PurchaseView;
 };
 
 /**
@@ -71,24 +72,18 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
     throw admitRefusal(code);
   }
 
-  const purchase = {
-    purchaseId: id!,
-    saleId: attempt.saleId,
-    quantity: quantity!,
-    // A worker's claim (`processing`) is internal: to the shopper it is still queued.
-    status: (status === 'processing' ? 'queued' : status) as PurchaseStatus,
-    createdAt: new Date(createdAtMs!).toISOString(),
-  };
+  const purchase: PurchaseView = { purchaseId: id!, saleId: attempt.saleId, quantity: quantity!, status: 'queued', createdAt: new Date(createdAtMs!).toISOString() };
+  // A worker's claim (`processing`) is internal: to the shopper it is still queued.
+  const pending = status === 'queued' || status === 'processing';
   // ioredis sent this very command again after a reconnect, and its first run had admitted
   // the purchase: it is ours and has no job yet, so it goes on to the queue like a new one.
   const replayOfOurs = code === AdmitCode.existing && id === purchaseId && status === 'queued';
   // Same key again: the earlier purchase.
   if (code === AdmitCode.existing && !replayOfOurs) {
+    if (!pending) return { created: false, purchase: await decidedView(deps, purchase, attempt.userId, status!) };
     // Its first answer may have been lost with its index write (the owner finds a queued
     // purchase through the index): write it again (idempotent) so its statusUrl answers.
-    if (purchase.status === 'queued') {
-      await indexUserPurchase(deps.redis, deps.keys, attempt.userId, purchase.purchaseId, attempt.saleId, createdAtMs!);
-    }
+    await indexUserPurchase(deps.redis, deps.keys, attempt.userId, purchase.purchaseId, attempt.saleId, createdAtMs!);
     return { created: false, purchase };
   }
 
@@ -158,6 +153,19 @@ async function compensate(
   // Best effort, not awaited: the gate's record already says rejected to pollers.
   writeReadModel(deps.redis, deps.keys, [{ ...purchase, userId: attempt.userId, status: 'rejected', reason: 'ENQUEUE_FAILED' }]).catch(() => undefined);
   throw Errors.unavailable('QUEUE_UNAVAILABLE', 'The purchase could not be queued and will not go through; please retry', 1);
+}
+
+/**
+ * A keyed retry of a purchase already decided: the same view `GET /api/purchases/:id`
+ * answers (order, hold end, payment). Only a purchase the API itself released after a failed
+ * enqueue may be known to the gate alone (its PostgreSQL record is best effort).
+ */
+async function decidedView(deps: AdmissionDeps, queued: PurchaseView, userId: string, gateStatus: string): Promise<PurchaseView> {
+  const found = await readPurchase(deps, queued.purchaseId, userId);
+  if (found) return found;
+  if (gateStatus === 'rejected') return { ...queued, status: 'rejected', reason: 'ENQUEUE_FAILED' };
+  // The gate says decided but no record answers yet (the worker's read-model write is in flight).
+  throw Errors.unavailable('PURCHASE_UNAVAILABLE', 'This purchase is being recorded; try again shortly', 1);
 }
 
 /** How long the compensation waits for Redis to release before recording the outcome in PostgreSQL. */

@@ -65,7 +65,7 @@ export class SoldOutCache {
     this.refusals.clear();
     try {
       const tx = this.redis.pipeline();
-      for (const [saleId, n] of batch) tx.hincrby(this.keys.sale(saleId).stats, 'rejected:SOLD_OUT', n);
+      for (const [saleId, n] of batch) tx.hincrby(this.keys.sale(saleId).stats, 'refused:SOLD_OUT', n);
       await tx.exec();
     } catch (err) {
       // Put them back: the next flush tries again.

@@ -5,7 +5,7 @@ import { Logger } from '../../../lib/logger';
 import { Keys } from '../../../gate/keys';
 import { scripts } from '../../../gate/scripts';
 import { underSaleLock } from '../../../lib/sale-lock';
-import { AdmittedPurchase, PurchaseOutcome } from '../job';
+import { AdmittedPurchase, DecidedOutcome, outcomeView, PurchaseOutcome } from '../job';
 import { writeReadModel } from '../read-model';
 import {
   ExistingPurchase,
@@ -142,7 +142,7 @@ export async function processBatch(deps: ProcessorDeps, saleId: string, jobs: Ad
 
 /** After commit: the gate gives back rejected units (exactly once), and pollers see the result. */
 async function applyOutcomes(deps: ProcessorDeps, saleId: string, jobs: AdmittedPurchase[], outcomes: PurchaseOutcome[]): Promise<void> {
-  const final = outcomes.filter((o) => o.status !== 'skipped') as Exclude<PurchaseOutcome, { status: 'skipped' }>[];
+  const final = outcomes.filter((o): o is DecidedOutcome => o.status !== 'skipped');
   if (final.length === 0) return;
   await scripts.finalize(deps.redis, deps.keys.sale(saleId), final);
   const jobById = new Map(jobs.map((j) => [j.purchaseId, j]));
@@ -150,16 +150,8 @@ async function applyOutcomes(deps: ProcessorDeps, saleId: string, jobs: Admitted
     deps.redis,
     deps.keys,
     final.map((o) => {
-      const j = jobById.get(o.purchaseId)!;
-      return {
-        purchaseId: o.purchaseId,
-        saleId,
-        userId: j.userId,
-        quantity: j.quantity,
-        status: o.status,
-        ...(o.status === 'confirmed' ? { orderId: o.orderId, holdExpiresAt: o.holdExpiresAt } : { reason: o.reason }),
-        createdAt: new Date(j.admittedAt).toISOString(),
-      };
+      const job = jobById.get(o.purchaseId)!;
+      return { ...outcomeView(job, o), userId: job.userId };
     }),
   );
   // Every confirmed purchase gets its expiry scheduled (idempotent: one job id per purchase).

@@ -1,5 +1,5 @@
 import { Knex } from 'knex';
-import { PurchaseStatus } from '../read-model';
+import { PurchaseStatus } from '../view';
 
 /** PostgreSQL access for the worker's write path. All calls run inside the caller's transaction. */
 

@@ -6,9 +6,10 @@ import { Keys } from '../../../gate/keys';
 import { scripts } from '../../../gate/scripts';
 import { NotifyOwner } from '../../../realtime/emitter';
 import { underSaleLock } from '../../../lib/sale-lock';
-import { dueHolds, expirePurchase, holdEnds, lockHold } from './repository';
+import { dueHolds, endHold, holdEnds, lockHold } from './repository';
 import { AdmittedPurchase } from '../job';
 import { writeReadModel } from '../read-model';
+import { HoldEndReason, PurchaseView, purchaseView } from '../view';
 
 /**
  * Holds: a confirmed purchase keeps its units until it is paid or its hold ends. The end
@@ -85,29 +86,32 @@ export type HoldDeps = { db: Db; redis: Redis; keys: Keys; logger: Logger; notif
 export async function expireHold(deps: HoldDeps, job: Hold): Promise<'expired' | 'not-due' | 'settled'> {
   const result = await underSaleLock(deps.db, job.saleId, async (trx) => {
     const row = await lockHold(trx, job.purchaseId);
-    if (!row) return { outcome: 'settled' as const, status: undefined };
+    if (!row) return { outcome: 'settled' as const };
     if (row.status !== 'confirmed') return { outcome: 'settled' as const, status: row.status };
-    if (!row.due) return { outcome: 'not-due' as const, status: row.status, expiresAt: row.hold_expires_at };
-    await expirePurchase(trx, { purchaseId: job.purchaseId, saleId: job.saleId, quantity: row.quantity });
-    return { outcome: 'expired' as const, status: 'expired' };
+    if (!row.due) return { outcome: 'not-due' as const };
+    const endedAt = await endHold(trx, job, { status: 'expired', reason: HoldEndReason.expired });
+    return { outcome: 'expired' as const, status: 'expired', endedAt };
   });
   // Redis after commit; idempotent, so a redelivered job (or one whose Redis step failed) is safe.
-  if (result.status === 'expired') {
-    await scripts.settleHold(deps.redis, deps.keys.sale(job.saleId), job.purchaseId, 'expired');
-    if (result.outcome === 'expired') {
-      const view = {
-        purchaseId: job.purchaseId,
-        saleId: job.saleId,
-        quantity: job.quantity,
-        status: 'expired' as const,
-        reason: 'HOLD_EXPIRED',
-        createdAt: new Date(job.admittedAt).toISOString(),
-      };
-      await writeReadModel(deps.redis, deps.keys, [{ ...view, userId: job.userId }]);
-      deps.notify?.(job.userId, { purchaseId: job.purchaseId, saleId: job.saleId, status: 'expired', reason: 'HOLD_EXPIRED' });
-    }
-  }
+  if (result.status === 'expired') await scripts.settleHold(deps.redis, deps.keys.sale(job.saleId), job.purchaseId, 'expired');
+  if (result.outcome === 'expired') await announceHoldEnd(deps, job, { status: 'expired', reason: HoldEndReason.expired, endedAt: result.endedAt });
   return result.outcome;
+}
+
+/** After PostgreSQL committed the end of an unpaid hold: pollers and the owner's sockets see it. */
+export async function announceHoldEnd(deps: HoldDeps, hold: Hold, end: { status: 'expired' | 'cancelled'; reason: string; endedAt: Date }): Promise<PurchaseView> {
+  const view = purchaseView({
+    purchaseId: hold.purchaseId,
+    saleId: hold.saleId,
+    quantity: hold.quantity,
+    status: end.status,
+    reason: end.reason,
+    holdEndedAt: end.endedAt.toISOString(),
+    createdAt: new Date(hold.admittedAt).toISOString(),
+  });
+  await writeReadModel(deps.redis, deps.keys, [{ ...view, userId: hold.userId }]);
+  deps.notify?.(hold.userId, view);
+  return view;
 }
 
 /** Expires holds whose delayed job was lost (e.g. Redis lost its data). */

@@ -6,7 +6,9 @@ import { scripts } from '../../../gate/scripts';
 import { NotifyOwner } from '../../../realtime/emitter';
 import { underSaleLock } from '../../../lib/sale-lock';
 import { paymentFacts, recordPayment } from './repository';
-import { PurchaseView, readPurchase, ReadDeps, writeReadModel } from '../read-model';
+import { readPurchase, ReadDeps, writeReadModel } from '../read-model';
+import { PurchaseView, purchaseView } from '../view';
+import { holdEnded, notYetConfirmed } from './refusals';
 
 export const payBodySchema = z.strictObject({ paymentToken: z.string().min(1).max(200) });
 
@@ -24,8 +26,6 @@ export const simulatedProvider: PaymentProvider = (token) => {
 
 export type PayDeps = ReadDeps & { logger: Logger; provider: PaymentProvider; timeoutMs: number; notify?: NotifyOwner };
 
-const expired = () => Errors.conflict('PURCHASE_EXPIRED', 'The hold on this purchase ended before it was paid; its units went back on sale');
-
 /**
  * Pays a confirmed purchase. The provider is called outside any lock; the result is
  * written under the sale's advisory lock, where a purchase whose hold ended can no
@@ -35,15 +35,15 @@ export async function payPurchase(deps: PayDeps, req: { purchaseId: string; user
   const view = await readPurchase(deps, req.purchaseId, req.userId);
   if (!view) throw Errors.notFound('PURCHASE_NOT_FOUND', 'Purchase not found');
   if (view.status === 'paid') return view;
-  if (view.status === 'expired') throw expired();
-  if (view.status === 'queued') throw Errors.conflict('PURCHASE_NOT_CONFIRMED', 'This purchase is still being processed; pay once it is confirmed');
+  if (view.status === 'expired') throw holdEnded();
+  if (view.status === 'queued') throw notYetConfirmed('pay');
   if (view.status !== 'confirmed') throw Errors.conflict('PURCHASE_NOT_PAYABLE', `A ${view.status} purchase cannot be paid`);
 
   const row = await paymentFacts(deps.db, req.purchaseId);
   if (!row) throw Errors.notFound('PURCHASE_NOT_FOUND', 'Purchase not found');
   // PostgreSQL is the truth: a payment whose Redis update was lost is never charged twice.
-  if (row.status === 'paid') return announcePaid(deps, view, req.userId);
-  if (!row.open) throw expired();
+  if (row.status === 'paid' && row.paid_at) return announcePaid(deps, view, req.userId, row.paid_at);
+  if (!row.open) throw holdEnded();
 
   const answer = await withDeadline(deps.provider(req.paymentToken, Number(row.total)), deps.timeoutMs).catch((err: unknown) => {
     if (err instanceof DeadlineExceeded) return 'timeout' as const;
@@ -58,14 +58,14 @@ export async function payPurchase(deps: PayDeps, req: { purchaseId: string; user
     throw new AppError('payment_required', 'PAYMENT_DECLINED', 'The payment was declined; the purchase stays payable until its hold ends');
   }
 
-  const status = await underSaleLock(deps.db, view.saleId, (trx) => recordPayment(trx, req.purchaseId));
-  if (status === 'too-late') {
+  const recorded = await underSaleLock(deps.db, view.saleId, (trx) => recordPayment(trx, req.purchaseId));
+  if (recorded === 'too-late') {
     // A real provider would be asked to refund here; the simulated one keeps no money.
     deps.logger.warn('payment arrived after the hold ended; refused', { purchaseId: req.purchaseId });
-    throw expired();
+    throw holdEnded();
   }
 
-  return announcePaid(deps, view, req.userId);
+  return announcePaid(deps, view, req.userId, recorded.paidAt);
 }
 
 /**
@@ -73,15 +73,14 @@ export async function payPurchase(deps: PayDeps, req: { purchaseId: string; user
  * hear of it. The payment stands whatever Redis says, so a Redis failure here is logged,
  * not answered as an error (the shopper would pay again); the next pay call repairs it.
  */
-async function announcePaid(deps: PayDeps, view: PurchaseView, userId: string): Promise<PurchaseView> {
-  const paid: PurchaseView = { ...view, status: 'paid' };
-  delete paid.holdExpiresAt;
+async function announcePaid(deps: PayDeps, view: PurchaseView & { status: 'confirmed' }, userId: string, paidAt: Date): Promise<PurchaseView> {
+  const paid = purchaseView({ ...view, status: 'paid', paidAt: paidAt.toISOString() });
   try {
     await scripts.settleHold(deps.redis, deps.keys.sale(view.saleId), view.purchaseId, 'paid');
     await writeReadModel(deps.redis, deps.keys, [{ ...paid, userId }]);
   } catch (err) {
     deps.logger.warn('payment recorded; its Redis update failed', { purchaseId: view.purchaseId, err: (err as Error).message });
   }
-  deps.notify?.(userId, { purchaseId: paid.purchaseId, saleId: paid.saleId, status: 'paid', ...(paid.orderId ? { orderId: paid.orderId } : {}) });
+  deps.notify?.(userId, paid);
   return paid;
 }

@@ -3,12 +3,12 @@ import { Db } from '../../../lib/db';
 
 /** PostgreSQL access for holds and payment. Calls taking `trx` run inside the caller's `underSaleLock`. */
 
-export type HoldRow = { status: string; quantity: number; hold_expires_at: Date | null; due: boolean; order_id: string | null };
+export type HoldRow = { status: string; quantity: number; hold_expires_at: Date | null; due: boolean; order_id: string | null; paid_at: Date | null; hold_ended_at: Date | null };
 
 /** The purchase behind a hold, locked for this transaction (null when it does not exist). */
 export async function lockHold(trx: Knex.Transaction, purchaseId: string): Promise<HoldRow | undefined> {
   const { rows } = await trx.raw<{ rows: HoldRow[] }>(
-    `SELECT p.status, p.quantity, p.hold_expires_at, p.hold_expires_at <= now() AS due, o.id AS order_id
+    `SELECT p.status, p.quantity, p.hold_expires_at, p.hold_expires_at <= now() AS due, o.id AS order_id, p.paid_at, p.hold_ended_at
        FROM purchases p LEFT JOIN orders o ON o.purchase_id = p.id
       WHERE p.id = ? FOR UPDATE OF p`,
     [purchaseId],
@@ -16,11 +16,22 @@ export async function lockHold(trx: Knex.Transaction, purchaseId: string): Promi
   return rows[0];
 }
 
-/** The hold ended unpaid: the purchase is expired, its units go back to the stock row, its order is voided. */
-export async function expirePurchase(trx: Knex.Transaction, hold: { purchaseId: string; saleId: string; quantity: number }): Promise<void> {
-  await trx('purchases').where({ id: hold.purchaseId }).update({ status: 'expired', reason: 'HOLD_EXPIRED', decided_at: trx.fn.now() });
+/**
+ * The hold ended unpaid (expired, or the shopper cancelled it): the purchase says so, its
+ * units go back to the stock row, its order is voided. Returns when it ended.
+ */
+export async function endHold(
+  trx: Knex.Transaction,
+  hold: { purchaseId: string; saleId: string; quantity: number },
+  outcome: { status: 'expired' | 'cancelled'; reason: string },
+): Promise<Date> {
+  const [row] = await trx('purchases')
+    .where({ id: hold.purchaseId })
+    .update({ status: outcome.status, reason: outcome.reason, hold_ended_at: trx.fn.now() })
+    .returning<{ hold_ended_at: Date }[]>('hold_ended_at');
   await trx('sale_inventory').where({ sale_id: hold.saleId }).increment('remaining', hold.quantity);
   await trx('orders').where({ purchase_id: hold.purchaseId }).update({ voided_at: trx.fn.now() });
+  return row!.hold_ended_at;
 }
 
 /** Confirmed purchases whose hold is over, oldest first. */
@@ -44,22 +55,26 @@ export function paymentFacts(db: Db, purchaseId: string) {
   return db('purchases as p')
     .join('sales as s', 's.id', 'p.sale_id')
     .where('p.id', purchaseId)
-    .first<{ total: string; open: boolean; status: string } | undefined>(
+    .first<{ total: string; open: boolean; status: string; paid_at: Date | null } | undefined>(
       db.raw('p.quantity * s.price_cents AS total'),
       db.raw('p.hold_expires_at > now() AS open'),
       'p.status',
+      'p.paid_at',
     );
 }
 
-/** Records an approved payment unless the purchase is paid already or its hold ended meanwhile. */
-export async function recordPayment(trx: Knex.Transaction, purchaseId: string): Promise<'paid' | 'too-late'> {
-  const { rows } = await trx.raw<{ rows: { status: string; open: boolean }[] }>(
-    'SELECT status, hold_expires_at > now() AS open FROM purchases WHERE id = ? FOR UPDATE',
+/** Records an approved payment unless its hold ended meanwhile; returns when it was paid (now, or earlier). */
+export async function recordPayment(trx: Knex.Transaction, purchaseId: string): Promise<{ paidAt: Date } | 'too-late'> {
+  const { rows } = await trx.raw<{ rows: { status: string; open: boolean; paid_at: Date | null }[] }>(
+    'SELECT status, hold_expires_at > now() AS open, paid_at FROM purchases WHERE id = ? FOR UPDATE',
     [purchaseId],
   );
   const current = rows[0];
-  if (current?.status === 'paid') return 'paid';
+  if (current?.status === 'paid' && current.paid_at) return { paidAt: current.paid_at };
   if (current?.status !== 'confirmed' || !current.open) return 'too-late';
-  await trx('purchases').where({ id: purchaseId }).update({ status: 'paid', paid_at: trx.fn.now() });
-  return 'paid';
+  const [row] = await trx('purchases')
+    .where({ id: purchaseId })
+    .update({ status: 'paid', paid_at: trx.fn.now() })
+    .returning<{ paid_at: Date }[]>('paid_at');
+  return { paidAt: row!.paid_at };
 }
