@@ -79,7 +79,7 @@ describe('When 1,500 shoppers fire 2,000 attempts at a sale of 300 units with 20
     // Refusals answered by the in-process sold-out cache reach the stats within a flush period.
     const stats = await waitFor(async () => {
       const r = await call(base, 'GET', `/api/admin/sales/${saleId}/stats`, { token: adminToken() });
-      return r.status === 200 && r.body.rejected.SOLD_OUT === 1700 ? r : undefined;
+      return r.status === 200 && r.body.refused.SOLD_OUT === 1700 ? r : undefined;
     }, 'stats to count every refusal');
     expect(stats.body).toMatchObject({
       saleId,
@@ -87,11 +87,12 @@ describe('When 1,500 shoppers fire 2,000 attempts at a sale of 300 units with 20
       remaining: { redis: 0, postgres: 0 },
       drift: 0,
       // Nobody pays in this test: all 300 units are held by confirmed, unpaid purchases.
-      sold: 0,
-      held: 300,
+      units: { sold: 0, held: 300, returned: 0, rejected: 0 },
       admitted: 300,
-      orders: 300,
-      rejected: { SOLD_OUT: 1700 },
+      decided: { confirmed: 300, rejected: 0, byReason: {} },
+      holds: { held: 300, paid: 0, expired: 0, cancelled: 0 },
+      orders: { count: 300, units: 300 },
+      refused: { SOLD_OUT: 1700 },
     });
     expect(stats.body.queue).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0 });
   });

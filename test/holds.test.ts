@@ -21,7 +21,7 @@ async function confirmed(stack: Stack, statusUrl: string, token: string) {
 
 async function ledger(stack: Stack, saleId: string) {
   const stats = await call(stack.api.url, 'GET', `/api/admin/sales/${saleId}/stats`, { token: adminToken() });
-  return { sold: stats.body.sold, held: stats.body.held, pg: stats.body.remaining.postgres, redis: stats.body.remaining.redis, stock: stats.body.stock };
+  return { sold: stats.body.units.sold, held: stats.body.units.held, pg: stats.body.remaining.postgres, redis: stats.body.remaining.redis, stock: stats.body.stock };
 }
 
 describe('Holds and payment', () => {

@@ -89,7 +89,7 @@ describe('Purchase views agree', () => {
     expect(retried.status).toBe(200);
     expect(retried.body.statusUrl).toBe(first.statusUrl);
     expectSame('confirmed', { get: confirmed.get, list: confirmed.listed, push: confirmed.pushed, keyedRetry: withoutUrl(retried.body) });
-    expect(withoutUrl(first)).toEqual({ ...FIELDS.queued.reduce((o, f) => ({ ...o, [f]: confirmed.get[f] }), {}), status: 'queued' });
+    expect(withoutUrl(first)).toEqual({ ...FIELDS.queued!.reduce((o, f) => ({ ...o, [f]: confirmed.get[f] }), {}), status: 'queued' });
 
     const paid = await call(stack.api.url, 'POST', `/api/purchases/${first.purchaseId}/pay`, { token: who.token, body: { paymentToken: 'tok_approve' } });
     expect(paid.status).toBe(200);

@@ -24,7 +24,7 @@ describe('The sold-out fast path', () => {
     expect((await attempt(stack, saleId, 'second')).body.error.code).toBe('SOLD_OUT'); // from the gate: now cached
     const { redis, keys } = stack.api.deps;
     const k = keys.sale(saleId);
-    const before = Number(await redis.hget(k.stats, 'rejected:SOLD_OUT'));
+    const before = Number(await redis.hget(k.stats, 'refused:SOLD_OUT'));
     // Hide the sale from the gate: had the script run, it would answer 503 SALE_UNAVAILABLE.
     await redis.rename(k.meta, `${k.meta}:hidden`);
     let replies;
@@ -35,7 +35,7 @@ describe('The sold-out fast path', () => {
     }
     expect(replies.map((r) => r.body.error?.code)).toEqual(Array(20).fill('SOLD_OUT'));
     const total = await waitFor(async () => {
-      const n = Number(await redis.hget(k.stats, 'rejected:SOLD_OUT'));
+      const n = Number(await redis.hget(k.stats, 'refused:SOLD_OUT'));
       return n === before + 20 ? n : undefined;
     }, 'the cached refusals to be flushed into stats');
     expect(total).toBe(before + 20);

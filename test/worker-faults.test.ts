@@ -170,7 +170,7 @@ describe('When PostgreSQL fails under the worker', () => {
       await waitFor(async () => ((await again.getState()) === 'completed' ? true : undefined), 'the redelivered job');
       expect(await consistency(stack, saleId)).toEqual({ pgRemaining: 5, redisRemaining: 5, orders: 0, distinctOrderPurchases: 0 });
       const stats = await call(stack.api.url, 'GET', `/api/admin/sales/${saleId}/stats`, { token: adminToken() });
-      expect(stats.body.rejected).toEqual({ PROCESSING_FAILED: 1 });
+      expect(stats.body.decided.byReason).toEqual({ PROCESSING_FAILED: 1 });
     } finally {
       await db.raw(`DROP TRIGGER IF EXISTS ${fn} ON orders`);
       await db.raw(`DROP FUNCTION IF EXISTS ${fn}()`);
