@@ -1,12 +1,33 @@
 /** Integration tests talk to real PostgreSQL and Redis; see test/global-setup.ts. */
-module.exports = {
+const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['@swc/jest'] },
-  testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/src/**/*.test.ts', '<rootDir>/tools/**/*.test.ts'],
-  globalSetup: '<rootDir>/test/global-setup.ts',
-  // Records every JSON response for the conformance test (test instrumentation, not in the app).
-  setupFiles: ['<rootDir>/test/support/record-responses.cjs'],
+};
+// Records every JSON response for the conformance test (test instrumentation, not in the app).
+const recorder = '<rootDir>/test/support/record-responses.cjs';
+
+/** The suites that also run against a 3-master Redis Cluster (the same code, REDIS_CLUSTER_NODES). */
+const ON_CLUSTER = ['contention', 'admission', 'worker-faults', 'reconcile', 'holds', 'realtime', 'purchase-views', 'sale-life'];
+
+module.exports = {
+  testTimeout: 60000,
   // The OpenAPI conformance test runs last: it checks the responses every other test recorded.
   testSequencer: '<rootDir>/test/sequencer.js',
-  testTimeout: 60000,
+  projects: [
+    {
+      ...common,
+      displayName: 'redis',
+      testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/src/**/*.test.ts', '<rootDir>/tools/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/global-setup.ts',
+      setupFiles: [recorder],
+    },
+    {
+      ...common,
+      displayName: 'cluster',
+      testMatch: ON_CLUSTER.map((name) => `<rootDir>/test/${name}.test.ts`),
+      globalSetup: '<rootDir>/test/global-setup-cluster.ts',
+      globalTeardown: '<rootDir>/test/global-teardown-cluster.ts',
+      setupFiles: [recorder, '<rootDir>/test/support/use-cluster.cjs'],
+    },
+  ],
 };

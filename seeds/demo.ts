@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { RedisClient } from '../src/lib/redis';
 import { Db } from '../src/lib/db';
 import { Keys } from '../src/gate/keys';
 import { findProductBySku } from '../src/modules/products/repository';
@@ -12,7 +12,7 @@ const DEMO_SALE_NAME = 'Demo drop: Limited sneaker';
  * Ensures a demo product and an active demo sale whose gate is loaded in Redis.
  * Returns the demo sale id. Running it again reuses what is there.
  */
-export async function seedDemo(deps: { db: Db; redis: Redis; keys: Keys }): Promise<{ saleId: string; created: boolean }> {
+export async function seedDemo(deps: { db: Db; redis: RedisClient; keys: Keys }): Promise<{ saleId: string; created: boolean }> {
   const product =
     (await findProductBySku(deps.db, DEMO_SKU)) ??
     (await createProduct(deps.db, { sku: DEMO_SKU, name: 'Limited sneaker', priceCents: 12_900, currency: 'USD', description: 'Demo product' }));

@@ -1,8 +1,7 @@
-import { Redis } from 'ioredis';
 import { Config } from './config/config';
 import { createDb, Db } from './lib/db';
 import { createLogger, Logger } from './lib/logger';
-import { connectRedis, createApiRedis, createWorkerRedis, reportConnection } from './lib/redis';
+import { connectRedis, createApiRedis, createWorkerRedis, reportConnection, RedisClient } from './lib/redis';
 import { createKeys, Keys } from './gate/keys';
 import { loadScripts } from './gate/scripts';
 import { EnqueueBatcher } from './modules/purchases/admission/enqueue-batcher';
@@ -18,7 +17,7 @@ export type ApiDeps = {
   config: Config;
   logger: Logger;
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   queue: PurchaseQueue;
   /** Groups the purchases admitted in one event-loop turn into one job. */
@@ -33,7 +32,7 @@ export type ApiDeps = {
 
 export async function createApiDeps(config: Config, logger = createLogger(config.logLevel, 'api')): Promise<ApiDeps> {
   const db = createDb(config.databaseUrl, config.pgPoolMax, logger);
-  const redis = await connectRedis(reportConnection(createApiRedis(config.redisUrl, 'fs-api', { commandTimeoutMs: config.redisCommandTimeoutMs }), logger, 'api'));
+  const redis = await connectRedis(reportConnection(createApiRedis(config.redis, 'fs-api', { commandTimeoutMs: config.redisCommandTimeoutMs }), logger, 'api'));
   loadScripts(redis);
   const keys = createKeys(config.redisPrefix);
   const queue = purchaseQueueFor(redis, config, keys);
@@ -67,9 +66,9 @@ export type WorkerDeps = {
   logger: Logger;
   db: Db;
   /** Scripts, reads and writes; waits through a Redis outage (maxRetriesPerRequest: null). */
-  redis: Redis;
+  redis: RedisClient;
   /** BullMQ's own connection for the workers (it duplicates it for blocking reads). */
-  connection: Redis;
+  connection: RedisClient;
   keys: Keys;
   queue: PurchaseQueue;
   holdQueue: HoldQueue;
@@ -79,8 +78,8 @@ export type WorkerDeps = {
 
 export async function createWorkerDeps(config: Config, logger = createLogger(config.logLevel, 'worker')): Promise<WorkerDeps> {
   const db = createDb(config.databaseUrl, config.pgPoolMax, logger);
-  const redis = await connectRedis(reportConnection(createWorkerRedis(config.redisUrl, 'fs-worker'), logger, 'worker'));
-  const connection = await connectRedis(reportConnection(createWorkerRedis(config.redisUrl, 'fs-worker-bullmq'), logger, 'worker-bullmq'));
+  const redis = await connectRedis(reportConnection(createWorkerRedis(config.redis, 'fs-worker'), logger, 'worker'));
+  const connection = await connectRedis(reportConnection(createWorkerRedis(config.redis, 'fs-worker-bullmq'), logger, 'worker-bullmq'));
   loadScripts(redis);
   const keys = createKeys(config.redisPrefix);
   const queue = purchaseQueueFor(redis, config, keys);

@@ -13,7 +13,7 @@ async function withRedis(args: string[], fn: (url: string) => Promise<void>): Pr
 }
 
 async function warningsFor(url: string): Promise<string[]> {
-  const redis = await connectRedis(createApiRedis(url, 'durability-test'));
+  const redis = await connectRedis(createApiRedis({ url }, 'durability-test'));
   try {
     return await checkRedisDurability(redis, createLogger('silent', 'test'));
   } finally {

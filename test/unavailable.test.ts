@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import { createDb, isDatabaseUnavailable } from '../src/lib/db';
-import { createApiRedis, isRedisUnavailable } from '../src/lib/redis';
+import { createApiRedis, isRedisUnavailable, RedisClient } from '../src/lib/redis';
 import { TEST_DATABASE_URL } from './env';
 import { PrivateRedis, startPrivateRedis } from './faults/private-redis';
 import { adminToken, call, createSale, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
@@ -32,7 +32,7 @@ async function closedPort(): Promise<number> {
  */
 describe('Telling an unavailable store from a bug', () => {
   let redis: PrivateRedis;
-  const clients: Redis[] = [];
+  const clients: RedisClient[] = [];
   beforeAll(async () => {
     redis = await startPrivateRedis({ label: 'unavailable-errors' });
   });
@@ -40,17 +40,17 @@ describe('Telling an unavailable store from a bug', () => {
     await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
     await redis?.destroy();
   });
-  const client = (c: Redis) => (clients.push(c), c);
+  const client = (c: RedisClient) => (clients.push(c), c);
 
   it('When the API client has no connection, then its fail-fast error counts as unavailable', async () => {
-    const c = client(createApiRedis(`redis://127.0.0.1:${await closedPort()}`, 'probe'));
+    const c = client(createApiRedis({ url: `redis://127.0.0.1:${await closedPort()}` }, 'probe'));
     c.on('error', () => undefined);
     c.connect().catch(() => undefined);
     expect(isRedisUnavailable(await failure(c.get('x')))).toBe(true);
   });
 
   it('When Redis answers later than the command timeout, then the timeout counts as unavailable', async () => {
-    const c = client(createApiRedis(redis.url, 'probe', { commandTimeoutMs: 100 }));
+    const c = client(createApiRedis({ url: redis.url }, 'probe', { commandTimeoutMs: 100 }));
     await c.connect();
     // A script that keeps Redis busy for 400 ms: the reply comes long after the timeout.
     const busy = `local t = redis.call('TIME') local t0 = t[1] * 1e6 + t[2]

@@ -9,7 +9,7 @@ import { createKeys } from '../gate/keys';
 async function main(): Promise<void> {
   const config = loadConfig();
   const db = createDb(config.databaseUrl, 2);
-  const redis = await connectRedis(createApiRedis(config.redisUrl, 'fs-seed'));
+  const redis = await connectRedis(createApiRedis(config.redis, 'fs-seed'));
   try {
     const { saleId, created } = await seedDemo({ db, redis, keys: createKeys(config.redisPrefix) });
     console.log(`${created ? 'created' : 'kept'} demo sale ${saleId}`);

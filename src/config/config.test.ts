@@ -6,7 +6,7 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({
       port: 3000,
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/flashsale',
-      redisUrl: 'redis://127.0.0.1:6379',
+      redis: { url: 'redis://127.0.0.1:6379' },
       trustProxyHops: 0,
       queueMaxBacklog: 100_000,
       jwtSecretIsDefault: true,

@@ -43,6 +43,11 @@ const schema = z.object({
   DATABASE_URL: url('postgres://postgres@127.0.0.1:5432/flashsale', ['postgres:', 'postgresql:']),
   PG_POOL_MAX: int(10, 1, 200),
   REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .trim()
+    .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'must be host:port[,host:port...]')
+    .optional(),
   REDIS_COMMAND_TIMEOUT_MS: int(500, 50, 60_000),
   REDIS_PREFIX: z.string().regex(/^[a-z0-9_-]{1,32}$/i, 'must be 1-32 letters, digits, - or _').optional().default('fs'),
   QUEUE_NAME: z.string().regex(/^[a-z0-9_-]{1,64}$/i, 'must be 1-64 letters, digits, - or _').optional().default('purchases'),
@@ -73,13 +78,19 @@ const schema = z.object({
   SEED_DEMO: z.enum(['true', 'false']).optional().default('true').transform((v) => v === 'true'),
 });
 
+const hostPort = (node: string) => {
+  const cut = node.lastIndexOf(':');
+  return { host: node.slice(0, cut), port: Number(node.slice(cut + 1)) };
+};
+
 export type Config = Readonly<{
   env: 'development' | 'production' | 'test';
   port: number;
   host: string;
   databaseUrl: string;
   pgPoolMax: number;
-  redisUrl: string;
+  /** One Redis (`REDIS_URL`), or a Redis Cluster's seed nodes (`REDIS_CLUSTER_NODES`; credentials and TLS from `REDIS_URL`). */
+  redis: Readonly<{ url: string; clusterNodes?: { host: string; port: number }[] }>;
   redisPrefix: string;
   /**
    * Longest an API-side Redis command may wait for its reply before the request gets 503.
@@ -154,7 +165,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     pgPoolMax: e.PG_POOL_MAX,
-    redisUrl: e.REDIS_URL,
+    redis: Object.freeze({
+      url: e.REDIS_URL,
+      ...(e.REDIS_CLUSTER_NODES ? { clusterNodes: e.REDIS_CLUSTER_NODES.split(',').map(hostPort) } : {}),
+    }),
     redisPrefix: e.REDIS_PREFIX,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     queueName: e.QUEUE_NAME,

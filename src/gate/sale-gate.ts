@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { RedisClient } from '../lib/redis';
 import { Keys, SALE_KEY_RETENTION_MS } from './keys';
 import { RestockCode } from './codes';
 import { isPending, parseGateRecord } from './record';
@@ -12,7 +12,7 @@ export type GateSale = { id: string; startsAt: Date; endsAt: Date; cancelledAt: 
  * Loads a sale's metadata and counters into the Redis gate. `remaining` is only set
  * when absent, so re-loading metadata never resets live stock.
  */
-export async function loadSaleIntoGate(redis: Redis, keys: Keys, sale: GateSale, remaining = sale.stock): Promise<void> {
+export async function loadSaleIntoGate(redis: RedisClient, keys: Keys, sale: GateSale, remaining = sale.stock): Promise<void> {
   const k = keys.sale(sale.id);
   const expireAt = sale.endsAt.getTime() + SALE_KEY_RETENTION_MS;
   const tx = redis.multi();
@@ -30,13 +30,13 @@ export async function loadSaleIntoGate(redis: Redis, keys: Keys, sale: GateSale,
 }
 
 /** The gate's remaining units for each sale (0 when the gate has no record). */
-export async function gateRemaining(redis: Redis, keys: Keys, saleIds: string[]): Promise<Map<string, number>> {
+export async function gateRemaining(redis: RedisClient, keys: Keys, saleIds: string[]): Promise<Map<string, number>> {
   if (saleIds.length === 0) return new Map();
   const values = await Promise.all(saleIds.map((id) => redis.get(keys.sale(id).remaining)));
   return new Map(saleIds.map((id, i) => [id, Math.max(0, Number(values[i] ?? 0))]));
 }
 
-export async function gateStats(redis: Redis, keys: Keys, saleId: string): Promise<Record<string, string>> {
+export async function gateStats(redis: RedisClient, keys: Keys, saleId: string): Promise<Record<string, string>> {
   return redis.hgetall(keys.sale(saleId).stats);
 }
 
@@ -61,7 +61,7 @@ const EDIT_OUTCOMES: Record<number, GateEdit['outcome']> = {
  * did not commit: no cancellation or floor check.
  */
 export async function editSaleInGate(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   sale: GateSale,
   stockDelta: number,
@@ -82,7 +82,7 @@ export async function editSaleInGate(
 }
 
 /** When a sale's end moves: every key of the sale that exists follows it (end + retention). */
-export async function expireSaleKeysWithSale(redis: Redis, keys: Keys, sale: GateSale): Promise<void> {
+export async function expireSaleKeysWithSale(redis: RedisClient, keys: Keys, sale: GateSale): Promise<void> {
   const expireAtMs = sale.endsAt.getTime() + SALE_KEY_RETENTION_MS;
   const tx = redis.pipeline();
   for (const key of Object.values(keys.sale(sale.id))) tx.pexpireat(key, expireAtMs);
@@ -94,7 +94,7 @@ export async function expireSaleKeysWithSale(redis: Redis, keys: Keys, sale: Gat
  * else. Returns false when the gate had no record of the sale (the flag alone is then
  * all it has; the caller loads the rest).
  */
-export async function stopAdmissions(redis: Redis, keys: Keys, saleId: string): Promise<boolean> {
+export async function stopAdmissions(redis: RedisClient, keys: Keys, saleId: string): Promise<boolean> {
   const k = keys.sale(saleId);
   const replies = await redis.multi().hexists(k.meta, 'startsAt').hset(k.meta, 'cancelled', 1).exec();
   const failed = replies?.find(([err]) => err);
@@ -103,7 +103,7 @@ export async function stopAdmissions(redis: Redis, keys: Keys, saleId: string): 
 }
 
 /** Ids of the sale's purchases the gate still counts as pending (queued, or claimed by a worker). */
-export async function pendingPurchaseIds(redis: Redis, keys: Keys, saleId: string): Promise<string[]> {
+export async function pendingPurchaseIds(redis: RedisClient, keys: Keys, saleId: string): Promise<string[]> {
   const all = await redis.hgetall(keys.sale(saleId).purchases);
   return Object.entries(all)
     .filter(([, rec]) => isPending(parseGateRecord(rec)))
@@ -116,7 +116,7 @@ export async function pendingPurchaseIds(redis: Redis, keys: Keys, saleId: strin
  * O(1): the scripts keep `pendingUnits` in the stats hash (admit +, release/finalize −,
  * rebuild sets it), so the admin page polling stats never scans the purchases hash.
  */
-export async function gatePending(redis: Redis, keys: Keys, saleId: string): Promise<{ remaining: number | null; pendingUnits: number }> {
+export async function gatePending(redis: RedisClient, keys: Keys, saleId: string): Promise<{ remaining: number | null; pendingUnits: number }> {
   const k = keys.sale(saleId);
   const replies = await redis.multi().get(k.remaining).hget(k.stats, 'pendingUnits').exec();
   const failed = replies?.find(([err]) => err);

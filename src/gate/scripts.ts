@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Redis, Result } from 'ioredis';
+import { Result } from 'ioredis';
+import { RedisClient } from '../lib/redis';
 import { SALE_KEY_RETENTION_MS, SaleKeys } from './keys';
 
 /** The engine's Lua scripts, one file each, named `<name>-<numberOfKeys>.lua`. */
@@ -48,7 +49,7 @@ export function scriptSource(file: string, dir = path.join(__dirname, 'lua')): s
 }
 
 /** Registers every script once per client (EVALSHA with automatic EVAL fallback). */
-export function loadScripts(client: Redis): void {
+export function loadScripts(client: RedisClient): void {
   const dir = path.join(__dirname, 'lua');
   for (const file of SCRIPT_FILES) {
     // `settle-hold-4` -> command fsSettleHoldV1 with 4 keys.
@@ -72,30 +73,30 @@ export type AdmitReply = [number, string?, string?, number?, number?];
 
 /** Typed wrappers so callers never spell key order by hand. */
 export const scripts = {
-  admit(client: Redis, k: SaleKeys, a: { purchaseId: string; userId: string; quantity: number; nowMs: number; idemKey: string }) {
+  admit(client: RedisClient, k: SaleKeys, a: { purchaseId: string; userId: string; quantity: number; nowMs: number; idemKey: string }) {
     return client.fsAdmitV2(
       k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats, k.unqueued,
       a.purchaseId, a.userId, a.quantity, a.nowMs, a.idemKey, SALE_KEY_RETENTION_MS,
     ) as Promise<AdmitReply>;
   },
-  indexPurchase(client: Redis, userIndexKey: string, a: { scoreMs: number; member: string; ttlSeconds: number }) {
+  indexPurchase(client: RedisClient, userIndexKey: string, a: { scoreMs: number; member: string; ttlSeconds: number }) {
     return client.fsIndexPurchaseV2(userIndexKey, a.scoreMs, a.member, a.ttlSeconds);
   },
-  release(client: Redis, k: SaleKeys, a: { purchaseId: string; idemKey: string; reason: string }) {
+  release(client: RedisClient, k: SaleKeys, a: { purchaseId: string; idemKey: string; reason: string }) {
     return client.fsReleaseV2(k.remaining, k.users, k.purchases, k.idempotency, k.stats, k.unqueued, a.purchaseId, a.idemKey, a.reason);
   },
-  claim(client: Redis, k: SaleKeys, purchaseIds: string[]) {
+  claim(client: RedisClient, k: SaleKeys, purchaseIds: string[]) {
     return client.fsClaimV2(k.purchases, k.unqueued, ...purchaseIds);
   },
-  settleHold(client: Redis, k: SaleKeys, purchaseId: string, outcome: 'paid' | 'expired' | 'cancelled') {
+  settleHold(client: RedisClient, k: SaleKeys, purchaseId: string, outcome: 'paid' | 'expired' | 'cancelled') {
     return client.fsSettleHoldV2(k.remaining, k.users, k.purchases, k.stats, purchaseId, outcome);
   },
-  finalize(client: Redis, k: SaleKeys, outcomes: { purchaseId: string; status: 'confirmed' | 'rejected'; reason?: string }[]) {
+  finalize(client: RedisClient, k: SaleKeys, outcomes: { purchaseId: string; status: 'confirmed' | 'rejected'; reason?: string }[]) {
     const args = outcomes.flatMap((o) => [o.purchaseId, o.status, o.reason ?? '']);
     return client.fsFinalizeV2(k.remaining, k.users, k.purchases, k.stats, k.unqueued, ...args);
   },
   restock(
-    client: Redis,
+    client: RedisClient,
     k: SaleKeys,
     a: { stockDelta: number; mode: 'checked' | 'force'; expireAtMs: number; meta: Record<string, string | number> },
   ) {
@@ -103,15 +104,15 @@ export const scripts = {
     return client.fsRestockV2(k.meta, k.remaining, a.stockDelta, a.mode, a.expireAtMs, ...fields);
   },
   /** Reconciliation (rebuild-7): `payload` is the JSON documented in the script's header. */
-  rebuild(client: Redis, k: SaleKeys, payload: string) {
+  rebuild(client: RedisClient, k: SaleKeys, payload: string) {
     return client.fsRebuildV2(k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats, k.unqueued, payload);
   },
   /** Purchases admitted before `cutoffMs` that no queue job is known to hold (at most `limit`). */
-  orphanCandidates(client: Redis, k: SaleKeys, cutoffMs: number, limit: number) {
+  orphanCandidates(client: RedisClient, k: SaleKeys, cutoffMs: number, limit: number) {
     return client.fsOrphanCandidatesV2(k.unqueued, cutoffMs, limit);
   },
   /** Rejects those still queued and still without a known job; returns them as [id, quantity, createdAtMs, userId]. */
-  rejectOrphans(client: Redis, k: SaleKeys, reason: string, purchaseIds: string[]) {
+  rejectOrphans(client: RedisClient, k: SaleKeys, reason: string, purchaseIds: string[]) {
     return client.fsRejectOrphansV2(k.remaining, k.users, k.purchases, k.idempotency, k.stats, k.unqueued, reason, ...purchaseIds);
   },
 };

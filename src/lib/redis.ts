@@ -1,4 +1,13 @@
-import { Redis, RedisOptions } from 'ioredis';
+import { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+
+/** A connection to one Redis server or to a Redis Cluster: every Redis use of the engine takes either. */
+export type RedisClient = Redis | Cluster;
+
+/**
+ * Where Redis is: one server (`REDIS_URL`), or the seed nodes of a Redis Cluster
+ * (`REDIS_CLUSTER_NODES`; credentials and TLS then still come from `REDIS_URL`).
+ */
+export type RedisTarget = { url: string; clusterNodes?: { host: string; port: number }[] };
 
 /**
  * How soon a dropped client tries again: every 200 ms at most, so service resumes within
@@ -6,36 +15,65 @@ import { Redis, RedisOptions } from 'ioredis';
  */
 const reconnectDelay = (attempt: number) => Math.min(attempt * 50, 200);
 
+/** Credentials and TLS of `REDIS_URL`, for the nodes of a cluster. */
+function credentialsOf(url: string): RedisOptions {
+  const u = new URL(url);
+  return {
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
+/**
+ * One client for the target. On a cluster the per-connection options go to every node
+ * and the queueing / retry ones to the cluster itself, so both kinds of client behave the
+ * same: the API's fails fast, the worker's waits.
+ */
+function createClient(target: RedisTarget, node: RedisOptions, cluster: Pick<ClusterOptions, 'enableOfflineQueue' | 'enableAutoPipelining'>): RedisClient {
+  if (!target.clusterNodes?.length) return new Redis(target.url, { ...node, ...cluster, retryStrategy: reconnectDelay, lazyConnect: true });
+  return new Cluster(target.clusterNodes, {
+    ...cluster,
+    lazyConnect: true,
+    clusterRetryStrategy: reconnectDelay,
+    // Writes and reads go to masters: the gate must read what it just wrote.
+    scaleReads: 'master',
+    redisOptions: { ...credentialsOf(target.url), ...node },
+  });
+}
+
 /**
  * Producer-side client (API): fails fast when Redis is down instead of queueing
  * commands, gives up on a reply after `commandTimeoutMs` (the request then gets 503),
- * and pipelines concurrent commands into one round trip.
+ * and pipelines concurrent commands into one round trip (per node on a cluster).
  */
-export function createApiRedis(url: string, name: string, opts: { commandTimeoutMs?: number } = {}): Redis {
-  return new Redis(url, {
-    connectionName: name,
-    enableOfflineQueue: false,
-    enableAutoPipelining: true,
-    maxRetriesPerRequest: 1,
-    ...(opts.commandTimeoutMs ? { commandTimeout: opts.commandTimeoutMs } : {}),
-    retryStrategy: reconnectDelay,
-    lazyConnect: true,
-  } satisfies RedisOptions);
+export function createApiRedis(target: RedisTarget, name: string, opts: { commandTimeoutMs?: number } = {}): RedisClient {
+  return createClient(
+    target,
+    { connectionName: name, maxRetriesPerRequest: 1, ...(opts.commandTimeoutMs ? { commandTimeout: opts.commandTimeoutMs } : {}) },
+    { enableOfflineQueue: false, enableAutoPipelining: true },
+  );
 }
 
 /** Worker-side client: waits for Redis to come back rather than failing jobs (BullMQ requirement). */
-export function createWorkerRedis(url: string, name: string): Redis {
-  return new Redis(url, {
-    connectionName: name,
-    maxRetriesPerRequest: null,
-    enableAutoPipelining: true,
-    retryStrategy: reconnectDelay,
-    lazyConnect: true,
-  } satisfies RedisOptions);
+export function createWorkerRedis(target: RedisTarget, name: string): RedisClient {
+  return createClient(target, { connectionName: name, maxRetriesPerRequest: null }, { enableOfflineQueue: true, enableAutoPipelining: true });
 }
 
+/** Socket.io's adapter clients: they wait for Redis (a subscription must come back after an outage). */
+export function createSocketRedis(target: RedisTarget, name: string): RedisClient {
+  return createClient(target, { connectionName: name }, { enableOfflineQueue: true, enableAutoPipelining: false });
+}
+
+/** The masters of a cluster (where CONFIG, readiness and durability checks must look), or the one server. */
+export function masters(client: RedisClient): Redis[] {
+  return client instanceof Cluster ? client.nodes('master') : [client];
+}
+
+export const isCluster = (client: RedisClient): client is Cluster => client instanceof Cluster;
+
 /** Resolves once the client is ready (connect() on a lazy client). */
-export async function connectRedis(client: Redis): Promise<Redis> {
+export async function connectRedis<T extends RedisClient>(client: T): Promise<T> {
   if (client.status === 'wait') await client.connect();
   else if (client.status !== 'ready') {
     await new Promise<void>((resolve, reject) => {
@@ -49,7 +87,8 @@ export async function connectRedis(client: Redis): Promise<Redis> {
 /** Replies with which Redis says "not now" (memory full, loading, read-only replica, failover...). */
 const UNAVAILABLE_REPLIES = /^(OOM|LOADING|READONLY|MISCONF|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|NOTBUSY)\b/;
 /** What ioredis says when there is no usable connection or no reply in time. */
-const CLIENT_MESSAGES = /Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|max retries per request|Connection in subscriber mode/i;
+const CLIENT_MESSAGES =
+  /Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|max retries per request|Connection in subscriber mode|Cluster isn't ready|Failed to refresh slots cache|Too many Cluster redirections|None of startup nodes is available/i;
 
 /**
  * True when an error means "Redis cannot take this now" (it is down, full, loading or too
@@ -58,7 +97,7 @@ const CLIENT_MESSAGES = /Connection is closed|Stream isn't writeable|enableOffli
 export function isRedisUnavailable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const e = err as { name?: string; message?: string };
-  if (e.name === 'MaxRetriesPerRequestError') return true;
+  if (e.name === 'MaxRetriesPerRequestError' || e.name === 'ClusterAllFailedError') return true;
   if (e.name === 'ReplyError' && UNAVAILABLE_REPLIES.test(e.message ?? '')) return true;
   return CLIENT_MESSAGES.test(e.message ?? '');
 }
@@ -67,7 +106,7 @@ export function isRedisUnavailable(err: unknown): boolean {
  * One log line when a client loses Redis and one when it is back, instead of ioredis's
  * "Unhandled error event" on stderr at every reconnect attempt (5 a second in an outage).
  */
-export function reportConnection<T extends Pick<Redis, 'on'>>(client: T, logger: { warn: (m: string, meta?: object) => unknown; info: (m: string, meta?: object) => unknown }, name: string): T {
+export function reportConnection<T extends Pick<RedisClient, 'on'>>(client: T, logger: { warn: (m: string, meta?: object) => unknown; info: (m: string, meta?: object) => unknown }, name: string): T {
   let down = false;
   client.on('error', (err: Error) => {
     if (down) return;

@@ -1,5 +1,5 @@
+import { RedisClient } from '../lib/redis';
 import { Emitter } from '@socket.io/redis-emitter';
-import { Redis } from 'ioredis';
 import { AdmittedPurchase, outcomeView, PurchaseOutcome } from '../modules/purchases/job';
 import { PurchaseUpdate, rooms, ServerToClientEvents, socketKey } from './events';
 
@@ -11,7 +11,7 @@ export type NotifyOwner = (userId: string, update: PurchaseUpdate) => void;
  * socket: they publish through Redis and every API node's adapter delivers to the owner's
  * room. At-most-once, like all Socket.io delivery.
  */
-export function createOwnerNotifier(redis: Redis, redisPrefix: string): NotifyOwner {
+export function createOwnerNotifier(redis: RedisClient, redisPrefix: string): NotifyOwner {
   // The emitter publishes without awaiting: on an API client that fails fast while Redis
   // is down, an uncaught rejection would end the process. A lost push is allowed (at most once).
   const publisher = { publish: (channel: string, message: string | Buffer) => redis.publish(channel, message).catch(() => 0) };

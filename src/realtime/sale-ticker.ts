@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { RedisClient } from '../lib/redis';
 import { Server } from 'socket.io';
 import { Keys } from '../gate/keys';
 import { saleStatus, SaleStatus } from '../modules/sales/sale';
@@ -19,7 +19,7 @@ export class SaleTicker {
 
   constructor(
     private readonly io: Io,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly intervalMs = 250,
   ) {}

@@ -1,9 +1,8 @@
 import http from 'node:http';
 import { createAdapter } from '@socket.io/redis-adapter';
-import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { Logger } from '../lib/logger';
-import { reportConnection } from '../lib/redis';
+import { createSocketRedis, RedisClient, RedisTarget, reportConnection } from '../lib/redis';
 import { Keys } from '../gate/keys';
 import { verificationKey, verifyToken } from '../modules/auth/tokens';
 import { uuidSchema } from '../http/validate';
@@ -19,10 +18,10 @@ export type Realtime = { io: Server<ClientToServerEvents, ServerToClientEvents, 
  */
 export function attachRealtime(
   server: http.Server,
-  deps: { redisUrl: string; redisPrefix: string; jwtSecret: string; redis: Redis; keys: Keys; logger: Logger },
+  deps: { redisTarget: RedisTarget; redisPrefix: string; jwtSecret: string; redis: RedisClient; keys: Keys; logger: Logger },
 ): Realtime {
-  const pub = reportConnection(new Redis(deps.redisUrl, { connectionName: 'fs-socket-pub' }), deps.logger, 'socket-pub');
-  const sub = reportConnection(pub.duplicate({ connectionName: 'fs-socket-sub' }), deps.logger, 'socket-sub');
+  const pub = reportConnection(createSocketRedis(deps.redisTarget, 'fs-socket-pub'), deps.logger, 'socket-pub');
+  const sub = reportConnection(createSocketRedis(deps.redisTarget, 'fs-socket-sub'), deps.logger, 'socket-sub');
   const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(server, {
     adapter: createAdapter(pub, sub, { key: socketKey(deps.redisPrefix) }),
     serveClient: true,

@@ -1,12 +1,12 @@
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { RedisClient } from '../../src/lib/redis';
 import { Knex } from 'knex';
 
 /**
  * What PostgreSQL and the gate say about one sale, read straight from both (not through
  * the API): the figures the fault tests judge at quiescence.
  */
-export type SaleProbe = { db: Knex; redis: Redis; prefix: string; queueName: string; saleId: string };
+export type SaleProbe = { db: Knex; redis: RedisClient; prefix: string; queueName: string; saleId: string };
 
 const saleKey = (p: SaleProbe, part: 'remaining' | 'purchases') => `${p.prefix}:sale:{${p.saleId}}:${part}`;
 

@@ -1,5 +1,5 @@
+import { RedisClient } from '../../lib/redis';
 import { Router } from 'express';
-import { Redis } from 'ioredis';
 import { Db } from '../../lib/db';
 import { withDeadline } from '../../lib/deadline';
 import { Keys } from '../../gate/keys';
@@ -20,7 +20,7 @@ async function timed(fn: () => Promise<unknown>): Promise<Check> {
   }
 }
 
-export type HealthDeps = { db: Db; redis: Redis; keys: Keys; queue: PurchaseQueue; isShuttingDown: () => boolean };
+export type HealthDeps = { db: Db; redis: RedisClient; keys: Keys; queue: PurchaseQueue; isShuttingDown: () => boolean };
 
 /**
  * live: the process answers (never depends on Redis or PostgreSQL, so an orchestrator

@@ -1,5 +1,5 @@
+import { RedisClient } from '../../lib/redis';
 import { Queue, QueueOptions } from 'bullmq';
-import { Redis } from 'ioredis';
 import { Config } from '../../config/config';
 import { Keys } from '../../gate/keys';
 import { PURCHASE_JOB_NAME, PurchaseJobData, AdmittedPurchase } from './job';
@@ -7,7 +7,7 @@ import { PURCHASE_JOB_NAME, PurchaseJobData, AdmittedPurchase } from './job';
 export type PurchaseQueue = Queue<PurchaseJobData>;
 
 export function createPurchaseQueue(
-  connection: Redis,
+  connection: RedisClient,
   opts: { name: string; prefix: string; attempts: number; backoffMs: number },
 ): PurchaseQueue {
   return new Queue<PurchaseJobData>(opts.name, {
@@ -25,7 +25,7 @@ export function createPurchaseQueue(
 }
 
 /** The purchase queue as configured (name, retries) under the engine's BullMQ prefix. */
-export function purchaseQueueFor(connection: Redis, config: Pick<Config, 'queueName' | 'worker'>, keys: Pick<Keys, 'bullPrefix'>): PurchaseQueue {
+export function purchaseQueueFor(connection: RedisClient, config: Pick<Config, 'queueName' | 'worker'>, keys: Pick<Keys, 'bullPrefix'>): PurchaseQueue {
   return createPurchaseQueue(connection, {
     name: config.queueName,
     prefix: keys.bullPrefix,
@@ -40,7 +40,7 @@ export function enqueuePurchases(queue: PurchaseQueue, purchases: AdmittedPurcha
 }
 
 /** Tells the gate that these purchases now have a queue job: one HDEL per sale. */
-export function markQueued(redis: Redis, keys: Pick<Keys, 'sale'>, jobs: AdmittedPurchase[]): Promise<unknown> {
+export function markQueued(redis: RedisClient, keys: Pick<Keys, 'sale'>, jobs: AdmittedPurchase[]): Promise<unknown> {
   const bySale = new Map<string, string[]>();
   for (const j of jobs) {
     const ids = bySale.get(j.saleId);

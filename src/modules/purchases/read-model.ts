@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { RedisClient } from '../../lib/redis';
 import { Db } from '../../lib/db';
 import { Keys } from '../../gate/keys';
 import { isPending, parseGateRecord } from '../../gate/record';
@@ -23,15 +23,14 @@ const parseMember = (member: string) => {
  * reading it while queued. The purchase itself needs no write here: while queued, the
  * gate's own record (status|quantity|createdAt|userId, written by admit-7.lua) is its record.
  */
-export function indexUserPurchase(redis: Redis, keys: Keys, userId: string, purchaseId: string, saleId: string, createdAtMs: number): Promise<unknown> {
+export function indexUserPurchase(redis: RedisClient, keys: Keys, userId: string, purchaseId: string, saleId: string, createdAtMs: number): Promise<unknown> {
   return scripts.indexPurchase(redis, keys.userPurchases(userId), { scoreMs: createdAtMs, member: indexMember(purchaseId, saleId), ttlSeconds: READ_MODEL_TTL_S });
 }
 
-export async function writeReadModel(redis: Redis, keys: Keys, items: Stored[]): Promise<void> {
-  if (items.length === 0) return;
-  const tx = redis.pipeline();
-  for (const p of items) tx.set(keys.purchase(p.purchaseId), JSON.stringify(p), 'EX', READ_MODEL_TTL_S);
-  await tx.exec();
+export async function writeReadModel(redis: RedisClient, keys: Keys, items: Stored[]): Promise<void> {
+  // One command per purchase, not a pipeline: each key has its own cluster slot. Auto-pipelining
+  // still sends them in one round trip (per node).
+  await Promise.all(items.map((p) => redis.set(keys.purchase(p.purchaseId), JSON.stringify(p), 'EX', READ_MODEL_TTL_S)));
 }
 
 const strip = ({ userId: _userId, ...view }: Stored): PurchaseView => view;
@@ -73,7 +72,7 @@ const pgPurchases = (db: Db) =>
     .leftJoin('orders as o', 'o.purchase_id', 'p.id')
     .select<PgRow[]>('p.id', 'p.sale_id', 'p.user_id', 'p.quantity', 'p.status', 'p.reason', 'p.admitted_at', 'p.hold_expires_at', 'p.paid_at', 'p.hold_ended_at', 'o.id as order_id');
 
-export type ReadDeps = { redis: Redis; db: Db; keys: Keys };
+export type ReadDeps = { redis: RedisClient; db: Db; keys: Keys };
 
 /** A purchase the gate still holds as queued (or claimed by a worker, which to the shopper is queued). */
 async function queuedInGate(deps: ReadDeps, purchaseId: string, saleId: string): Promise<Stored | undefined> {

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { RedisClient } from '../../lib/redis';
 import { Db } from '../../lib/db';
 import { Logger } from '../../lib/logger';
 import { Keys, SALE_KEY_RETENTION_MS } from '../../gate/keys';
@@ -29,7 +29,7 @@ import { Reconciler } from './reconciler';
  */
 export type OrphanSweepDeps = {
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   queue: PurchaseQueue;
   logger: Logger;

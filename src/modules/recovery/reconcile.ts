@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { RedisClient } from '../../lib/redis';
 import { Db } from '../../lib/db';
 import { Errors } from '../../lib/errors';
 import { Logger } from '../../lib/logger';
@@ -12,7 +12,7 @@ import { findSale } from '../sales/repository';
 import { decidedPurchases, insertOrphansRejected, lockedInventory, pgCounts } from './queries';
 import { PENDING_JOB_STATES, purchasesInJobs } from './queue-scan';
 
-export type ReconcileDeps = { db: Db; redis: Redis; keys: Keys; queue: PurchaseQueue; logger: Logger };
+export type ReconcileDeps = { db: Db; redis: RedisClient; keys: Keys; queue: PurchaseQueue; logger: Logger };
 
 /** What a reconciliation found and did. */
 export type ReconcileReport = {
@@ -155,12 +155,11 @@ export async function reconcileSale(deps: ReconcileDeps, saleId: string, nowMs =
  */
 async function releasedBeforeLoss(deps: ReconcileDeps, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const tx = deps.redis.pipeline();
-  for (const id of ids) tx.get(deps.keys.purchase(id));
-  const replies = (await tx.exec()) ?? [];
+  // One GET per purchase: each read-model key has its own cluster slot.
+  const replies = await Promise.all(ids.map((id) => deps.redis.get(deps.keys.purchase(id)).catch(() => null)));
   const out = new Set<string>();
-  replies.forEach(([err, value], i) => {
-    if (err || typeof value !== 'string') return;
+  replies.forEach((value, i) => {
+    if (typeof value !== 'string') return;
     try {
       if ((JSON.parse(value) as { status?: string }).status === 'rejected') out.add(ids[i]!);
     } catch {

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { RedisClient } from '../../lib/redis';
 import { Db } from '../../lib/db';
 import { Errors } from '../../lib/errors';
 import { Keys } from '../../gate/keys';
@@ -25,7 +25,7 @@ export type SaleAudit = Omit<SaleOutcomes, 'remaining'> & {
   timeline: { bucketMs: number; points: { atMs: number; confirmed: number; rejected: number }[] };
 };
 
-export async function auditSale(deps: { db: Db; redis: Redis; keys: Keys }, saleId: string, opts: { bucketMs?: number } = {}): Promise<SaleAudit> {
+export async function auditSale(deps: { db: Db; redis: RedisClient; keys: Keys }, saleId: string, opts: { bucketMs?: number } = {}): Promise<SaleAudit> {
   const { db } = deps;
   const sale = await db('sales').where({ id: saleId }).first<{ per_user_limit: number } | undefined>('per_user_limit');
   const outcomes = sale ? await saleOutcomes(db, saleId) : undefined;

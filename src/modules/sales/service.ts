@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { RedisClient } from '../../lib/redis';
 import { Db } from '../../lib/db';
 import { Errors } from '../../lib/errors';
 import { Logger } from '../../lib/logger';
@@ -12,7 +12,7 @@ import { saleOutcomes, SaleOutcomes } from './outcomes';
 import { SaleView, toSaleView } from './sale';
 import { CreateSaleInput, SALE_STATUSES } from './validators';
 
-export type SalesDeps = { db: Db; redis: Redis; keys: Keys };
+export type SalesDeps = { db: Db; redis: RedisClient; keys: Keys };
 
 /**
  * Creates the sale in PostgreSQL, then opens its gate in Redis. The sale exists once

@@ -1,5 +1,5 @@
+import { RedisClient } from '../../../lib/redis';
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { Db } from '../../../lib/db';
 import { withDeadline } from '../../../lib/deadline';
 import { Errors } from '../../../lib/errors';
@@ -20,7 +20,7 @@ import { SoldOutCache } from './sold-out-cache';
 export type AdmissionDeps = {
   /** Only when the gate does not know a sale: 404 or a rebuild (never on the hot path). */
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   queue: PurchaseQueue;
   enqueue: EnqueueBatcher;

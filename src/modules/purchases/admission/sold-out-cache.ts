@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { RedisClient } from '../../../lib/redis';
 import { Logger } from '../../../lib/logger';
 import { Keys } from '../../../gate/keys';
 
@@ -17,7 +17,7 @@ export class SoldOutCache {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly logger: Logger,
     private readonly ttlMs = 500,
@@ -64,9 +64,8 @@ export class SoldOutCache {
     const batch = [...this.refusals];
     this.refusals.clear();
     try {
-      const tx = this.redis.pipeline();
-      for (const [saleId, n] of batch) tx.hincrby(this.keys.sale(saleId).stats, 'refused:SOLD_OUT', n);
-      await tx.exec();
+      // A command per sale (each sale has its own cluster slot); auto-pipelined together.
+      await Promise.all(batch.map(([saleId, n]) => this.redis.hincrby(this.keys.sale(saleId).stats, 'refused:SOLD_OUT', n)));
     } catch (err) {
       // Put them back: the next flush tries again.
       for (const [saleId, n] of batch) this.refusals.set(saleId, (this.refusals.get(saleId) ?? 0) + n);

@@ -1,5 +1,5 @@
+import { RedisClient } from '../../../lib/redis';
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { Db } from '../../../lib/db';
 import { Logger } from '../../../lib/logger';
 import { Keys } from '../../../gate/keys';
@@ -22,7 +22,7 @@ import {
 
 export type ProcessorDeps = {
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   logger: Logger;
   /** Fault-testing only: keep each write transaction open this long (ms). */

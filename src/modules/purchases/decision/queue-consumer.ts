@@ -1,5 +1,5 @@
+import { RedisClient } from '../../../lib/redis';
 import { DelayedError, Job, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { Config } from '../../../config/config';
 import { Db, isDatabaseUnavailable } from '../../../lib/db';
 import { Logger } from '../../../lib/logger';
@@ -23,8 +23,8 @@ const DB_DOWN_RETRY_MS = 1000;
 export function startPurchaseWorker(deps: {
   config: Config;
   db: Db;
-  redis: Redis;
-  connection: Redis;
+  redis: RedisClient;
+  connection: RedisClient;
   queue: PurchaseQueue;
   keys: Keys;
   logger: Logger;

@@ -1,5 +1,5 @@
+import { RedisClient } from '../../../lib/redis';
 import { Job, Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { Db } from '../../../lib/db';
 import { Logger } from '../../../lib/logger';
 import { Keys } from '../../../gate/keys';
@@ -26,7 +26,7 @@ export type HoldQueue = Queue<HoldJobData>;
 export const HOLD_JOB_NAME = 'expire-holds';
 export const holdQueueName = (purchaseQueueName: string) => `${purchaseQueueName}-holds`;
 
-export function createHoldQueue(connection: Redis, opts: { purchaseQueueName: string; prefix: string }): HoldQueue {
+export function createHoldQueue(connection: RedisClient, opts: { purchaseQueueName: string; prefix: string }): HoldQueue {
   return new Queue<HoldJobData>(holdQueueName(opts.purchaseQueueName), {
     connection,
     prefix: opts.prefix,
@@ -74,7 +74,7 @@ export function scheduleHoldExpiries(queue: HoldQueue, held: { job: Hold; holdEx
   );
 }
 
-export type HoldDeps = { db: Db; redis: Redis; keys: Keys; logger: Logger; notify?: NotifyOwner };
+export type HoldDeps = { db: Db; redis: RedisClient; keys: Keys; logger: Logger; notify?: NotifyOwner };
 
 
 /**
@@ -132,7 +132,7 @@ export async function sweepExpiredHolds(deps: HoldDeps, limit = 500): Promise<nu
 }
 
 /** The hold worker: ends each hold of a batch whose time has come; early ones are put off again. */
-export function startHoldWorker(deps: HoldDeps & { queue: HoldQueue; connection: Redis }): Worker<HoldJobData> {
+export function startHoldWorker(deps: HoldDeps & { queue: HoldQueue; connection: RedisClient }): Worker<HoldJobData> {
   const worker = new Worker<HoldJobData>(
     deps.queue.name,
     async (job: Job<HoldJobData>) => {
