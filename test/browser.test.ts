@@ -119,9 +119,18 @@ describe('Pages in a real browser', () => {
     expect(await o.page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
   }
 
+  /** Lets running CSS transitions (the stock meter sliding) end, so a capture never shows them halfway. */
+  const settled = (p: Page) =>
+    p
+      .evaluate(
+        'Promise.race([Promise.all(document.getAnimations().filter((a) => a instanceof CSSTransition).map((a) => a.finished)), new Promise((r) => setTimeout(r, 2000))])',
+      )
+      .catch(() => undefined);
+
   /** A full-page screenshot taken from the top (a capture of a scrolled page paints the sticky header mid-image). */
   async function screenshot(p: Page, name: string): Promise<void> {
     await p.evaluate('window.scrollTo(0, 0)');
+    await settled(p);
     await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   }
 
@@ -134,6 +143,7 @@ describe('Pages in a real browser', () => {
       if (p) {
         // From the top: a full-page capture of a scrolled page paints the sticky header mid-image.
         await p.evaluate("window.scrollTo(0, 0)").catch(() => undefined);
+        await settled(p);
         await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true }).catch(() => undefined);
       }
     }
@@ -298,6 +308,8 @@ describe('Pages in a real browser', () => {
       // The time to pay: 600 s unless the admin changes it.
       expect(await saleForm.getByLabel('Time to pay (seconds)').inputValue()).toBe('600');
       await saleForm.getByLabel('Time to pay (seconds)').fill('300');
+      // Listed in the shop unless the admin unticks it.
+      expect(await saleForm.getByLabel('Listed in the shop').isChecked()).toBe(true);
       await saleForm.getByRole('button', { name: 'Create sale' }).click();
       await untilText(page.getByTestId('sale-result'), (t) => t.includes('created'), 'the sale to be created');
 
@@ -307,8 +319,10 @@ describe('Pages in a real browser', () => {
       await untilText(live.locator('h2'), (t) => t === saleName, 'the live view of the new sale');
       const saleId = (await live.getAttribute('data-sale-id'))!;
       const sale = await call(stack.api.url, 'GET', `/api/sales/${saleId}`);
-      expect(sale.body).toMatchObject({ name: saleName, stock: 10, perUserLimit: 1, priceCents: 2500, status: 'active', holdSeconds: 300 });
+      expect(sale.body).toMatchObject({ name: saleName, stock: 10, perUserLimit: 1, priceCents: 2500, status: 'active', holdSeconds: 300, listed: true });
       expect(await text(row.getByTestId('sale-row-hold'))).toBe('5 min to pay');
+      expect(await row.getByTestId('sale-row-unlisted').count()).toBe(0);
+      expect(await text(page.getByTestId('listing-state'))).toBe('Listed: in the shop’s list');
 
       const stat = (key: string) => page.getByTestId(`stat-${key}`);
       await untilText(stat('admitted'), (t) => t === '0', 'admitted 0 before any purchase');
@@ -322,6 +336,12 @@ describe('Pages in a real browser', () => {
 
       await untilText(stat('admitted'), (t) => t === '3', 'admitted 3');
       await untilText(stat('confirmed'), (t) => t === '3', 'confirmed 3');
+      // What became of them: all three held, none paid, expired or given up; nothing refused.
+      const count = (testid: string) => page.getByTestId(testid).locator('span').last();
+      await untilText(count('holds-held'), (t) => t === '3', 'the 3 confirmed purchases held');
+      expect(await Promise.all(['holds-paid', 'holds-expired', 'holds-cancelled'].map((id) => text(count(id))))).toEqual(['0', '0', '0']);
+      expect(await text(stat('refused'))).toBe('0');
+      expect(await text(page.getByTestId('refused-codes'))).toBe('none');
       await untilText(stat('remaining-redis'), (t) => t === '7', 'Redis remaining 7');
       await untilText(stat('remaining-postgres'), (t) => t === '7', 'PostgreSQL remaining 7');
       await untilText(stat('remaining-live'), (t) => t === '7', 'the socket stock 7');
@@ -340,6 +360,10 @@ describe('Pages in a real browser', () => {
       expect(Number(await chart.getAttribute('data-peak-admitted'))).toBeGreaterThan(0);
       expect(await chart.locator('polyline[data-series="admitted"]').getAttribute('points')).toMatch(/\d/);
       await untilText(live.locator('.checks'), (t) => t.includes('Redis = PostgreSQL'), 'the invariant checks');
+      const checks = await text(live.locator('.checks'));
+      expect(checks).toContain('✓ sold 0 + held 3 + left 7 = stock 10');
+      expect(checks).toContain('✓ paid + held + expired + given up = confirmed');
+      expect(checks).not.toContain('✗');
 
       // Add 2 units: stock 10 -> 12, so 10 - 3 + 2 = 9 left, in the gate and in PostgreSQL.
       await page.getByTestId('add-stock-units').fill('2');
@@ -350,8 +374,16 @@ describe('Pages in a real browser', () => {
       await untilText(stat('remaining-live'), (t) => t === '9', 'the socket stock 9');
       await untilText(stat('sold-sub'), (t) => t === 'of 12 in stock', 'stock 12');
       const stats = await call(stack.api.url, 'GET', `/api/admin/sales/${saleId}/stats`, { token: adminToken() });
-      expect(stats.body).toMatchObject({ stock: 12, remaining: { redis: 9, postgres: 9 }, held: 3, sold: 0, drift: 0 });
-      await untilText(row, (t) => t.includes('9 / 12'), 'the sales table to follow');
+      expect(stats.body).toMatchObject({
+        stock: 12,
+        remaining: { redis: 9, postgres: 9 },
+        decided: { confirmed: 3, rejected: 0 },
+        holds: { held: 3, paid: 0, expired: 0, cancelled: 0 },
+        units: { sold: 0, held: 3 },
+        drift: 0,
+      });
+      const left = row.getByTestId('sale-row-left');
+      await waitFor(async () => ((await left.innerText()).replace(/\s+/g, ' ') === '9 of 12' ? true : undefined), 'the sales table to follow', UI_TIMEOUT);
 
       // Moving the end of a started sale earlier is refused, in the page; an hour later is fine.
       const endField = page.getByTestId('extend-end-at');
@@ -467,10 +499,12 @@ describe('Pages in a real browser', () => {
       await status.getByTestId('pay-button').click();
       const paid = await untilText(status, (t) => t.includes("Paid — it's yours"), 'the purchase paid');
       expect(paid).not.toContain('Reserved');
+      // Bought, and when: the paidAt time.
+      expect(paid).toMatch(/You bought 1 unit: payment received at \d\d:\d\d:\d\d( [AP]M)?\./);
       expect(await status.getAttribute('data-status')).toBe('paid');
       expect(await status.getByTestId('pay-button').count()).toBe(0);
       const row = page.getByTestId('my-purchase').filter({ hasText: name });
-      await untilText(row, (t) => t.includes("Paid — it's yours"), 'the purchase paid in "My purchases"');
+      await untilText(row, (t) => /Paid at \d\d:\d\d:\d\d( [AP]M)? — it's yours/.test(t), 'the purchase paid in "My purchases"');
       expect(await row.getAttribute('data-status')).toBe('paid');
 
       const mine = await call(stack.api.url, 'GET', '/api/me/purchases', { token: shopperToken(sub) });
@@ -518,6 +552,140 @@ describe('Pages in a real browser', () => {
     });
   });
 
+  it('When a shopper gives up a reserved purchase, then it asks first, shows a refusal in words, then shows it given up, and the unit is back on sale', async () => {
+    const name = `Give up ${randomUUID().slice(0, 8)}`;
+    const { saleId } = await createSale(stack.api.url, { name, stock: 1, perUserLimit: 1, priceCents: 1500 });
+    const sub = `quitter-${randomUUID()}`;
+    const cancelUrl = /\/api\/purchases\/[0-9a-f-]{36}\/cancel$/;
+    let o: Opened | undefined;
+    await withScreenshot('shopper-gave-up', () => o?.page, async () => {
+      // The one refusal provoked on purpose (a 409 the test answers in the engine's place) is logged by the browser.
+      // On a phone-sized screen, where Pay, "Give it up" and the question must still fit.
+      o = await open(`/#token=${shopperToken(sub)}&sale=${saleId}`, {
+        mobile: true,
+        allow: (m) => m.text().includes('status of 409') && cancelUrl.test(m.location().url),
+      });
+      const { page } = o;
+      const remaining = page.getByTestId('sale-remaining');
+      await untilText(remaining, (t) => t === '1', 'the sale view with 1 left');
+      await untilText(page.getByTestId('connection'), (t) => t === 'Live', 'the socket to connect');
+      await page.getByTestId('buy-button').click();
+      const status = page.getByTestId('purchase-status');
+      await untilText(status, (t) => t.includes('Reserved — pay within'), 'the purchase reserved');
+      await untilText(remaining, (t) => t === '0', 'the last unit taken');
+      const purchaseId = (await status.getAttribute('data-purchase-id'))!;
+
+      // Beside Pay, a quieter button; it asks first, and "Keep it" keeps the reservation.
+      const giveUp = status.getByTestId('cancel-button');
+      expect(await text(giveUp)).toBe('Give it up');
+      await giveUp.click();
+      const ask = status.getByTestId('cancel-confirm');
+      expect(await text(ask)).toContain('goes back on sale for other shoppers');
+      await status.getByTestId('keep-hold').click();
+      expect(await ask.count()).toBe(0);
+      expect(await status.getAttribute('data-status')).toBe('confirmed');
+
+      // A refusal is told in words (answered here as the engine would while the purchase is queued).
+      await page.route(cancelUrl, (r) =>
+        r.fulfill({ status: 409, contentType: 'application/json', body: JSON.stringify({ error: { code: 'PURCHASE_NOT_CONFIRMED', message: 'This purchase is still being processed' } }) }),
+      );
+      await status.getByTestId('cancel-button').click();
+      await status.getByTestId('confirm-cancel').click();
+      const refused = await untilText(status.getByTestId('cancel-message'), (t) => t.length > 0, 'the refusal in words');
+      expect(refused).toBe('Your order is still being confirmed. You can give it up once it shows as reserved.');
+      expect(await status.getByTestId('cancel-message').getAttribute('data-code')).toBe('PURCHASE_NOT_CONFIRMED');
+      await page.unroute(cancelUrl);
+      await screenshot(page, 'shopper-give-up-refused');
+
+      await status.getByTestId('cancel-button').click();
+      await ask.waitFor({ timeout: UI_TIMEOUT });
+      await screenshot(page, 'shopper-give-up-ask');
+      await status.getByTestId('confirm-cancel').click();
+      const ended = await untilText(status, (t) => t.includes('You gave this up'), 'the purchase given up');
+      expect(ended).toMatch(/You let the hold go at \d\d:\d\d:\d\d( [AP]M)?: the unit went back on sale for other shoppers\. Nothing was charged\./);
+      expect(await status.getAttribute('data-status')).toBe('cancelled');
+      expect(await status.getByTestId('pay-button').count()).toBe(0);
+      const row = page.getByTestId('my-purchase').filter({ hasText: name });
+      await untilText(row, (t) => t.includes('You gave this up'), 'the purchase given up in "My purchases"');
+      expect(await row.getAttribute('data-status')).toBe('cancelled');
+      expect(await text(row)).toContain('Given up');
+      // The unit is for sale again at once, shown live; the Buy button may take it again.
+      await untilText(remaining, (t) => t === '1', 'the stock back to 1');
+      expect(await page.getByTestId('buy-button').isEnabled()).toBe(true);
+
+      const mine = await call(stack.api.url, 'GET', `/api/purchases/${purchaseId}`, { token: shopperToken(sub) });
+      expect(mine.body).toMatchObject({ status: 'cancelled', reason: 'CANCELLED_BY_SHOPPER' });
+      expect(await status.getAttribute('data-purchase-id')).toBe(purchaseId);
+      expect((await call(stack.api.url, 'GET', `/api/sales/${saleId}`)).body.remaining).toBe(1);
+      expect(o.allowed).toHaveLength(1);
+      await expectSameDocument(o);
+      expect(o.problems).toEqual([]);
+    });
+  });
+
+  it('When an admin creates an unlisted sale through the form, then the sales table marks it, the shop does not list it, its link still sells, and the live view lists and unlists it', async () => {
+    const name = `Unlisted drop ${randomUUID().slice(0, 8)}`;
+    let admin: Opened | undefined;
+    let shop: Opened | undefined;
+    await withScreenshot('admin-unlisted-sale', () => admin?.page, async () => {
+      admin = await open(`/admin#token=${adminToken()}`);
+      const { page } = admin;
+      const saleForm = page.getByTestId('sale-form');
+      const picker = saleForm.getByLabel('Product');
+      await waitFor(async () => ((await picker.locator('option[value]:not([value=""])').count()) > 0 ? true : undefined), 'products in the picker', UI_TIMEOUT);
+      await saleForm.getByLabel('Sale name').fill(name);
+      await saleForm.getByLabel('Stock').fill('3');
+      await saleForm.getByLabel('Listed in the shop').uncheck();
+      await saleForm.getByRole('button', { name: 'Create sale' }).click();
+      const result = page.getByTestId('sale-result');
+      await untilText(result, (t) => t.includes('created'), 'the sale to be created');
+      expect(await text(result)).toContain('Unlisted: shoppers reach it by its link only.');
+      const link = (await result.getByTestId('shop-link').getAttribute('href'))!;
+      const saleId = /^\/#sale=([0-9a-f-]{36})$/.exec(link)![1]!;
+      const sale = await call(stack.api.url, 'GET', `/api/admin/sales/${saleId}`, { token: adminToken() });
+      expect(sale.body).toMatchObject({ name, listed: false, status: 'active' });
+
+      const row = page.getByTestId('sale-row').filter({ hasText: name });
+      await untilText(row.getByTestId('sale-row-unlisted'), (t) => t === 'unlisted', 'the unlisted badge in the sales table');
+      await screenshot(page, 'admin-unlisted-created');
+
+      // A listed sale that starts at the same time: the shop lists it, and leaves the unlisted one out.
+      const control = await createSale(stack.api.url, { name: `Listed beside ${randomUUID().slice(0, 8)}`, stock: 3, startsAt: sale.body.startsAt });
+      shop = await open(`/#token=${shopperToken(`insider-${randomUUID()}`)}`);
+      const cards = shop.page.getByTestId('sale-card');
+      await waitFor(async () => ((await cards.and(shop!.page.locator(`[data-sale-id="${control.saleId}"]`)).count()) === 1 ? true : undefined), 'the listed sale in the shop', UI_TIMEOUT);
+      expect(await cards.filter({ hasText: name }).count()).toBe(0);
+      expect(await shop.page.locator(`[data-sale-id="${saleId}"]`).count()).toBe(0);
+      const listed = await call(stack.api.url, 'GET', '/api/sales?status=active&limit=100');
+      expect(listed.body.items.map((s: { id: string }) => s.id)).not.toContain(saleId);
+
+      // Its link opens the sale in the shop, and buying there works.
+      await shop.page.goto(stack.api.url + link);
+      await untilText(shop.page.getByTestId('sale-remaining'), (t) => t === '3', 'the unlisted sale opened by its link');
+      expect(await text(shop.page.locator('#sale-title'))).toBe(name);
+      await shop.page.getByTestId('buy-button').click();
+      await untilText(shop.page.getByTestId('purchase-status'), (t) => t.includes('Reserved — pay within'), 'the purchase reserved');
+      await screenshot(shop.page, 'shopper-unlisted-by-link');
+      expect(shop.problems).toEqual([]);
+
+      // The live view lists it in the shop, then unlists it again.
+      await row.getByTestId('watch-sale').click();
+      const state = page.getByTestId('listing-state');
+      await untilText(state, (t) => t === 'Unlisted: reachable by its link only', 'the listing in the live view');
+      await page.getByTestId('toggle-listed').click();
+      await untilText(page.getByTestId('listing-changed'), (t) => t.startsWith('Listed'), 'the sale listed');
+      await untilText(state, (t) => t === 'Listed: in the shop’s list', 'the listing state');
+      await waitFor(async () => ((await row.getByTestId('sale-row-unlisted').count()) === 0 ? true : undefined), 'the badge to go', UI_TIMEOUT);
+      expect((await call(stack.api.url, 'GET', `/api/sales/${saleId}`)).body.listed).toBe(true);
+      await page.getByTestId('toggle-listed').click();
+      await untilText(page.getByTestId('listing-changed'), (t) => t.startsWith('Unlisted'), 'the sale unlisted');
+      await untilText(row.getByTestId('sale-row-unlisted'), (t) => t === 'unlisted', 'the badge back');
+      expect((await call(stack.api.url, 'GET', `/api/sales/${saleId}`)).body.listed).toBe(false);
+      await expectSameDocument(admin);
+      expect(admin.problems).toEqual([]);
+    });
+  });
+
   it('When the socket cannot connect and a short hold ends unpaid, then polling shows it expired and the stock back up', async () => {
     const { saleId } = await createSale(stack.api.url, { stock: 1, perUserLimit: 1, holdSeconds: 1 });
     let o: Opened | undefined;
@@ -541,33 +709,69 @@ describe('Pages in a real browser', () => {
     });
   });
 
-  it('When shoppers hold and pay units of a sale, then the admin sales table and live view show its paid and held units, and its time to pay', async () => {
-    const name = `Paid and held ${randomUUID().slice(0, 8)}`;
-    const { saleId } = await createSale(stack.api.url, { name, stock: 5, perUserLimit: 1, holdSeconds: 90 });
-    const tokens = [1, 2].map(() => shopperToken(`holder-${randomUUID()}`));
+  /** Buys one unit for each token and waits until each purchase is confirmed; returns the purchase ids. */
+  async function confirmedPurchases(saleId: string, tokens: string[]): Promise<string[]> {
     const replies = await Promise.all(tokens.map((t) => buy(saleId, t)));
     for (const [i, r] of replies.entries()) {
+      expect(r.status).toBe(202);
       await waitFor(async () => ((await call(stack.api.url, 'GET', r.body.statusUrl, { token: tokens[i] })).body.status === 'confirmed' ? true : undefined), 'the decision');
     }
-    const paid = await call(stack.api.url, 'POST', `/api/purchases/${replies[0]!.body.purchaseId}/pay`, { token: tokens[0], body: { paymentToken: 'tok_approve' } });
+    return replies.map((r) => r.body.purchaseId as string);
+  }
+
+  it('When shoppers pay, hold, give up and let expire purchases of two sales, then the admin sales table shows Paid / Held / Expired as the stats count them, and the live view the paid and held units', async () => {
+    const name = `Paid and held ${randomUUID().slice(0, 8)}`;
+    const { saleId } = await createSale(stack.api.url, { name, stock: 5, perUserLimit: 1, holdSeconds: 90 });
+    const tokens = [1, 2, 3].map(() => shopperToken(`holder-${randomUUID()}`));
+    const [paidId, , givenUpId] = await confirmedPurchases(saleId, tokens);
+    const paid = await call(stack.api.url, 'POST', `/api/purchases/${paidId}/pay`, { token: tokens[0], body: { paymentToken: 'tok_approve' } });
     expect(paid.status).toBe(200);
+    const gaveUp = await call(stack.api.url, 'POST', `/api/purchases/${givenUpId}/cancel`, { token: tokens[2] });
+    expect(gaveUp.body).toMatchObject({ status: 'cancelled', reason: 'CANCELLED_BY_SHOPPER' });
+    // Another sale, whose 1-second hold runs out unpaid.
+    const shortName = `Ran out ${randomUUID().slice(0, 8)}`;
+    const short = await createSale(stack.api.url, { name: shortName, stock: 2, perUserLimit: 1, holdSeconds: 1 });
+    const idler = shopperToken(`idler-${randomUUID()}`);
+    const [expiredId] = await confirmedPurchases(short.saleId, [idler]);
+    await waitFor(async () => ((await call(stack.api.url, 'GET', `/api/purchases/${expiredId}`, { token: idler })).body.status === 'expired' ? true : undefined), 'the hold to run out');
+
+    const statsOf = async (id: string) => (await call(stack.api.url, 'GET', `/api/admin/sales/${id}/stats`, { token: adminToken() })).body;
+    const stats = await statsOf(saleId);
+    expect(stats).toMatchObject({ stock: 5, decided: { confirmed: 3 }, holds: { paid: 1, held: 1, expired: 0, cancelled: 1 }, units: { sold: 1, held: 1, returned: 1 } });
+    expect(stats.remaining.postgres).toBe(3);
+    const shortStats = await statsOf(short.saleId);
+    expect(shortStats).toMatchObject({ holds: { paid: 0, held: 0, expired: 1, cancelled: 0 }, units: { sold: 0, held: 0, returned: 1 } });
+
     let o: Opened | undefined;
     await withScreenshot('admin-paid-held', () => o?.page, async () => {
       o = await open(`/admin#token=${adminToken()}`);
       const { page } = o;
-      // The shared database holds many sales: show the live ones, where this one is.
+      // The shared database holds many sales: show the live ones, where these are.
       await page.getByTestId('sales-filter').selectOption('active');
+      const figures = async (rowName: string) => {
+        const row = page.getByTestId('sale-row').filter({ hasText: rowName });
+        await untilText(row.getByTestId('sale-row-paid'), (t) => t !== '–', `the figures of ${rowName} in the sales table`);
+        return Promise.all(['paid', 'held', 'expired'].map((f) => text(row.getByTestId(`sale-row-${f}`)).then(Number)));
+      };
+      // The table's Paid / Held / Expired are the stats' holds, sale by sale.
+      expect(await figures(name)).toEqual([stats.holds.paid, stats.holds.held, stats.holds.expired]);
+      expect(await figures(shortName)).toEqual([shortStats.holds.paid, shortStats.holds.held, shortStats.holds.expired]);
       const row = page.getByTestId('sale-row').filter({ hasText: name });
-      await untilText(row.getByTestId('sale-row-paid'), (t) => t === '1', 'paid 1 in the sales table');
-      await untilText(row.getByTestId('sale-row-held'), (t) => t === '1', 'held 1 in the sales table');
+      expect(await text(row.getByTestId('sale-row-cancelled'))).toBe('+1 given up');
+      expect(await page.getByTestId('sale-row').filter({ hasText: shortName }).getByTestId('sale-row-cancelled').isHidden()).toBe(true);
       expect(await text(row.getByTestId('sale-row-hold'))).toBe('90 s to pay');
+
       await row.getByTestId('watch-sale').click();
       const stat = (key: string) => page.getByTestId(`stat-${key}`);
       await untilText(stat('sold'), (t) => t === '1', 'sold (paid) 1 in the live view');
       await untilText(stat('held'), (t) => t === '1', 'held 1 in the live view');
       expect(await text(stat('held-sub'))).toContain('90 s to pay');
-      const stats = await call(stack.api.url, 'GET', `/api/admin/sales/${saleId}/stats`, { token: adminToken() });
-      expect(stats.body).toMatchObject({ sold: 1, held: 1 });
+      expect(await text(stat('confirmed'))).toBe('3');
+      const count = (testid: string) => text(page.getByTestId(testid).locator('span').last());
+      expect(await Promise.all(['paid', 'held', 'expired', 'cancelled'].map((k) => count(`holds-${k}`)))).toEqual(['1', '1', '0', '1']);
+      expect(await text(stat('remaining-postgres-sub'))).toBe('authoritative; 1 back from ended holds');
+      await untilText(page.getByTestId('live-view').locator('.checks'), (t) => t.includes('sold 1 + held 1 + left 3 = stock 5'), 'the invariant check');
+      expect(await text(page.getByTestId('live-view').locator('.checks'))).not.toContain('✗');
       await expectSameDocument(o);
       expect(o.problems).toEqual([]);
     });

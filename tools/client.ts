@@ -89,12 +89,14 @@ export type NewSale = {
   startsAt: string;
   endsAt: string;
   holdSeconds: number;
+  /** false: left out of the public GET /api/sales (reachable by id); the engine's default is true. */
+  listed: boolean;
 };
 
 /**
  * POST /api/admin/sales as `adminToken` for `productId`; resolves with the sale's id.
  * Defaults: 'Test sale', 10 units, 1 per shopper, 5.00, started a minute ago, ends in an hour,
- * the engine's hold time.
+ * the engine's hold time, listed.
  */
 export async function createSaleOf(
   baseUrl: string,
@@ -113,6 +115,7 @@ export async function createSaleOf(
     perUserLimit: sale.perUserLimit ?? 1,
     priceCents: sale.priceCents ?? 500,
     ...(sale.holdSeconds !== undefined ? { holdSeconds: sale.holdSeconds } : {}),
+    ...(sale.listed !== undefined ? { listed: sale.listed } : {}),
   };
   const reply = await call(baseUrl, 'POST', '/api/admin/sales', { token: adminToken, body, timeoutMs });
   return idOf(expectStatus(reply, 201, 'POST /api/admin/sales'), 'POST /api/admin/sales');

@@ -6,7 +6,7 @@ import { formatCount, formatDateTime, toLocalInput } from '../common/format.js';
 import { OTHER, productCreated } from './products.js';
 import { authFailed } from './session.js';
 import { state, subscribe } from './state.js';
-import { holdText, saleCreated } from './table.js';
+import { holdText, saleCreated, shopLink } from './table.js';
 
 const productForm = byId('product-form');
 const saleForm = byId('sale-form');
@@ -118,6 +118,7 @@ saleForm.addEventListener('submit', (event) => {
       perUserLimit: Number(f.perUserLimit.value),
       priceCents: toCents(f.price.value),
       holdSeconds: Number(f.holdSeconds.value),
+      listed: f.listed.checked,
     };
     const r = await api('/api/admin/sales', { method: 'POST', token: state.token, body });
     if (!r.ok) {
@@ -129,12 +130,10 @@ saleForm.addEventListener('submit', (event) => {
     f.name.value = '';
     resetSaleDefaults();
     const watch = h('button', { class: 'btn btn-sm', type: 'button', 'data-testid': 'open-live', onclick: () => (location.hash = `sale=${sale.id}`) }, 'Watch live');
-    formResult(
-      form,
-      'success',
-      `Sale “${sale.name}” created: ${formatCount(sale.stock)} units, ${sale.status === 'upcoming' ? 'opens' : 'opened'} ${formatDateTime(sale.startsAt)}, ${holdText(sale.holdSeconds)} to pay.`,
-      [watch],
-    );
+    const summary = `Sale “${sale.name}” created: ${formatCount(sale.stock)} units, ${sale.status === 'upcoming' ? 'opens' : 'opened'} ${formatDateTime(sale.startsAt)}, ${holdText(sale.holdSeconds)} to pay.`;
+    // An unlisted sale is reachable by its link only: give the link.
+    const unlisted = sale.listed === false ? [' Unlisted: shoppers reach it by ', shopLink(sale.id, 'its link'), ' only.'] : [];
+    formResult(form, 'success', [summary, ...unlisted], [watch]);
   });
 });
 

@@ -7,7 +7,7 @@ import { drawChart } from './chart.js';
 import { managePanel, showLiveSale } from './manage.js';
 import { authFailed } from './session.js';
 import { state, subscribe, update } from './state.js';
-import { pollStats, stat } from './stats.js';
+import { breakdown, pollStats, stat } from './stats.js';
 import { holdText, knownSale } from './table.js';
 
 const liveEl = byId('live');
@@ -58,21 +58,30 @@ async function openLive(saleId) {
     }
   }
 
+  // Four rows: the gate (admitted, refused, queue), the worker's decisions (confirmed, with
+  // what became of them; rejected, by reason; orders), the units (sold + held + left = stock),
+  // and the gate against PostgreSQL (Redis, the socket, drift).
   const stats = {
     admitted: stat('admitted', 'Admitted', { sub: 'passed the Redis gate', cls: 'stat-accent' }),
-    confirmed: stat('confirmed', 'Confirmed', { sub: 'written by the worker', cls: 'stat-ok' }),
-    rejected: stat('rejected', 'Rejected'),
-    redis: stat('remaining-redis', 'Left · Redis', { sub: 'the gate' }),
-    postgres: stat('remaining-postgres', 'Left · PostgreSQL', { sub: 'authoritative' }),
-    live: stat('remaining-live', 'Left · live', { sub: 'waiting for sale:stock' }),
-    sold: stat('sold', 'Sold (paid)', { sub: `of ${formatCount(sale.stock)} in stock` }),
-    held: stat('held', 'Held (unpaid)', { sub: sale.holdSeconds ? `confirmed, awaiting payment (${holdText(sale.holdSeconds)} to pay)` : 'confirmed, awaiting payment' }),
-    orders: stat('orders', 'Orders'),
+    refused: stat('refused', 'Refused (409)'),
     queue: stat('queue', 'Queue jobs', { sub: 'all sales; a job holds the purchases admitted together' }),
+    confirmed: stat('confirmed', 'Confirmed', { cls: 'stat-ok' }),
+    rejected: stat('rejected', 'Rejected'),
+    orders: stat('orders', 'Orders'),
+    sold: stat('sold', 'Sold (paid units)', { sub: `of ${formatCount(sale.stock)} in stock` }),
+    held: stat('held', 'Held (unpaid units)', { sub: sale.holdSeconds ? `awaiting payment (${holdText(sale.holdSeconds)} to pay)` : 'awaiting payment' }),
+    postgres: stat('remaining-postgres', 'Left · PostgreSQL', { sub: 'authoritative' }),
+    redis: stat('remaining-redis', 'Left · Redis', { sub: 'the gate' }),
+    live: stat('remaining-live', 'Left · live', { sub: 'waiting for sale:stock' }),
     drift: stat('drift', 'Drift', { sub: 'Redis + pending − PostgreSQL' }),
   };
-  const reasons = h('ul', { class: 'reasons', 'data-testid': 'rejected-reasons' });
+  // Under three counters, their breakdown instead of a line of text.
+  const holds = breakdown('holds', 'What became of the confirmed purchases');
+  const reasons = breakdown('rejected-reasons', 'Rejected by the worker, by reason');
+  const refusedCodes = breakdown('refused-codes', 'Refused with a 409 by the gate, by code');
+  stats.confirmed.sub.replaceWith(holds);
   stats.rejected.sub.replaceWith(reasons);
+  stats.refused.sub.replaceWith(refusedCodes);
   const checks = h('div', { class: 'checks', 'aria-label': 'Invariant checks' });
   const chart = h('div', {});
   const legendA = h('b', {}, '0');
@@ -124,7 +133,7 @@ async function openLive(saleId) {
     busy: false, // an action is running
     samples: [], // { t, admitted, confirmed, aRate, cRate }, one per poll, for the chart
     peak: { admitted: 0, confirmed: 0 },
-    refs: { stats, reasons, checks, chart, legendA, legendC, updated, error, badge: badgeSlot, title, summary, manage, liveAt: stats.live.sub },
+    refs: { stats, holds, reasons, refusedCodes, checks, chart, legendA, legendC, updated, error, badge: badgeSlot, title, summary, manage, liveAt: stats.live.sub },
   };
   update({ live });
   showLiveSale(sale);

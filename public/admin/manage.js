@@ -1,73 +1,24 @@
-// Managing the watched sale from its live view: add stock, move the end, reconcile, cancel
-// (asked in the page first). One action at a time; refusals are shown in the page.
+// Managing the watched sale from its live view: add stock, move the end, list or unlist it in
+// the shop, reconcile, cancel (asked in the page first). One action at a time; refusals are
+// shown in the page.
 import { NetworkError, api } from '../common/api.js';
 import { h } from '../common/dom.js';
 import { badge, formatCount, formatDateTime, formatMoney, formatTime, toLocalInput } from '../common/format.js';
+import { buildManagePanel, showListing } from './manage-panel.js';
 import { authFailed } from './session.js';
 import { state, subscribe, update } from './state.js';
 import { pollSoon, refreshSale } from './stats.js';
 
-/** A labelled field and its submit button in one form; submitting runs `action` instead of navigating. */
-function oneFieldForm(testId, label, field, button, action) {
-  const onsubmit = (event) => {
-    event.preventDefault();
-    void action();
-  };
-  return h(
-    'form',
-    { class: 'manage-form', novalidate: true, 'data-testid': testId, onsubmit },
-    h('label', { for: field.id }, label),
-    h('div', { class: 'inline-field' }, field, button),
-  );
-}
-
-/** The "Manage this sale" panel: its element and the controls the actions read and disable. */
-export function managePanel() {
-  const units = h('input', {
-    id: 'add-stock-units',
-    name: 'units',
-    type: 'number',
-    min: '1',
-    max: '10000000',
-    step: '1',
-    value: '10',
-    required: true,
-    inputmode: 'numeric',
-    'data-testid': 'add-stock-units',
+/** The "Manage this sale" panel (manage-panel.js builds it), wired to the actions below. */
+export const managePanel = () =>
+  buildManagePanel({
+    addStock: addStockAction,
+    extend: extendAction,
+    reconcile: reconcileAction,
+    toggleListed: toggleListedAction,
+    askCancel: (open) => askCancel(open),
+    confirmCancel: cancelAction,
   });
-  const addStockButton = h('button', { class: 'btn btn-sm', type: 'submit', 'data-testid': 'add-stock' }, 'Add stock');
-  const addStock = oneFieldForm('add-stock-form', 'Units to add', units, addStockButton, addStockAction);
-  const endsAt = h('input', { id: 'extend-end-at', name: 'endsAt', type: 'datetime-local', required: true, 'data-testid': 'extend-end-at' });
-  const extendButton = h('button', { class: 'btn btn-sm', type: 'submit', 'data-testid': 'extend-end' }, 'Extend end');
-  const extend = oneFieldForm('extend-end-form', 'New end', endsAt, extendButton, extendAction);
-  const reconcile = h('button', { class: 'btn btn-sm', type: 'button', 'data-testid': 'reconcile-sale', onclick: () => void reconcileAction() }, 'Reconcile');
-  const cancel = h(
-    'button',
-    { class: 'btn btn-sm btn-danger', type: 'button', 'data-testid': 'cancel-sale', 'aria-expanded': 'false', 'aria-controls': 'cancel-confirm', onclick: () => askCancel(true) },
-    'Cancel sale',
-  );
-  const confirmText = h('span', { class: 'msg-text' });
-  const confirmYes = h('button', { class: 'btn btn-sm btn-danger-solid', type: 'button', 'data-testid': 'confirm-cancel', onclick: () => void cancelAction() }, 'Yes, cancel the sale');
-  const confirmNo = h('button', { class: 'btn btn-sm', type: 'button', 'data-testid': 'keep-sale', onclick: () => askCancel(false) }, 'Keep it running');
-  const confirm = h(
-    'div',
-    { id: 'cancel-confirm', class: 'msg msg-warning confirm', role: 'group', 'aria-label': 'Confirm the cancellation', 'data-testid': 'cancel-confirm', hidden: true },
-    confirmText,
-    h('span', { class: 'form-actions' }, confirmYes, confirmNo),
-  );
-  const closedNote = h('p', { class: 'hint', 'data-testid': 'manage-closed', hidden: true });
-  const result = h('div', { class: 'msg-region manage-result', role: 'status', 'aria-live': 'polite', 'data-testid': 'action-result' });
-  const el = h(
-    'section',
-    { class: 'manage', 'aria-labelledby': 'manage-title', 'data-testid': 'manage' },
-    h('h3', { id: 'manage-title' }, 'Manage this sale'),
-    h('div', { class: 'manage-row' }, addStock, extend, h('div', { class: 'manage-buttons' }, reconcile, cancel)),
-    closedNote,
-    confirm,
-    result,
-  );
-  return { el, units, addStockButton, endsAt, extendButton, reconcile, cancel, confirm, confirmText, confirmYes, confirmNo, closedNote, result };
-}
 
 const saleSummary = (sale) =>
   [
@@ -93,7 +44,9 @@ export function showLiveSale(changes) {
   }
   // A cancelled or ended sale never changes again; reconciling stays possible.
   const closed = sale.status === 'cancelled' || sale.status === 'ended';
+  const listingKnown = showListing(m, sale);
   for (const el of [m.units, m.addStockButton, m.endsAt, m.extendButton, m.cancel]) el.disabled = closed || live.busy;
+  m.toggleListed.disabled = closed || live.busy || !listingKnown;
   m.reconcile.disabled = live.busy;
   m.confirmYes.disabled = live.busy;
   m.closedNote.hidden = !closed;
@@ -200,6 +153,22 @@ async function extendAction() {
     if (!r.ok) return actionRefused(live, r, 'Changing the end');
     liveSaleChanged(live, r.data);
     actionResult(live, 'success', 'end-extended', `The sale now ends ${formatDateTime(r.data.endsAt)}.`);
+  });
+}
+
+async function toggleListedAction() {
+  await liveAction(async (live) => {
+    const listed = !live.sale.listed;
+    const r = await api(`/api/admin/sales/${live.saleId}`, { method: 'PATCH', token: state.token, body: { listed } });
+    if (state.live !== live) return;
+    if (!r.ok) return actionRefused(live, r, listed ? 'Listing the sale' : 'Unlisting the sale');
+    liveSaleChanged(live, r.data);
+    actionResult(
+      live,
+      'success',
+      'listing-changed',
+      listed ? 'Listed: the sale is in the shop’s list again.' : 'Unlisted: the sale left the shop’s list; shoppers reach it by its link only.',
+    );
   });
 }
 

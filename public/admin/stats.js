@@ -17,6 +17,25 @@ export function stat(key, label, { sub, cls } = {}) {
   return { el: h('div', { class: `stat ${cls ?? ''}` }, h('span', { class: 'stat-label' }, label), value, subEl), value, sub: subEl };
 }
 
+/** A short list of counts under a counter (reasons, codes, outcomes): one row each. */
+export function breakdown(testid, label) {
+  return h('ul', { class: 'reasons', 'data-testid': testid, 'aria-label': label });
+}
+
+const words = (code) => code.replace(/_/g, ' ').toLowerCase();
+
+/** Fills a breakdown with [key, label, n] rows (kept in the order given), or `empty` when there are none. */
+function fillBreakdown(ul, rows, empty = 'none') {
+  const key = JSON.stringify(rows);
+  if (ul.dataset.key === key) return;
+  ul.dataset.key = key;
+  ul.replaceChildren(
+    ...(rows.length
+      ? rows.map(([k, label, n]) => h('li', { 'data-key': k, 'data-testid': `${ul.dataset.testid}-${k}` }, h('span', {}, label), h('span', {}, formatCount(n))))
+      : [h('li', {}, empty)]),
+  );
+}
+
 function setStat(key, text) {
   const el = liveEl.querySelector(`[data-testid="stat-${key}"]`);
   if (el && el.textContent !== text) el.textContent = text;
@@ -83,49 +102,69 @@ export async function pollStats(seq) {
   }
 }
 
+const sum = (counts) => Object.values(counts ?? {}).reduce((a, b) => a + Number(b), 0);
+const byCount = (counts) => Object.entries(counts ?? {}).sort((a, b) => b[1] - a[1]).map(([code, n]) => [code, words(code), n]);
+
+/**
+ * Shows one stats read (GET /api/admin/sales/:id/stats): the gate's counters (admitted, the
+ * 409 refusals) from Redis, what the worker decided and what became of it from PostgreSQL
+ * (decided, holds, units, orders), the queue, and the checks they must pass.
+ */
 function applyStats(live, s) {
   const { refs } = live;
-  const rejectedTotal = Object.values(s.rejected ?? {}).reduce((a, b) => a + Number(b), 0);
+  const { decided, holds, units } = s;
   setStat('admitted', formatCount(s.admitted));
-  setStat('confirmed', formatCount(s.confirmed));
-  setStat('rejected', formatCount(rejectedTotal));
+  setStat('refused', formatCount(sum(s.refused)));
+  fillBreakdown(refs.refusedCodes, byCount(s.refused));
+  setStat('confirmed', formatCount(decided.confirmed));
+  fillBreakdown(refs.holds, [
+    ['paid', 'paid', holds.paid],
+    ['held', 'held, unpaid', holds.held],
+    ['expired', 'expired', holds.expired],
+    ['cancelled', 'given up', holds.cancelled],
+  ]);
+  setStat('rejected', formatCount(decided.rejected));
+  fillBreakdown(refs.reasons, byCount(decided.byReason));
+  setStat('orders', formatCount(s.orders.count));
+  refs.stats.orders.sub.textContent = `standing, ${formatCount(s.orders.units)} unit${s.orders.units === 1 ? '' : 's'}; an ended hold voids its order`;
+  setStat('sold', formatCount(units.sold));
+  refs.stats.sold.sub.textContent = `of ${formatCount(s.stock)} in stock`;
+  setStat('held', formatCount(units.held));
   setStat('remaining-redis', formatCount(s.remaining.redis));
   setStat('remaining-postgres', formatCount(s.remaining.postgres));
-  setStat('sold', formatCount(s.sold));
-  setStat('held', formatCount(s.held));
-  setStat('orders', formatCount(s.orders));
+  refs.stats.postgres.sub.textContent = units.returned
+    ? `authoritative; ${formatCount(units.returned)} back from ended holds`
+    : 'authoritative';
   const depth = s.queue.waiting + s.queue.active + s.queue.delayed;
   setStat('queue', formatCount(depth));
   refs.stats.queue.sub.textContent = `waiting ${s.queue.waiting} · active ${s.queue.active} · delayed ${s.queue.delayed} · failed ${s.queue.failed}`;
-  refs.stats.sold.sub.textContent = `of ${formatCount(s.stock)} in stock`;
   setStat('drift', s.drift === null ? '–' : `${s.drift > 0 ? '+' : ''}${formatCount(s.drift)}`);
   refs.stats.drift.el.dataset.warn = String(s.drift !== 0);
   refs.stats.drift.sub.textContent =
     s.drift === null ? 'Redis has no record of the sale' : s.drift === 0 ? 'Redis + pending = PostgreSQL' : 'Redis + pending ≠ PostgreSQL: reconcile';
-  const reasons = Object.entries(s.rejected ?? {}).sort((a, b) => b[1] - a[1]);
-  refs.reasons.replaceChildren(
-    ...(reasons.length
-      ? reasons.map(([reason, n]) => h('li', { 'data-reason': reason }, h('span', {}, reason.replace(/_/g, ' ').toLowerCase()), h('span', {}, formatCount(n))))
-      : [h('li', {}, 'none')]),
-  );
 
-  const inFlight = depth > 0 || s.admitted > s.confirmed + rejectedTotal;
+  const inFlight = depth > 0 || s.admitted > decided.confirmed + decided.rejected;
   const synced = s.remaining.redis === s.remaining.postgres;
+  const n = formatCount;
   const check = (ok, text) => h('span', { class: 'check', 'data-ok': ok === null ? false : String(ok) }, `${ok ? '✓' : ok === null ? '…' : '✗'} ${text}`);
   refs.checks.replaceChildren(
-    check(s.sold <= s.stock, `sold ${formatCount(s.sold)} ≤ stock ${formatCount(s.stock)}`),
-    check(s.sold + s.held + s.remaining.postgres === s.stock, 'sold + held + left = stock'),
+    check(units.sold <= s.stock, `sold ${n(units.sold)} ≤ stock ${n(s.stock)}`),
+    check(
+      units.sold + units.held + s.remaining.postgres === s.stock,
+      `sold ${n(units.sold)} + held ${n(units.held)} + left ${n(s.remaining.postgres)} = stock ${n(s.stock)}`,
+    ),
+    check(holds.paid + holds.held + holds.expired + holds.cancelled === decided.confirmed, 'paid + held + expired + given up = confirmed'),
     check(synced ? true : inFlight ? null : false, synced ? 'Redis = PostgreSQL' : inFlight ? 'Redis ahead of PostgreSQL (settling)' : 'Redis ≠ PostgreSQL'),
   );
 
   // Rates are the deltas between two polls, per second of the time between them.
   const now = performance.now();
   const prev = live.samples.at(-1);
-  const sample = { t: now, admitted: s.admitted, confirmed: s.confirmed, aRate: 0, cRate: 0 };
+  const sample = { t: now, admitted: s.admitted, confirmed: decided.confirmed, aRate: 0, cRate: 0 };
   if (prev) {
     const dt = Math.max(0.001, (now - prev.t) / 1000);
     sample.aRate = Math.max(0, s.admitted - prev.admitted) / dt;
-    sample.cRate = Math.max(0, s.confirmed - prev.confirmed) / dt;
+    sample.cRate = Math.max(0, decided.confirmed - prev.confirmed) / dt;
     live.peak.admitted = Math.max(live.peak.admitted, sample.aRate);
     live.peak.confirmed = Math.max(live.peak.confirmed, sample.cRate);
   }

@@ -9,7 +9,7 @@ import { state, subscribe } from './state.js';
 const PAGE = 20;
 const MAX_SALES = 200;
 const REFRESH_MS = 5000;
-/** Rows whose paid / held units are read (GET /api/admin/sales/:id/stats) each refresh: the first ones shown. */
+/** Rows whose purchase outcomes are read (GET /api/admin/sales/:id/stats) each refresh: the first ones shown. */
 const STATS_ROWS = 40;
 const STATS_PARALLEL = 6;
 
@@ -29,7 +29,7 @@ let seq = 0; // bumped to drop the answers of a load that is no longer wanted
 let hasMore = false;
 let timer;
 const rowsById = new Map();
-const statsById = new Map(); // saleId -> { sold, held } from the latest stats read
+const statsById = new Map(); // saleId -> the stats' `holds` ({ held, paid, expired, cancelled }) from the latest read
 
 /** A hold length as an admin reads it: 10 min, 90 s, 1 h 30 min. */
 export function holdText(seconds) {
@@ -42,8 +42,9 @@ export function holdText(seconds) {
 }
 
 /**
- * Paid and held units of the sales shown (an upcoming sale has none): the list does not carry
- * them, so each is read from its stats, a few at a time.
+ * What became of the confirmed purchases of the sales shown (paid, held, expired, cancelled;
+ * an upcoming sale has none): the list does not carry them, so each is read from its stats'
+ * `holds`, a few at a time.
  */
 async function loadRowStats(shown, mine) {
   const queue = shown.filter((s) => s.status !== 'upcoming').slice(0, STATS_ROWS);
@@ -53,7 +54,7 @@ async function loadRowStats(shown, mine) {
       try {
         const r = await api(`/api/admin/sales/${s.id}/stats`, { token: state.token });
         if (!r.ok || mine !== seq) continue;
-        statsById.set(s.id, { sold: r.data.sold, held: r.data.held });
+        statsById.set(s.id, r.data.holds);
         const row = rowsById.get(s.id);
         if (row) fillRowStats(row, s.id);
       } catch {
@@ -65,13 +66,26 @@ async function loadRowStats(shown, mine) {
 }
 
 function fillRowStats(row, id) {
-  const st = statsById.get(id);
-  const [paid, held] = row.querySelectorAll('[data-field="paid"], [data-field="held"]');
-  const p = st ? formatCount(st.sold) : '–';
-  const hd = st ? formatCount(st.held) : '–';
-  if (paid.textContent !== p) paid.textContent = p;
-  if (held.textContent !== hd) held.textContent = hd;
+  const holds = statsById.get(id);
+  const set = (el, text) => {
+    if (el.textContent !== text) el.textContent = text;
+  };
+  const cell = (field) => row.querySelector(`[data-field="${field}"]`);
+  set(cell('paid'), holds ? formatCount(holds.paid) : '–');
+  set(cell('held'), holds ? formatCount(holds.held) : '–');
+  set(cell('expired'), holds ? formatCount(holds.expired) : '–');
+  // Holds the shopper gave up, under the expired ones: "+1 given up" (the words never split).
+  const cancelled = cell('cancelled');
+  const given = holds?.cancelled ? `+${formatCount(holds.cancelled)}` : '';
+  if (cancelled.dataset.n !== given) {
+    cancelled.dataset.n = given;
+    cancelled.replaceChildren(...(given ? [given, ' ', h('span', { class: 'nowrap' }, 'given up')] : []));
+  }
+  cancelled.hidden = !given;
 }
+
+/** A link to the sale in the shop (the only way in to an unlisted one), in a new tab. */
+export const shopLink = (saleId, text) => h('a', { href: `/#sale=${saleId}`, target: '_blank', rel: 'noopener', 'data-testid': 'shop-link' }, text);
 
 /** A sale the page knows already (listed or created here), so the live view can open without a fetch. */
 export const knownSale = (id) => sales.get(id) ?? created.get(id);
@@ -150,12 +164,17 @@ function saleRow(s) {
     row = h(
       'tr',
       { 'data-testid': 'sale-row', 'data-sale-id': s.id },
-      h('td', {}, h('div', { class: 'name' }), h('div', { class: 'sub' }, shortId(s.id))),
+      h('td', {}, h('div', { class: 'name' }), h('div', { class: 'sub' })),
       cell(),
-      cell('num'),
-      h('td', { class: 'num', 'data-field': 'paid', 'data-testid': 'sale-row-paid' }, '–'),
+      h('td', { class: 'num', 'data-testid': 'sale-row-left' }),
+      h('td', { class: 'num group-start', 'data-field': 'paid', 'data-testid': 'sale-row-paid' }, '–'),
       h('td', { class: 'num', 'data-field': 'held', 'data-testid': 'sale-row-held' }, '–'),
-      cell('num'),
+      h(
+        'td',
+        { class: 'num group-end' },
+        h('div', { 'data-field': 'expired', 'data-testid': 'sale-row-expired' }, '–'),
+        h('div', { class: 'sub', 'data-field': 'cancelled', 'data-testid': 'sale-row-cancelled', title: 'Holds the shopper gave up (stats: holds.cancelled)', hidden: true }),
+      ),
       cell('window'),
       h(
         'td',
@@ -163,20 +182,27 @@ function saleRow(s) {
         h(
           'button',
           { class: 'btn btn-sm', type: 'button', 'data-testid': 'watch-sale', onclick: () => (location.hash = `sale=${s.id}`) },
-          'Watch live',
+          'Watch',
         ),
       ),
     );
     rowsById.set(s.id, row);
   }
-  const key = JSON.stringify([s.name, s.status, s.remaining, s.stock, s.priceCents, s.startsAt, s.endsAt, s.holdSeconds, created.has(s.id)]);
+  const key = JSON.stringify([s.name, s.status, s.remaining, s.stock, s.priceCents, s.startsAt, s.endsAt, s.holdSeconds, s.listed, created.has(s.id)]);
   if (row.dataset.key !== key) {
     row.dataset.key = key;
-    const [name, status, left, , , price, span] = row.children;
-    name.firstChild.replaceChildren(s.name, created.has(s.id) ? h('span', { class: 'new-tag' }, 'new') : '');
+    const [name, status, left, , , , span] = row.children;
+    name.firstChild.replaceChildren(
+      s.name,
+      s.listed === false
+        ? h('span', { class: 'unlisted-tag', 'data-testid': 'sale-row-unlisted', title: 'Not in the shop\'s list: shoppers reach it by its link only' }, 'unlisted')
+        : '',
+      created.has(s.id) ? h('span', { class: 'new-tag' }, 'new') : '',
+    );
     status.replaceChildren(badge(s.status));
-    left.textContent = `${formatCount(s.remaining)} / ${formatCount(s.stock)}`;
-    price.textContent = formatMoney(s.priceCents);
+    // The price and the id under the name; the units left over the stock.
+    name.lastChild.replaceChildren(h('span', { class: 'price' }, formatMoney(s.priceCents)), ` · ${shortId(s.id)}`);
+    left.replaceChildren(h('div', {}, formatCount(s.remaining)), h('div', { class: 'sub' }, h('span', { class: 'nowrap' }, `of ${formatCount(s.stock)}`)));
     span.replaceChildren(
       h('div', {}, shortDate(s.startsAt)),
       h('div', { class: 'muted' }, `→ ${sameDay(s.startsAt, s.endsAt) ? shortTime(s.endsAt) : shortDate(s.endsAt)}`),

@@ -11,6 +11,9 @@ export const formatDateTime = (iso) => new Date(iso).toLocaleString(undefined, {
 export const formatTime = (iso) => new Date(iso).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 export const shortId = (id) => String(id ?? '').slice(0, 8);
 
+/** When something happened, as a sentence reads it: "at 14:05:09" today, else "on Nov 30, 2026, 2:05 PM". */
+export const formatWhen = (iso) => (new Date(iso).toDateString() === new Date().toDateString() ? `at ${formatTime(iso)}` : `on ${formatDateTime(iso)}`);
+
 /** 1:02:03 / 02:03 / 2d 01:02:03, rounded up so the display reads 00:00 exactly at the target. */
 export function formatDuration(ms) {
   const total = Math.max(0, Math.ceil(ms / 1000));

@@ -6,7 +6,7 @@ import { showMessage } from './sale.js';
 import { knownSale } from './sales.js';
 import { state, subscribe } from './state.js';
 
-const HELD = new Set(['queued', 'processing', 'confirmed', 'paid']);
+const HELD = new Set(['queued', 'confirmed', 'paid']);
 
 let sending = false;
 let blockedUntil = 0;

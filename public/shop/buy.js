@@ -132,7 +132,8 @@ async function send(attempt) {
     return;
   }
   if (r.ok) {
-    const p = { createdAt: new Date().toISOString(), ...r.data, saleId: r.data.saleId ?? attempt.saleId, quantity: r.data.quantity ?? attempt.quantity };
+    // The purchase as it stands (queued, or already decided for a keyed retry), and its statusUrl.
+    const p = r.data;
     state.lastAttempt.set(p.saleId, p.purchaseId);
     applyPurchase(p, 'http', { force: true });
     if (p.status === 'queued') startPolling(p.purchaseId);

@@ -1,10 +1,12 @@
 // This shopper's purchases: learned from the attempt's 202, from GET /api/me/purchases, from
 // `purchase:update` pushes and, while one is queued, from polling its statusUrl every second
-// (the fallback when the socket is away). Shown in "My purchases"; sale.js shows the sale's own.
+// (the fallback when the socket is away). Every one of them is the whole purchase, with
+// exactly the fields of its state, so the newest read replaces what was known. Shown in
+// "My purchases"; sale.js shows the sale's own.
 import { api } from '../common/api.js';
 import { byId, h } from '../common/dom.js';
 import { countdown } from '../common/countdown.js';
-import { badge, formatDateTime, shortId } from '../common/format.js';
+import { badge, formatDateTime, formatWhen, shortId } from '../common/format.js';
 import { payControls } from './pay.js';
 import { knownSale, refreshSale, rememberSale } from './sales.js';
 import { endSession, promptSignIn } from './session.js';
@@ -14,7 +16,11 @@ const POLL_MS = 1000;
 /** After a hold's countdown ran out: ask this many times (once a second) until it reads expired or paid. */
 const HOLD_POLLS = 30;
 /** A purchase never moves back: a late poll answer cannot undo what the socket said. */
-const RANK = { queued: 0, processing: 0, confirmed: 1, rejected: 1, paid: 2, expired: 2, cancelled: 2 };
+const RANK = { queued: 0, confirmed: 1, rejected: 1, paid: 2, expired: 2, cancelled: 2 };
+/** The fields a state may carry (src/modules/purchases/view.ts): any change among them is shown. */
+const FIELDS = ['status', 'quantity', 'orderId', 'holdExpiresAt', 'paidAt', 'reason', 'holdEndedAt'];
+/** A hold that ended unpaid (ran out, or the shopper gave it up): its units went back on sale. */
+const holdEnded = (status) => status === 'expired' || status === 'cancelled';
 
 const els = {
   myPurchases: byId('my-purchases'),
@@ -28,24 +34,26 @@ const saleFetches = new Map(); // saleId -> in-flight GET (names for "My purchas
 /** Everything showing purchases (the sale view's box, "My purchases", the Buy button) shows them again. */
 const renderPurchases = () => update({ purchases: state.purchases });
 
-/** Takes in a purchase's status from `via` (http | poll | fetch | socket), unless it would move it back. */
-export function applyPurchase(change, via, { force = false } = {}) {
-  const prev = state.purchases.get(change.purchaseId);
+/**
+ * Takes in a purchase read from `via` (http | poll | fetch | socket), unless it would move it
+ * back. The read is the whole purchase: it replaces the one known (only the 202's statusUrl,
+ * and who first told this status, are kept).
+ */
+export function applyPurchase(purchase, via, { force = false } = {}) {
+  const prev = state.purchases.get(purchase.purchaseId);
   const rank = (s) => RANK[s] ?? 1;
-  if (prev && rank(change.status) < rank(prev.status)) return;
-  const next = { ...prev, ...change };
-  next.via = prev && prev.status === next.status ? prev.via : via;
+  if (prev && rank(purchase.status) < rank(prev.status)) return;
+  const next = { ...purchase, statusUrl: purchase.statusUrl ?? prev?.statusUrl, via: prev && prev.status === purchase.status ? prev.via : via };
   state.purchases.set(next.purchaseId, next);
-  if (next.status !== 'queued' && next.status !== 'processing' && next.status !== 'confirmed') stopPolling(next.purchaseId);
-  // A confirmed purchase read without its hold's end (an older reply): read it once to show the countdown.
-  if (next.status === 'confirmed' && !next.holdExpiresAt && via !== 'poll') void readOnce(next.purchaseId);
+  if (next.status !== 'queued' && next.status !== 'confirmed') stopPolling(next.purchaseId);
   // A hold ended: its units are on sale again; show the stock now (a push may not come without the socket).
-  if (prev && prev.status !== 'expired' && next.status === 'expired' && knownSale(next.saleId)) void refreshSale(next.saleId);
-  const changed = !prev || prev.status !== next.status || prev.orderId !== next.orderId || prev.reason !== next.reason || prev.holdExpiresAt !== next.holdExpiresAt;
+  if (prev && !holdEnded(prev.status) && holdEnded(next.status) && knownSale(next.saleId)) void refreshSale(next.saleId);
+  const changed = !prev || FIELDS.some((f) => prev[f] !== next[f]);
   if (force || changed) renderPurchases();
 }
 
-async function readOnce(purchaseId) {
+/** Reads one purchase again (a refusal says the page is behind: the hold ended, it was paid elsewhere). */
+export async function rereadPurchase(purchaseId) {
   const token = state.token;
   try {
     const r = await api(`/api/purchases/${purchaseId}`, { token });
@@ -55,7 +63,7 @@ async function readOnce(purchaseId) {
   }
 }
 
-const pending = (s) => s === 'queued' || s === 'processing';
+const pending = (s) => s === 'queued';
 
 /**
  * Polling fallback: GET the statusUrl every second while queued (the socket usually wins), or,
@@ -107,7 +115,7 @@ export async function refreshMyPurchases() {
     if (!r.ok) return;
     for (const p of r.data.items) {
       applyPurchase(p, 'fetch');
-      if (p.status === 'queued' || p.status === 'processing') startPolling(p.purchaseId);
+      if (p.status === 'queued') startPolling(p.purchaseId);
     }
     renderPurchases();
   } catch {
@@ -136,25 +144,26 @@ function saleName(saleId) {
 
 /** What a row of "My purchases" says after the badge: the state in words (a live countdown while reserved). */
 function rowDetail(p) {
-  const units = `${p.quantity ?? '?'} unit${Number(p.quantity) === 1 ? '' : 's'}`;
+  const units = Number(p.quantity) === 1 ? 'the unit' : `the ${p.quantity ?? '?'} units`;
   switch (p.status) {
     case 'confirmed':
-      return p.holdExpiresAt ? ['Reserved — pay within ', countdown(Date.parse(p.holdExpiresAt))] : ['Reserved — pay now'];
+      return ['Reserved — pay within ', countdown(Date.parse(p.holdExpiresAt))];
     case 'paid':
-      return ["Paid — it's yours"];
+      return [`Paid ${formatWhen(p.paidAt)} — it's yours`];
     case 'expired':
-      return [`Hold ended before payment: the ${units === '1 unit' ? 'unit' : units} went back on sale`];
+      return [`Hold ended ${formatWhen(p.holdEndedAt)}, unpaid: ${units} went back on sale`];
+    case 'cancelled':
+      return [`You gave this up ${formatWhen(p.holdEndedAt)}: ${units} went back on sale`];
     case 'rejected':
       return [`Not confirmed: ${(p.reason ?? '').replace(/_/g, ' ').toLowerCase()}`];
     case 'queued':
-    case 'processing':
       return ['Confirming with the shop…'];
     default:
       return [];
   }
 }
 
-const ROW_BADGE = { confirmed: 'Reserved' };
+const ROW_BADGE = { confirmed: 'Reserved', cancelled: 'Given up' };
 
 function renderMyPurchases() {
   els.myPurchases.hidden = !state.token;

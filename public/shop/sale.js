@@ -2,7 +2,7 @@
 // message box under it and the status of this shopper's latest purchase of the sale.
 import { api } from '../common/api.js';
 import { byId, h } from '../common/dom.js';
-import { badge, formatDateTime, formatMoney, formatTime, shortId } from '../common/format.js';
+import { badge, formatDateTime, formatMoney, formatTime, formatWhen, shortId } from '../common/format.js';
 import { countdown } from '../common/countdown.js';
 import { payControls } from './pay.js';
 import { render } from './route.js';
@@ -130,29 +130,34 @@ export function clearMessage() {
 }
 
 function describe(p) {
-  const units = `${p.quantity ?? '?'} unit${Number(p.quantity) === 1 ? '' : 's'}`;
+  const one = Number(p.quantity) === 1;
+  const units = `${p.quantity ?? '?'} unit${one ? '' : 's'}`;
+  const them = one ? 'the unit' : `the ${units}`;
   switch (p.status) {
     case 'queued':
-    case 'processing':
       return { icon: '', title: 'Queued', text: `You're in line for ${units}. Confirming your order with the shop…` };
     case 'confirmed':
       return {
         icon: '$',
-        title: p.holdExpiresAt ? ['Reserved — pay within ', countdown(Date.parse(p.holdExpiresAt))] : 'Reserved — pay now',
-        text: `${units} held for you. Pay before the timer runs out, or ${Number(p.quantity) === 1 ? 'it goes' : 'they go'} back on sale.`,
+        title: ['Reserved — pay within ', countdown(Date.parse(p.holdExpiresAt))],
+        text: `${units} held for you. Pay before the timer runs out, or ${one ? 'it goes' : 'they go'} back on sale.`,
       };
     case 'paid':
-      return { icon: '✓', title: "Paid — it's yours", text: `Payment received for ${units}. Thank you!` };
+      return { icon: '✓', title: "Paid — it's yours", text: `You bought ${units}: payment received ${formatWhen(p.paidAt)}. Thank you!` };
     case 'rejected':
       return { icon: '!', title: 'Rejected', text: REASONS[p.reason] ?? `Your order was not confirmed (${p.reason ?? 'no reason given'}).` };
     case 'expired':
       return {
         icon: '!',
         title: 'Hold ended — not paid',
-        text: `The hold on your order ran out before payment, so ${Number(p.quantity) === 1 ? 'the unit' : `the ${units}`} went back on sale. Nothing was charged.`,
+        text: `The hold ran out ${formatWhen(p.holdEndedAt)} before payment, so ${them} went back on sale. Nothing was charged.`,
       };
     case 'cancelled':
-      return { icon: '!', title: 'Cancelled', text: 'This order was cancelled.' };
+      return {
+        icon: '↩',
+        title: 'You gave this up',
+        text: `You let the hold go ${formatWhen(p.holdEndedAt)}: ${them} went back on sale for other shoppers. Nothing was charged.`,
+      };
     default:
       return { icon: '?', title: p.status, text: '' };
   }

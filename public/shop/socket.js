@@ -25,11 +25,8 @@ function connectSocket(token) {
     },
   });
   if (!socket) return null;
-  socket.on('purchase:update', (u) => {
-    const known = state.purchases.has(u.purchaseId);
-    applyPurchase(u, 'socket');
-    if (!known) void refreshMyPurchases(); // bought in another tab: fetch its quantity and time
-  });
+  // The whole purchase, as GET /api/purchases/:id answers it (also one bought in another tab).
+  socket.on('purchase:update', (purchase) => applyPurchase(purchase, 'socket'));
   socket.on('sale:stock', ({ saleId, remaining }) => applySalePush(saleId, { remaining }));
   socket.on('sale:status', ({ saleId, status }) => applySalePush(saleId, { status }));
   return socket;

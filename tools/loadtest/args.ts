@@ -5,6 +5,10 @@ import { loadConfig } from '../../src/config/config';
 /** How long to hammer: a wall-clock duration or a number of attempts. */
 export type HammerMode = { kind: 'duration'; seconds: number } | { kind: 'attempts'; count: number };
 
+/** What becomes of the purchases the run bought: paid, cancelled, or left to expire. */
+export const SETTLE_MODES = ['pay', 'cancel', 'leave'] as const;
+export type SettleMode = (typeof SETTLE_MODES)[number];
+
 export type LoadtestOptions = {
   /** Origin of the engine, e.g. http://127.0.0.1:3000 (loopback only). */
   url: string;
@@ -16,6 +20,10 @@ export type LoadtestOptions = {
   mode: HammerMode;
   /** Target this existing sale instead of creating one. */
   saleId?: string;
+  /** Create the sale listed in the public GET /api/sales (default false: reachable by id only). */
+  listed?: boolean;
+  /** After the audit: pay (default), cancel or leave every purchase the run saw confirmed. */
+  settle?: SettleMode;
   quantity: number;
   out: string;
   drainTimeoutS: number;
@@ -34,10 +42,11 @@ export class UsageError extends Error {
 
 export const USAGE = `Usage: npm run loadtest -- [options]      (or: npx tsx tools/loadtest/main.ts [options])
 
-Creates a sale through the admin API (unless --sale), hammers POST /api/sales/:id/purchases
-with distinct shoppers, waits for the queue to drain, audits the sale and writes a JSON
-result and a self-contained HTML report. Exit code: 0 audit passed, 1 audit failed or the
-run could not be carried out, 2 bad flags.
+Creates a sale through the admin API (unless --sale; unlisted: not in the shop's
+GET /api/sales, unless --listed), hammers POST /api/sales/:id/purchases with distinct
+shoppers, waits for the queue to drain, audits the sale, settles what it bought (--settle)
+and writes a JSON result and a self-contained HTML report. Exit code: 0 audit and settle
+passed, 1 audit or settle failed or the run could not be carried out, 2 bad flags.
 
   --url <origin>          engine to target, loopback only (default http://127.0.0.1:3000)
   --users <n>             distinct shoppers, one token each (default 2000, at most ${LIMITS.users})
@@ -48,6 +57,11 @@ run could not be carried out, 2 bad flags.
   --attempts <n>          stop after this many attempts (default 20000, at most ${LIMITS.attempts})
   --duration <s>          or: hammer for this many seconds (at most ${LIMITS.durationS})
   --sale <uuid>           target this existing sale (its stock and limit come from its audit)
+  --listed                create the sale listed in the shop (default: unlisted, reachable by id only)
+  --settle <how>          after the audit, what to do with every purchase seen confirmed:
+                          pay (default: paid with tok_approve as its shopper), cancel (units
+                          back on sale at once) or leave (the holds expire after the sale's
+                          holdSeconds, then their units come back on sale)
   --drain-timeout <s>     how long to wait for the queue and the final statuses (default 120)
   --out <dir>             where result-*.json and report-*.html go (default artifacts/loadtest)
   --help                  this text
@@ -116,6 +130,8 @@ export function parseLoadtestArgs(argv: string[], env: NodeJS.ProcessEnv = proce
         quantity: { type: 'string' },
         out: { type: 'string' },
         'drain-timeout': { type: 'string' },
+        listed: { type: 'boolean' },
+        settle: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -139,6 +155,7 @@ export function parseLoadtestArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     if (values.stock !== undefined || values['per-user-limit'] !== undefined) {
       throw new UsageError('--stock and --per-user-limit describe a sale to create; with --sale they are read from that sale');
     }
+    if (values.listed) throw new UsageError('--listed describes a sale to create; with --sale the sale is used as it is');
     saleId = values.sale.trim().toLowerCase();
   }
   const stock = int('stock', values.stock, 1000, 1, LIMITS.stock);
@@ -148,6 +165,8 @@ export function parseLoadtestArgs(argv: string[], env: NodeJS.ProcessEnv = proce
   if (!saleId && quantity > perUserLimit) {
     throw new UsageError(`--quantity (${quantity}) must not exceed --per-user-limit (${perUserLimit}): every attempt would be refused`);
   }
+  const settle = (values.settle ?? 'pay').trim() as SettleMode;
+  if (!SETTLE_MODES.includes(settle)) throw new UsageError(`--settle must be one of ${SETTLE_MODES.join(', ')}, got "${values.settle}"`);
   const out = values.out ?? 'artifacts/loadtest';
   if (out.trim() === '') throw new UsageError('--out must be a directory path');
 
@@ -167,6 +186,8 @@ export function parseLoadtestArgs(argv: string[], env: NodeJS.ProcessEnv = proce
       connections: int('connections', values.connections, 100, 1, LIMITS.connections),
       mode,
       ...(saleId ? { saleId } : {}),
+      listed: values.listed === true,
+      settle,
       quantity,
       out,
       drainTimeoutS: int('drain-timeout', values['drain-timeout'], 120, 1, LIMITS.drainTimeoutS),

@@ -1,6 +1,6 @@
 /**
  * The load testers' kit: `npm run loadtest -- --help` (or `npx tsx tools/loadtest/main.ts --help`).
- * Exit codes: 0 the audit passed, 1 it failed or the run could not be carried out, 2 bad flags.
+ * Exit codes: 0 the audit and the settle check passed, 1 either failed or the run could not be carried out, 2 bad flags.
  */
 import { parseLoadtestArgs, USAGE, UsageError } from './args';
 import { RunError, runLoadtest } from './run';

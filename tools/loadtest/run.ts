@@ -5,8 +5,11 @@ import path from 'node:path';
 import { call as clientCall, ClientError, createProduct, createSaleOf, expectStatus as sharedExpectStatus, Reply } from '../client';
 import type { SaleAudit } from '../../src/modules/sales/audit';
 import { signToken } from '../../src/modules/auth/tokens';
-import { LIMITS, LoadtestOptions } from './args';
-import { bucketIndex, formatSummary, LatencyBucket, latencyBuckets, LoadtestResult, QueueCounts, renderHtml, SecondCounts } from './report';
+import { LIMITS, LoadtestOptions, SettleMode } from './args';
+import { forEachLimited } from './limited';
+import { bucketIndex, formatSummary, LatencyBucket, latencyBuckets, LoadtestResult, QueueCounts, renderHtml } from './report';
+import { settleCheck, SettleOutcome, settlePurchases, settleTargets } from './settle';
+import { bucketReplies, chooseBucketMs, countReply, ReplyCounts } from './timeline';
 import { AcceptedAttempt, auditVerdict, FinalStatus, Verdict } from './verdict';
 
 /** A run that could not be carried out (engine unreachable, admin API refused, ...). */
@@ -15,8 +18,10 @@ export class RunError extends Error {
 }
 
 export type LoadtestOutcome = {
+  /** The audit passed and settling left what it should. */
   ok: boolean;
   verdict: Verdict;
+  settle: SettleOutcome;
   result: LoadtestResult;
   summary: string;
   resultPath: string;
@@ -29,6 +34,8 @@ export type Reporter = { info(line: string): void; progress(line: string): void;
 const REQUEST_TIMEOUT_S = 10;
 const POLL_CONCURRENCY = 50;
 const POLL_EVERY_MS = 250;
+/** Pays or cancels in flight at once while settling (each takes the sale's lock in PostgreSQL briefly). */
+const SETTLE_CONCURRENCY = 16;
 
 export function stderrReporter(quiet = false): Reporter {
   const tty = process.stderr.isTTY === true;
@@ -87,41 +94,51 @@ const field = (body: unknown, key: string): unknown =>
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
-async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
-
 // ---------------------------------------------------------------- sale and shoppers
 
 type Target = { base: string; admin: string };
-type SaleInfo = { id: string; created: boolean; stock: number; perUserLimit: number };
+type SaleInfo = LoadtestResult['sale'];
 
-async function fetchAudit(t: Target, saleId: string): Promise<SaleAudit> {
-  const r = await call(t.base, 'GET', `/api/admin/sales/${saleId}/audit`, t.admin);
+async function fetchAudit(t: Target, saleId: string, bucketMs?: number): Promise<SaleAudit> {
+  const r = await call(t.base, 'GET', `/api/admin/sales/${saleId}/audit${bucketMs ? `?bucketMs=${bucketMs}` : ''}`, t.admin);
   if (r.status === 404) throw new RunError(`sale ${saleId} not found at ${t.base}`);
   expectStatus(r, 200, 'GET audit');
-  if (typeof field(r.body, 'unitsOrdered') !== 'number') throw new RunError(`the audit endpoint answered an unexpected shape: ${JSON.stringify(r.body)}`);
+  if (typeof field(field(r.body, 'orders'), 'units') !== 'number' || !Array.isArray(field(field(r.body, 'timeline'), 'points'))) {
+    throw new RunError(`the audit endpoint answered an unexpected shape: ${JSON.stringify(r.body)}`);
+  }
   return r.body as SaleAudit;
 }
 
-async function prepareSale(t: Target, opts: LoadtestOptions, runId: string): Promise<SaleInfo> {
-  if (opts.saleId) {
-    const audit = await fetchAudit(t, opts.saleId);
-    return { id: opts.saleId, created: false, stock: audit.stock, perUserLimit: audit.perUserLimit };
-  }
+/** The sale to hammer, as the admin API shows it, and (for an existing sale) its audit before the run. */
+async function prepareSale(t: Target, opts: LoadtestOptions, runId: string): Promise<{ sale: SaleInfo; before?: SaleAudit }> {
   const timeoutMs = REQUEST_TIMEOUT_S * 1000;
-  const id = await asRunError(async () => {
-    const productId = await createProduct(t.base, t.admin, { sku: `LOADTEST-${runId}`, name: `Load test ${runId}`, priceCents: 100 }, timeoutMs);
-    const sale = { name: `Load test ${runId}`, startsAt: new Date(Date.now() - 1000).toISOString(), stock: opts.stock, perUserLimit: opts.perUserLimit, priceCents: 100 };
-    return createSaleOf(t.base, t.admin, productId, sale, timeoutMs);
-  });
-  return { id, created: true, stock: opts.stock, perUserLimit: opts.perUserLimit };
+  let id = opts.saleId;
+  const before = id ? await fetchAudit(t, id) : undefined;
+  if (!id) {
+    id = await asRunError(async () => {
+      const productId = await createProduct(t.base, t.admin, { sku: `LOADTEST-${runId}`, name: `Load test ${runId}`, priceCents: 100 }, timeoutMs);
+      const sale = {
+        name: `Load test ${runId}`,
+        startsAt: new Date(Date.now() - 1000).toISOString(),
+        stock: opts.stock,
+        perUserLimit: opts.perUserLimit,
+        priceCents: 100,
+        // Out of the shop's list unless asked: shoppers browsing the shop never see a load test.
+        listed: opts.listed ?? false,
+      };
+      return createSaleOf(t.base, t.admin, productId, sale, timeoutMs);
+    });
+  }
+  const r = await call(t.base, 'GET', `/api/admin/sales/${id}`, t.admin);
+  expectStatus(r, 200, 'GET /api/admin/sales/:id');
+  const listed = field(r.body, 'listed');
+  const holdSeconds = field(r.body, 'holdSeconds');
+  const stock = field(r.body, 'stock');
+  const perUserLimit = field(r.body, 'perUserLimit');
+  if (typeof listed !== 'boolean' || typeof holdSeconds !== 'number' || typeof stock !== 'number' || typeof perUserLimit !== 'number') {
+    throw new RunError(`GET /api/admin/sales/${id} answered an unexpected shape: ${JSON.stringify(r.body)}`);
+  }
+  return { sale: { id, created: !opts.saleId, stock, perUserLimit, listed, holdSeconds }, ...(before ? { before } : {}) };
 }
 
 type Shopper = { id: string; token: string };
@@ -141,7 +158,11 @@ type HammerOutcome = {
   accepted: AcceptedAttempt[];
   statusCounts: Record<string, number>;
   refusals: Record<string, number>;
-  perSecond: SecondCounts[];
+  /** Replies per 10 ms slot (timeline.ts), summed into the report's buckets once the run's length is known. */
+  slots: Map<number, ReplyCounts>;
+  startedAtMs: number;
+  /** When the last reply came (epoch ms); the start when none did. */
+  lastReplyAtMs: number;
   histogram: LatencyBucket[];
   sent: number;
   answered: number;
@@ -163,7 +184,7 @@ function hammer(opts: LoadtestOptions, saleId: string, shoppers: Shopper[], out:
   const accepted: AcceptedAttempt[] = [];
   const statusCounts: Record<string, number> = {};
   const refusals: Record<string, number> = {};
-  const seconds = new Map<number, SecondCounts>();
+  const slots = new Map<number, ReplyCounts>();
   const histogram = latencyBuckets();
   const clients: SteerableClient[] = [];
   let next = 0;
@@ -173,15 +194,11 @@ function hammer(opts: LoadtestOptions, saleId: string, shoppers: Shopper[], out:
   let closing = false;
   let stoppedEarly: string | undefined;
 
-  const perSecond = (): SecondCounts => {
-    const second = Math.floor(Date.now() / 1000);
-    let s = seconds.get(second);
-    if (!s) seconds.set(second, (s = { second, admitted: 0, refused: {}, other: 0 }));
-    return s;
-  };
+  let lastReplyAtMs = 0;
   const onResponse = (status: number, text: string, context: object) => {
     answered++;
-    const bucket = perSecond();
+    const now = Date.now();
+    lastReplyAtMs = now;
     const user = shoppers[(context as AttemptContext).user ?? -1];
     let key = String(status);
     if (status === 202) {
@@ -191,13 +208,13 @@ function hammer(opts: LoadtestOptions, saleId: string, shoppers: Shopper[], out:
       if (typeof purchaseId === 'string' && user) {
         accepted.push({ purchaseId, userId: user.id, quantity: typeof quantity === 'number' ? quantity : opts.quantity });
       } else key = '202 (unreadable body)';
-      bucket.admitted++;
+      countReply(slots, now, { kind: 'admitted' });
     } else if (status === 409) {
       const code = field(field(safeJson(text), 'error'), 'code');
       const name = typeof code === 'string' ? code : 'UNKNOWN';
       refusals[name] = (refusals[name] ?? 0) + 1;
-      bucket.refused[name] = (bucket.refused[name] ?? 0) + 1;
-    } else bucket.other++;
+      countReply(slots, now, { kind: 'refused', code: name });
+    } else countReply(slots, now, { kind: 'other' });
     statusCounts[key] = (statusCounts[key] ?? 0) + 1;
   };
 
@@ -257,7 +274,9 @@ function hammer(opts: LoadtestOptions, saleId: string, shoppers: Shopper[], out:
           accepted,
           statusCounts,
           refusals,
-          perSecond: [...seconds.values()].sort((a, b) => a.second - b.second),
+          slots,
+          startedAtMs: started,
+          lastReplyAtMs: Math.max(lastReplyAtMs, started),
           histogram,
           sent,
           answered,
@@ -368,8 +387,75 @@ async function writeOutputs(outDir: string, result: LoadtestResult): Promise<{ r
 }
 
 /**
+ * The audit right after the run, its timeline in buckets chosen for the report's over-time chart:
+ * about 40-80 from the start of the hammering to the last reply or decision, whichever came later
+ * (asked again with a larger bucket when the decisions ran on long after the last reply).
+ */
+async function auditWithTimeline(t: Target, saleId: string, h: HammerOutcome): Promise<{ audit: SaleAudit; bucketMs: number }> {
+  let bucketMs = chooseBucketMs(h.lastReplyAtMs - h.startedAtMs);
+  let audit = await fetchAudit(t, saleId, bucketMs);
+  const lastDecision = Math.max(0, ...audit.timeline.points.map((p) => p.atMs + bucketMs));
+  const wider = chooseBucketMs(Math.max(h.lastReplyAtMs, lastDecision) - h.startedAtMs);
+  if (wider !== bucketMs) {
+    bucketMs = wider;
+    audit = await fetchAudit(t, saleId, bucketMs);
+  }
+  return { audit, bucketMs };
+}
+
+/** Pays or cancels (or leaves) every purchase the run saw confirmed, then reads the audit again and checks what settling left. */
+async function settle(
+  t: Target,
+  mode: SettleMode,
+  sale: SaleInfo,
+  accepted: AcceptedAttempt[],
+  finals: Record<string, FinalStatus>,
+  tokenOf: Map<string, string>,
+  before: SaleAudit,
+  unanswered: number,
+  out: Reporter,
+): Promise<SettleOutcome> {
+  const { targets, undecided } = settleTargets(accepted, finals);
+  const seen = { purchases: targets.length, units: targets.reduce((a, p) => a + p.quantity, 0) };
+  const base = { mode, holdSeconds: sale.holdSeconds, seen, undecided };
+  if (mode === 'leave') {
+    out.info(
+      `leaving ${seen.purchases} confirmed purchase(s) (${seen.units} units) unpaid (--settle leave): ` +
+        `their holds expire ${sale.holdSeconds} s after confirmation, then their units come back on sale`,
+    );
+    const s = { ...base, settled: { purchases: 0, units: 0 }, expired: { purchases: 0, units: 0 }, failed: { purchases: 0, byCode: {}, sample: [] }, durationMs: 0 };
+    return { ...s, check: settleCheck(s, before, undefined, { exclusiveSale: sale.created, unseen: unanswered + undecided }) };
+  }
+  out.info(`settling (--settle ${mode}): ${mode === 'pay' ? 'paying' : 'cancelling'} ${seen.purchases} confirmed purchase(s) as their shoppers, ${SETTLE_CONCURRENCY} at a time`);
+  const post = (m: 'pay' | 'cancel', purchaseId: string, token: string) =>
+    clientCall(t.base, 'POST', `/api/purchases/${purchaseId}/${m}`, {
+      token,
+      body: m === 'pay' ? { paymentToken: 'tok_approve' } : {},
+      timeoutMs: REQUEST_TIMEOUT_S * 1000,
+    });
+  const done = await settlePurchases(mode, targets, tokenOf, post, {
+    concurrency: SETTLE_CONCURRENCY,
+    progress: (line) => out.progress(line),
+    endProgress: () => out.endProgress(),
+  });
+  const after = await fetchAudit(t, sale.id);
+  const s = { ...base, ...done };
+  const outcome: SettleOutcome = {
+    ...s,
+    after: { held: after.holds.held, sold: after.units.sold, returned: after.units.returned, remaining: after.remaining },
+    check: settleCheck(s, before, after, { exclusiveSale: sale.created, unseen: unanswered + undecided }),
+  };
+  out.info(
+    `settled in ${(done.durationMs / 1000).toFixed(1)} s: ${done.settled.purchases} ${mode === 'pay' ? 'paid' : 'cancelled'}, ` +
+      `${done.expired.purchases} expired, ${done.failed.purchases} failed; ${outcome.check.ok ? 'as expected' : 'NOT as expected'}`,
+  );
+  return outcome;
+}
+
+/**
  * Runs one load test end to end: sale, shoppers, hammering, drain, final statuses, audit,
- * verdict, JSON + HTML. Throws RunError when the run cannot be carried out.
+ * verdict, settle (pay, cancel or leave what it bought), JSON + HTML. Throws RunError when the
+ * run cannot be carried out.
  * @example const { ok, reportPath } = await runLoadtest(parseLoadtestArgs(argv).options)
  */
 export async function runLoadtest(opts: LoadtestOptions, out: Reporter = stderrReporter(opts.quiet)): Promise<LoadtestOutcome> {
@@ -382,8 +468,11 @@ export async function runLoadtest(opts: LoadtestOptions, out: Reporter = stderrR
   });
   if (live.status >= 500) throw new RunError(`the engine at ${t.base} is not live (${live.status})`);
 
-  const sale = await prepareSale(t, opts, runId);
-  out.info(`loadtest ${runId}: ${sale.created ? 'created' : 'using'} sale ${sale.id} (stock ${sale.stock}, ${sale.perUserLimit} per shopper) at ${t.base}`);
+  const { sale, before } = await prepareSale(t, opts, runId);
+  out.info(
+    `loadtest ${runId}: ${sale.created ? 'created' : 'using'} sale ${sale.id} (stock ${sale.stock}, ${sale.perUserLimit} per shopper) at ${t.base}; ` +
+      (sale.listed ? 'listed in the shop (GET /api/sales)' : `unlisted: not in the shop's GET /api/sales, reachable by id${sale.created ? ' (--listed to list it)' : ''}`),
+  );
   const mintStart = Date.now();
   const shoppers = mintShoppers(opts, runId);
   out.info(`minted ${shoppers.length} shopper tokens in ${((Date.now() - mintStart) / 1000).toFixed(1)} s`);
@@ -404,7 +493,8 @@ export async function runLoadtest(opts: LoadtestOptions, out: Reporter = stderrR
   const finals = await pollFinals(t, h.accepted, tokenOf, Math.max(deadline, Date.now() + 5000), out);
   const finalTally = tallyFinals(h.accepted, finals, Date.now() - pollStart);
 
-  const audit = await fetchAudit(t, sale.id);
+  const { audit, bucketMs } = await auditWithTimeline(t, sale.id, h);
+  const unanswered = h.sent - h.answered;
   const verdict = auditVerdict({
     stock: audit.stock,
     perUserLimit: audit.perUserLimit,
@@ -414,8 +504,13 @@ export async function runLoadtest(opts: LoadtestOptions, out: Reporter = stderrR
     audit,
     exclusiveSale: sale.created,
     attemptQuantity: opts.quantity,
-    unansweredAttempts: h.sent - h.answered,
+    unansweredAttempts: unanswered,
+    unitsReturnedBefore: before?.units.returned ?? 0,
   });
+  out.info(`audit ${verdict.ok ? 'PASS' : 'FAIL'} (${verdict.checks.filter((c) => c.ok).length}/${verdict.checks.length} checks)`);
+
+  const settled = await settle(t, opts.settle ?? 'pay', sale, h.accepted, finals, tokenOf, audit, unanswered, out);
+  const ok = verdict.ok && settled.check.ok;
 
   const result: LoadtestResult = {
     runId,
@@ -433,17 +528,21 @@ export async function runLoadtest(opts: LoadtestOptions, out: Reporter = stderrR
       refusals: h.refusals,
       errors: h.errors,
       timeouts: h.timeouts,
-      unanswered: h.sent - h.answered,
+      unanswered,
       latencyMs: h.latencyMs,
       latencyHistogram: h.histogram,
-      perSecond: h.perSecond,
+      startedAtMs: h.startedAtMs,
+      lastReplyAtMs: h.lastReplyAtMs,
+      timeline: bucketReplies(h.slots, bucketMs),
       ...(h.stoppedEarly ? { stoppedEarly: h.stoppedEarly } : {}),
     },
     drain,
     finals: finalTally,
     audit,
     verdict,
+    settle: settled,
+    ok,
   };
   const paths = await writeOutputs(opts.out, result);
-  return { ok: verdict.ok, verdict, result, summary: formatSummary(result), ...paths };
+  return { ok, verdict, settle: settled, result, summary: formatSummary(result), ...paths };
 }

@@ -12,15 +12,16 @@ function cleanRun(): VerdictFacts {
     perUserLimit: 1,
     remaining: { redis: 0, postgres: 0 },
     admitted: { purchases: 10, units: 10 },
-    orders: 10,
-    unitsOrdered: 10,
-    purchases: { confirmed: 10, rejected: 0, rejectedUnits: 0, byReason: {} },
+    decided: { confirmed: 10, rejected: 0, byReason: {} },
+    holds: { held: 10, paid: 0, expired: 0, cancelled: 0 },
+    units: { sold: 0, held: 10, returned: 0, rejected: 0 },
+    orders: { count: 10, units: 10 },
     maxUnitsPerUser: 1,
     usersOverLimit: 0,
     purchasesWithMultipleOrders: 0,
     ordersNotConfirmed: 0,
     decisionLatencyMs: { p50: 3, p99: 9, max: 12 },
-    timeline: [{ second: 1_800_000_000, confirmed: 10, rejected: 0 }],
+    timeline: { bucketMs: 1000, points: [{ atMs: 1_800_000_000_000, confirmed: 10, rejected: 0 }] },
   };
   return {
     stock: 10,
@@ -30,6 +31,26 @@ function cleanRun(): VerdictFacts {
     soldOutSeen: 5,
     audit,
     exclusiveSale: true,
+  };
+}
+
+/**
+ * The audit after `confirmed` purchases of 1 unit were confirmed (held, unpaid) and `rejected` rejected:
+ * decided, holds, units and standing orders agree unless `orders` says otherwise.
+ */
+function books(
+  audit: SaleAudit,
+  b: { confirmed: number; rejected?: number; byReason?: Record<string, number>; orders?: number; remaining?: SaleAudit['remaining'] },
+): SaleAudit {
+  const rejected = b.rejected ?? 0;
+  const orders = b.orders ?? b.confirmed;
+  return {
+    ...audit,
+    decided: { confirmed: b.confirmed, rejected, byReason: b.byReason ?? {} },
+    holds: { held: b.confirmed, paid: 0, expired: 0, cancelled: 0 },
+    units: { sold: 0, held: b.confirmed, returned: 0, rejected },
+    orders: { count: orders, units: orders },
+    ...(b.remaining ? { remaining: b.remaining } : {}),
   };
 }
 
@@ -50,7 +71,7 @@ describe('auditVerdict', () => {
     const f = cleanRun();
     f.accepted.push({ purchaseId: id(10), userId: 'u10', quantity: 1 });
     f.finals[id(10)] = { status: 'confirmed' };
-    f.audit = { ...f.audit, orders: 11, unitsOrdered: 11, purchases: { ...f.audit.purchases, confirmed: 11 } };
+    f.audit = books(f.audit, { confirmed: 11 });
     const verdict = auditVerdict(f);
     expect(verdict.ok).toBe(false);
     expect(failing(f)).toContain(CHECKS.oversell);
@@ -59,14 +80,14 @@ describe('auditVerdict', () => {
 
   it('When PostgreSQL holds two orders for one purchase (planted duplicate), then "no duplicate orders" fails', () => {
     const f = cleanRun();
-    f.audit = { ...f.audit, orders: 11, purchasesWithMultipleOrders: 1 };
+    f.audit = { ...f.audit, orders: { count: 11, units: 10 }, purchasesWithMultipleOrders: 1 };
     expect(auditVerdict(f).ok).toBe(false);
     expect(failing(f)).toEqual([CHECKS.duplicates]);
   });
 
   it('When there is one order more than confirmed purchases, even without a repeated purchase id, then "no duplicate orders" fails', () => {
     const f = cleanRun();
-    f.audit = { ...f.audit, orders: 11 };
+    f.audit = { ...f.audit, orders: { count: 11, units: 10 } };
     expect(failing(f)).toEqual([CHECKS.duplicates]);
   });
 
@@ -79,7 +100,7 @@ describe('auditVerdict', () => {
   it('When a 202 is not found afterwards (planted lost purchase), then "every 202 left queued" fails and names it', () => {
     const f = cleanRun();
     f.finals[id(3)] = null;
-    f.audit = { ...f.audit, orders: 9, unitsOrdered: 9, remaining: { redis: 1, postgres: 1 }, purchases: { ...f.audit.purchases, confirmed: 9 } };
+    f.audit = books(f.audit, { confirmed: 9, remaining: { redis: 1, postgres: 1 } });
     const verdict = auditVerdict(f);
     expect(verdict.ok).toBe(false);
     expect(failing(f)).toContain(CHECKS.decided);
@@ -91,7 +112,7 @@ describe('auditVerdict', () => {
   it('When a 202 is still queued after the drain, then "every 202 left queued" fails', () => {
     const f = cleanRun();
     f.finals[id(4)] = { status: 'queued' };
-    f.audit = { ...f.audit, orders: 9, unitsOrdered: 9, remaining: { redis: 0, postgres: 1 }, purchases: { ...f.audit.purchases, confirmed: 9 } };
+    f.audit = books(f.audit, { confirmed: 9, remaining: { redis: 0, postgres: 1 } });
     expect(failing(f)).toContain(CHECKS.decided);
     expect(auditVerdict(f).checks.find((c) => c.name === CHECKS.decided)!.detail).toMatch(/1 still queued/);
   });
@@ -133,7 +154,7 @@ describe('auditVerdict', () => {
     const f = cleanRun();
     f.accepted.pop();
     f.finals = Object.fromEntries(f.accepted.map((a) => [a.purchaseId, { status: 'confirmed' }]));
-    f.audit = { ...f.audit, orders: 9, unitsOrdered: 9, remaining: { redis: 1, postgres: 1 }, purchases: { ...f.audit.purchases, confirmed: 9 } };
+    f.audit = books(f.audit, { confirmed: 9, remaining: { redis: 1, postgres: 1 } });
     expect(failing(f)).toEqual([CHECKS.undersell]);
   });
 
@@ -141,20 +162,14 @@ describe('auditVerdict', () => {
     const f = cleanRun();
     f.accepted.pop();
     f.finals = Object.fromEntries(f.accepted.map((a) => [a.purchaseId, { status: 'confirmed' }]));
-    f.audit = { ...f.audit, orders: 9, unitsOrdered: 9, remaining: { redis: 1, postgres: 1 }, purchases: { ...f.audit.purchases, confirmed: 9 } };
+    f.audit = books(f.audit, { confirmed: 9, remaining: { redis: 1, postgres: 1 } });
     expect(failing({ ...f, attemptQuantity: 2 })).toEqual([]);
   });
 
   it('When the worker rejected a purchase with a reason, then the books balance and "no undersell" is skipped', () => {
     const f = cleanRun();
     f.finals[id(9)] = { status: 'rejected', reason: 'PROCESSING_FAILED' };
-    f.audit = {
-      ...f.audit,
-      orders: 9,
-      unitsOrdered: 9,
-      remaining: { redis: 1, postgres: 1 },
-      purchases: { confirmed: 9, rejected: 1, rejectedUnits: 1, byReason: { PROCESSING_FAILED: 1 } },
-    };
+    f.audit = books(f.audit, { confirmed: 9, rejected: 1, byReason: { PROCESSING_FAILED: 1 }, remaining: { redis: 1, postgres: 1 } });
     const verdict = auditVerdict(f);
     expect(verdict.ok).toBe(true);
     expect(verdict.checks.find((c) => c.name === CHECKS.undersell)!.skipped).toBe(true);
@@ -163,7 +178,7 @@ describe('auditVerdict', () => {
   it('When a purchase is rejected without a reason, then the accounting check fails', () => {
     const f = cleanRun();
     f.finals[id(9)] = { status: 'rejected' };
-    f.audit = { ...f.audit, orders: 9, unitsOrdered: 9, remaining: { redis: 1, postgres: 1 }, purchases: { confirmed: 9, rejected: 1, rejectedUnits: 1, byReason: {} } };
+    f.audit = books(f.audit, { confirmed: 9, rejected: 1, remaining: { redis: 1, postgres: 1 } });
     expect(failing(f)).toEqual([CHECKS.accounting]);
   });
 
@@ -189,5 +204,35 @@ describe('auditVerdict', () => {
     expect(verdict.ok).toBe(true);
     expect(verdict.checks.find((c) => c.name === CHECKS.unseen)!.skipped).toBe(true);
     expect(failing({ ...f, exclusiveSale: true })).toEqual(expect.arrayContaining([CHECKS.unseen, CHECKS.accounting]));
+  });
+  it('When some purchases are paid already, then they count as confirmed with standing orders and every check passes', () => {
+    const f = cleanRun();
+    for (const a of f.accepted.slice(0, 4)) f.finals[a.purchaseId] = { status: 'paid' };
+    f.audit = { ...f.audit, holds: { held: 6, paid: 4, expired: 0, cancelled: 0 }, units: { sold: 4, held: 6, returned: 0, rejected: 0 } };
+    expect(failing(f)).toEqual([]);
+  });
+
+  it('When a confirmed hold expired during the run, then it was decided (confirmed), its order is gone and "no undersell" is skipped', () => {
+    const f = cleanRun();
+    f.finals[id(2)] = { status: 'expired' };
+    f.audit = {
+      ...f.audit,
+      remaining: { redis: 1, postgres: 1 },
+      holds: { held: 9, paid: 0, expired: 1, cancelled: 0 },
+      units: { sold: 0, held: 9, returned: 1, rejected: 0 },
+      orders: { count: 9, units: 9 },
+    };
+    const verdict = auditVerdict(f);
+    expect(verdict.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(verdict.checks.find((c) => c.name === CHECKS.undersell)).toMatchObject({ skipped: true, detail: expect.stringMatching(/gave 1 unit/) });
+    expect(verdict.checks.find((c) => c.name === CHECKS.accounting)!.detail).toMatch(/1 of them in holds that already ended/);
+    // Units that came back before the run do not excuse a unit left unsold after a SOLD_OUT.
+    expect(failing({ ...f, unitsReturnedBefore: 1 })).toEqual([CHECKS.undersell]);
+  });
+
+  it('When a standing order has no confirmed purchase behind it, then "no duplicate orders" fails', () => {
+    const f = cleanRun();
+    f.audit = { ...f.audit, ordersNotConfirmed: 1 };
+    expect(failing(f)).toEqual([CHECKS.duplicates]);
   });
 });

@@ -20,6 +20,12 @@ export type VerdictFacts = {
   /** Units each attempt asked for (default 1): with no partial fills, fewer left than that is "sold out". */
   attemptQuantity?: number;
   /**
+   * Units the sale's ended holds (expired, cancelled) had given back before the run (default 0).
+   * More than that afterwards means units came back on sale during the run, after a SOLD_OUT
+   * may have been answered: the undersell check is then skipped.
+   */
+  unitsReturnedBefore?: number;
+  /**
    * Purchase attempts sent that never got a reply (timeouts, connection errors). The engine may have
    * admitted them, so PostgreSQL may hold up to this many purchases the client never saw (default 0).
    */
@@ -41,7 +47,10 @@ export const CHECKS = {
   unseen: 'no purchase the client did not see admitted',
 } as const;
 
-const CONFIRMED = new Set(['confirmed', 'paid']);
+/** Confirmed, and the order still stands (held or paid). */
+const STANDING = new Set(['confirmed', 'paid']);
+/** Confirmed, then the hold ended (expired or cancelled): decided, the units given back. */
+const ENDED = new Set(['expired', 'cancelled']);
 const SAMPLE = 5;
 
 const sample = (ids: string[]): string => (ids.length === 0 ? '' : ` (e.g. ${ids.slice(0, SAMPLE).join(', ')}${ids.length > SAMPLE ? ', …' : ''})`);
@@ -50,6 +59,7 @@ const sum = (xs: AcceptedAttempt[]): number => xs.reduce((n, a) => n + a.quantit
 /** How the client's 202s ended, from the statuses polled after the drain. */
 function classify(facts: VerdictFacts) {
   const confirmed: AcceptedAttempt[] = [];
+  const ended: AcceptedAttempt[] = [];
   const rejectedWithReason: AcceptedAttempt[] = [];
   const rejectedWithoutReason: AcceptedAttempt[] = [];
   const missing: AcceptedAttempt[] = [];
@@ -59,11 +69,12 @@ function classify(facts: VerdictFacts) {
     const final = facts.finals[a.purchaseId] ?? null;
     if (final === null) missing.push(a);
     else if (final.status === 'queued' || final.status === 'processing') queued.push(a);
-    else if (CONFIRMED.has(final.status)) confirmed.push(a);
+    else if (STANDING.has(final.status)) confirmed.push(a);
+    else if (ENDED.has(final.status)) ended.push(a);
     else if (final.status === 'rejected') (final.reason ? rejectedWithReason : rejectedWithoutReason).push(a);
     else other.push(a);
   }
-  return { confirmed, rejectedWithReason, rejectedWithoutReason, missing, queued, other };
+  return { confirmed, ended, rejectedWithReason, rejectedWithoutReason, missing, queued, other };
 }
 
 /**
@@ -79,44 +90,52 @@ export function auditVerdict(facts: VerdictFacts): Verdict {
   const add = (name: string, ok: boolean, detail: string, skipped = false) =>
     checks.push(skipped ? { name, ok, detail, skipped } : { name, ok, detail });
 
-  // (1) No oversell: never more ordered than the stock, and ordered + remaining accounts for all of it.
-  const accounted = audit.unitsOrdered + audit.remaining.postgres;
+  // (1) No oversell: never more ordered (standing orders) than the stock, and ordered + remaining accounts for all of it.
+  const ordered = audit.orders.units;
+  const accounted = ordered + audit.remaining.postgres;
   add(
     CHECKS.oversell,
-    audit.unitsOrdered <= stock && accounted === stock,
-    `ordered ${audit.unitsOrdered} of ${stock}; ordered + PostgreSQL remaining (${audit.remaining.postgres}) = ${accounted}` +
+    ordered <= stock && accounted === stock,
+    `ordered ${ordered} of ${stock}; ordered + PostgreSQL remaining (${audit.remaining.postgres}) = ${accounted}` +
       (accounted === stock ? '' : `, expected ${stock}`),
   );
 
   // (2) No undersell: when demand exceeded the stock and nothing was rejected by the worker, everything sold.
-  const workerRejections = Math.max(audit.purchases.rejected, c.rejectedWithReason.length + c.rejectedWithoutReason.length);
+  const workerRejections = Math.max(audit.decided.rejected, c.rejectedWithReason.length + c.rejectedWithoutReason.length);
+  const returnedDuring = audit.units.returned - (facts.unitsReturnedBefore ?? 0);
   if (facts.soldOutSeen === 0) add(CHECKS.undersell, true, 'skipped: no SOLD_OUT reply, demand never exceeded the stock', true);
   else if (workerRejections > 0)
     add(CHECKS.undersell, true, `skipped: ${workerRejections} purchase(s) rejected by the worker gave units back`, true);
+  else if (returnedDuring > 0)
+    add(CHECKS.undersell, true, `skipped: ended holds (expired, cancelled) gave ${returnedDuring} unit(s) back during the run`, true);
   else {
-    const left = stock - audit.unitsOrdered;
+    const left = stock - ordered;
     add(
       CHECKS.undersell,
       left < quantity,
-      `${facts.soldOutSeen} SOLD_OUT replies; ${audit.unitsOrdered} of ${stock} units ordered, ${left} unsold` +
+      `${facts.soldOutSeen} SOLD_OUT replies; ${ordered} of ${stock} units ordered, ${left} unsold` +
         (left < quantity ? '' : ` (an attempt for ${quantity} would have fit)`),
     );
   }
 
   // (3) Every admitted unit is accounted for: confirmed or rejected with a reason, and PostgreSQL agrees.
+  // A purchase confirmed whose hold has already ended (expired, cancelled) was confirmed, but has no order any more.
   const unitsAccepted = sum(facts.accepted);
   const unitsConfirmed = sum(c.confirmed);
+  const unitsEnded = sum(c.ended);
   const unitsRejected = sum(c.rejectedWithReason);
   const pgMatches = exclusiveSale
-    ? audit.unitsOrdered >= unitsConfirmed && audit.unitsOrdered <= unitsConfirmed + unanswered * quantity
-    : audit.unitsOrdered >= unitsConfirmed;
-  const balance = unitsAccepted === unitsConfirmed + unitsRejected;
+    ? ordered >= unitsConfirmed && ordered <= unitsConfirmed + unanswered * quantity
+    : ordered >= unitsConfirmed;
+  const balance = unitsAccepted === unitsConfirmed + unitsEnded + unitsRejected;
   add(
     CHECKS.accounting,
     pgMatches && balance,
-    `admitted ${unitsAccepted} units = confirmed ${unitsConfirmed} + rejected with a reason ${unitsRejected}` +
-      (balance ? '' : ` -> ${unitsAccepted - unitsConfirmed - unitsRejected} unaccounted`) +
-      `; PostgreSQL ordered ${audit.unitsOrdered}` +
+    `admitted ${unitsAccepted} units = confirmed ${unitsConfirmed + unitsEnded}` +
+      (unitsEnded ? ` (${unitsEnded} of them in holds that already ended)` : '') +
+      ` + rejected with a reason ${unitsRejected}` +
+      (balance ? '' : ` -> ${unitsAccepted - unitsConfirmed - unitsEnded - unitsRejected} unaccounted`) +
+      `; PostgreSQL ordered ${ordered}` +
       (exclusiveSale ? (unanswered > 0 ? ` (up to ${unanswered * quantity} more allowed: ${unanswered} unanswered attempts)` : '') : ' (existing sale: at least)') +
       (c.rejectedWithoutReason.length ? `; ${c.rejectedWithoutReason.length} rejected without a reason${sample(c.rejectedWithoutReason.map((a) => a.purchaseId))}` : ''),
   );
@@ -139,13 +158,12 @@ export function auditVerdict(facts: VerdictFacts): Verdict {
     if (seen.has(a.purchaseId)) repeated.push(a.purchaseId);
     seen.add(a.purchaseId);
   }
-  const ordersMatch = exclusiveSale
-    ? audit.orders >= c.confirmed.length && audit.orders <= c.confirmed.length + unanswered
-    : audit.orders >= c.confirmed.length;
+  const orders = audit.orders.count;
+  const ordersMatch = exclusiveSale ? orders >= c.confirmed.length && orders <= c.confirmed.length + unanswered : orders >= c.confirmed.length;
   add(
     CHECKS.duplicates,
     audit.purchasesWithMultipleOrders === 0 && audit.ordersNotConfirmed === 0 && ordersMatch && repeated.length === 0,
-    `${audit.orders} orders for ${c.confirmed.length} confirmed purchases the client saw; purchases with several orders: ${audit.purchasesWithMultipleOrders}; ` +
+    `${orders} orders for ${c.confirmed.length} confirmed purchases the client saw; purchases with several orders: ${audit.purchasesWithMultipleOrders}; ` +
       `orders of unconfirmed purchases: ${audit.ordersNotConfirmed}` +
       (repeated.length ? `; purchase ids answered 202 more than once: ${repeated.length}${sample(repeated)}` : ''),
   );
@@ -164,20 +182,20 @@ export function auditVerdict(facts: VerdictFacts): Verdict {
     CHECKS.decided,
     stuck.length === 0,
     stuck.length === 0
-      ? `all ${facts.accepted.length} admitted purchases ended confirmed or rejected`
+      ? `all ${facts.accepted.length} admitted purchases ended confirmed or rejected` + (c.ended.length ? ` (${c.ended.length} confirmed holds already ended)` : '')
       : `${stuck.length} of ${facts.accepted.length} did not: ${c.queued.length} still queued, ${c.missing.length} not found` +
           (c.other.length ? `, ${c.other.length} in an unknown status` : '') +
           sample(stuck.map((a) => a.purchaseId)),
   );
 
   // (8) PostgreSQL knows no purchase the client was not told about (only meaningful on a sale of our own).
-  const decided = audit.purchases.confirmed + audit.purchases.rejected;
+  const decided = audit.decided.confirmed + audit.decided.rejected;
   if (!exclusiveSale) add(CHECKS.unseen, true, 'skipped: existing sale, other clients may have bought', true);
   else
     add(
       CHECKS.unseen,
       decided >= facts.accepted.length && decided <= facts.accepted.length + unanswered,
-      `PostgreSQL decided ${decided} purchases (${audit.purchases.confirmed} confirmed, ${audit.purchases.rejected} rejected); the client saw ${facts.accepted.length} 202s` +
+      `PostgreSQL decided ${decided} purchases (${audit.decided.confirmed} confirmed, ${audit.decided.rejected} rejected); the client saw ${facts.accepted.length} 202s` +
         (unanswered > 0 ? ` and ${unanswered} attempts went unanswered` : ''),
     );
 
