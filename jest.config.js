@@ -7,7 +7,7 @@ const common = {
 const recorder = '<rootDir>/test/support/record-responses.cjs';
 
 /** The suites that also run against a 3-master Redis Cluster (the same code, REDIS_CLUSTER_NODES). */
-const ON_CLUSTER = ['contention', 'admission', 'worker-faults', 'reconcile', 'holds', 'realtime', 'purchase-views', 'sale-life'];
+const ON_CLUSTER = ['cluster', 'http-edges', 'contention', 'admission', 'worker-faults', 'reconcile', 'holds', 'realtime', 'purchase-views', 'sale-life'];
 
 module.exports = {
   testTimeout: 60000,
@@ -18,6 +18,8 @@ module.exports = {
       ...common,
       displayName: 'redis',
       testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/src/**/*.test.ts', '<rootDir>/tools/**/*.test.ts'],
+      // Cluster-only checks need the cluster project's Redis Cluster.
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/cluster.test.ts'],
       globalSetup: '<rootDir>/test/global-setup.ts',
       setupFiles: [recorder],
     },

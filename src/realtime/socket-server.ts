@@ -79,7 +79,25 @@ export function attachRealtime(
         void io.close(() => resolve());
         server.closeIdleConnections();
       });
+      await subscriptionsSettled(sub);
       await Promise.all([pub.quit().catch(() => undefined), sub.quit().catch(() => undefined)]);
     },
   };
+}
+
+/**
+ * On a Redis Cluster, ioredis subscribes on an inner connection of its own, and quitting the
+ * cluster while that connection still has the adapter's SUBSCRIBE in flight rejects it; the
+ * adapter never awaits those promises, so the rejection would be unhandled (an API stopped
+ * right after it started). Waits, at most a second, until the inner connection has nothing
+ * in flight. (A single Redis orders QUIT after the SUBSCRIBEs by itself.) Reads ioredis
+ * internals, hence the defensive shape: when they are not there, it does not wait.
+ */
+async function subscriptionsSettled(client: RedisClient, deadlineMs = 1000): Promise<void> {
+  type Inner = { status?: string; commandQueue?: { length: number }; offlineQueue?: { length: number } };
+  const inner = () => (client as unknown as { subscriber?: { getInstance?: () => Inner | null } }).subscriber?.getInstance?.();
+  const busy = (c: Inner | null | undefined) =>
+    !!c && c.status !== 'end' && (c.status !== 'ready' || (c.commandQueue?.length ?? 0) > 0 || (c.offlineQueue?.length ?? 0) > 0);
+  const until = Date.now() + deadlineMs;
+  while (busy(inner()) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
 }
