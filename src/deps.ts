@@ -6,10 +6,10 @@ import { createKeys, Keys } from './gate/keys';
 import { loadScripts } from './gate/scripts';
 import { EnqueueBatcher } from './modules/purchases/admission/enqueue-batcher';
 import { BacklogMonitor } from './modules/purchases/admission/backlog';
-import { markQueued, PurchaseQueue, purchaseQueueFor } from './modules/purchases/queue';
+import { markQueued, PurchaseQueues, purchaseQueuesFor } from './modules/purchases/queue';
 import { SoldOutCache } from './modules/purchases/admission/sold-out-cache';
 import { createOwnerNotifier, NotifyOwner } from './realtime/emitter';
-import { createHoldQueue, HoldQueue } from './modules/purchases/holds/holds';
+import { HoldQueues, holdQueuesFor } from './modules/purchases/holds/holds';
 import { Reconciler } from './modules/recovery/reconciler';
 
 /** Everything the API needs, wired explicitly (no container, no module singletons). */
@@ -19,8 +19,9 @@ export type ApiDeps = {
   db: Db;
   redis: RedisClient;
   keys: Keys;
-  queue: PurchaseQueue;
-  /** Groups the purchases admitted in one event-loop turn into one job. */
+  /** The purchase queue's shards (QUEUE_SHARDS), chosen by sale. */
+  queues: PurchaseQueues;
+  /** Groups the purchases admitted in one event-loop turn into one job per shard. */
   enqueue: EnqueueBatcher;
   backlog: BacklogMonitor;
   soldOut: SoldOutCache;
@@ -35,12 +36,12 @@ export async function createApiDeps(config: Config, logger = createLogger(config
   const redis = await connectRedis(reportConnection(createApiRedis(config.redis, 'fs-api', { commandTimeoutMs: config.redisCommandTimeoutMs }), logger, 'api'));
   loadScripts(redis);
   const keys = createKeys(config.redisPrefix);
-  const queue = purchaseQueueFor(redis, config, keys);
+  const queues = purchaseQueuesFor(redis, config, keys);
   // Its client's outages are logged once by reportConnection; BullMQ would print each to stderr.
-  queue.on('error', (err) => logger.debug('queue client error', { err: err.message }));
-  const backlog = new BacklogMonitor(queue, config.queueMaxBacklog, config.backlogPollMs, logger);
+  for (const q of queues.shards) q.on('error', (err) => logger.debug('queue client error', { err: err.message }));
+  const backlog = new BacklogMonitor(queues, config.queueMaxBacklog, config.backlogPollMs, logger);
   await backlog.start();
-  const enqueue = new EnqueueBatcher(queue, backlog, config.enqueueBatchMax, {
+  const enqueue = new EnqueueBatcher(queues, backlog, config.enqueueBatchMax, {
     markQueued: (jobs) => markQueued(redis, keys, jobs),
     faultDelayMs: config.faultEnqueueDelayMs,
     onMarkFailed: (err) => logger.warn('queued marker not written; the orphan sweep will look for the job', { err: err.message }),
@@ -48,14 +49,14 @@ export async function createApiDeps(config: Config, logger = createLogger(config
   const soldOut = new SoldOutCache(redis, keys, logger);
   soldOut.start();
   const notify = createOwnerNotifier(redis, config.redisPrefix);
-  const reconciler = new Reconciler({ db, redis, keys, queue, logger });
-  return { config, logger, db, redis, keys, queue, enqueue, backlog, soldOut, notify, restoreSale: (saleId) => reconciler.request(saleId) };
+  const reconciler = new Reconciler({ db, redis, keys, queues, logger });
+  return { config, logger, db, redis, keys, queues, enqueue, backlog, soldOut, notify, restoreSale: (saleId) => reconciler.request(saleId) };
 }
 
 export async function closeApiDeps(deps: ApiDeps): Promise<void> {
   deps.backlog.stop();
   await deps.soldOut.stop();
-  await deps.queue.close();
+  await deps.queues.close();
   await deps.redis.quit().catch(() => undefined);
   await deps.db.destroy();
 }
@@ -70,8 +71,9 @@ export type WorkerDeps = {
   /** BullMQ's own connection for the workers (it duplicates it for blocking reads). */
   connection: RedisClient;
   keys: Keys;
-  queue: PurchaseQueue;
-  holdQueue: HoldQueue;
+  /** Every shard of the purchase queue (producers for recovery; this process consumes `config.workerShards`). */
+  queues: PurchaseQueues;
+  holdQueues: HoldQueues;
   notify: NotifyOwner;
   reconciler: Reconciler;
 };
@@ -82,19 +84,19 @@ export async function createWorkerDeps(config: Config, logger = createLogger(con
   const connection = await connectRedis(reportConnection(createWorkerRedis(config.redis, 'fs-worker-bullmq'), logger, 'worker-bullmq'));
   loadScripts(redis);
   const keys = createKeys(config.redisPrefix);
-  const queue = purchaseQueueFor(redis, config, keys);
+  const queues = purchaseQueuesFor(redis, config, keys);
   // Their client's outages are logged once by reportConnection; BullMQ would print each to stderr.
-  queue.on('error', (err) => logger.debug('queue client error', { err: err.message }));
-  const holdQueue = createHoldQueue(redis, { purchaseQueueName: config.queueName, prefix: keys.bullPrefix });
-  holdQueue.on('error', (err) => logger.debug('hold queue client error', { err: err.message }));
+  for (const q of queues.shards) q.on('error', (err) => logger.debug('queue client error', { err: err.message }));
+  const holdQueues = holdQueuesFor(redis, { purchaseQueueName: config.queueName, shards: config.queueShards, prefixOf: keys.bullPrefixOf });
+  for (const q of holdQueues.shards) q.on('error', (err) => logger.debug('hold queue client error', { err: err.message }));
   const notify = createOwnerNotifier(redis, config.redisPrefix);
-  const reconciler = new Reconciler({ db, redis, keys, queue, logger });
-  return { config, logger, db, redis, connection, keys, queue, holdQueue, notify, reconciler };
+  const reconciler = new Reconciler({ db, redis, keys, queues, logger });
+  return { config, logger, db, redis, connection, keys, queues, holdQueues, notify, reconciler };
 }
 
 /** After the workers have stopped: queues, then Redis, then PostgreSQL. */
 export async function closeWorkerDeps(deps: WorkerDeps): Promise<void> {
-  await Promise.all([deps.queue.close(), deps.holdQueue.close()]);
+  await Promise.all([deps.queues.close(), deps.holdQueues.close()]);
   await Promise.all([deps.redis.quit().catch(() => undefined), deps.connection.quit().catch(() => undefined)]);
   await deps.db.destroy();
 }

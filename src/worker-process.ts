@@ -2,7 +2,7 @@ import { Config } from './config/config';
 import { closeWorkerDeps, createWorkerDeps } from './deps';
 import { createLogger, Logger } from './lib/logger';
 import { startPurchaseWorker } from './modules/purchases/decision/queue-consumer';
-import { scheduleHoldExpiries, startHoldWorker, sweepExpiredHolds } from './modules/purchases/holds/holds';
+import { scheduleOnShards, startHoldWorker, sweepExpiredHolds } from './modules/purchases/holds/holds';
 import { startOrphanSweep } from './modules/recovery/orphan-sweep';
 import { createPurchaseNotifier } from './realtime/emitter';
 
@@ -16,27 +16,28 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
   const deps = await createWorkerDeps(config, logger);
   // Before taking jobs: a sale whose gate Redis lost (no persistence) is rebuilt from PostgreSQL.
   await deps.reconciler.rebuildMissing();
-  const holdWorker = startHoldWorker({ ...deps, queue: deps.holdQueue });
+  // One hold worker and one purchase worker per shard this process consumes (WORKER_QUEUE_SHARDS).
+  const holdWorkers = config.workerShards.map((shard) => startHoldWorker({ ...deps, queue: deps.holdQueues.shards[shard]! }));
   // Holds whose delayed job was lost (Redis without persistence) still end.
   await sweepExpiredHolds(deps).catch((err: Error) => logger.error('hold sweep failed', { err: err.message }));
-  const running = startPurchaseWorker({
-    ...deps,
-    onOutcomes: createPurchaseNotifier(deps.notify),
-    onConfirmed: (held) => scheduleHoldExpiries(deps.holdQueue, held),
-  });
-  await running.worker.waitUntilReady();
+  const onOutcomes = createPurchaseNotifier(deps.notify);
+  const running = config.workerShards.map((shard) =>
+    startPurchaseWorker({ ...deps, queue: deps.queues.shards[shard]!, onOutcomes, onConfirmed: (held) => scheduleOnShards(deps.holdQueues, held) }),
+  );
+  await Promise.all(running.map((r) => r.worker.waitUntilReady()));
   // Purchases admitted whose job never landed are settled on their own (see orphan-sweep.ts).
   const orphanSweep = startOrphanSweep({ ...deps, graceMs: config.orphans.graceMs }, config.orphans.sweepMs, deps.keys.orphanSweepLease);
   logger.info('purchase worker ready', {
     queue: config.queueName,
+    shards: `${config.workerShards.join(',')} of ${config.queueShards}`,
     concurrency: config.worker.concurrency,
     batchSize: config.worker.batchSize,
   });
   return {
     stop: async () => {
       await orphanSweep.stop();
-      await running.close();
-      await holdWorker.close();
+      await Promise.all(running.map((r) => r.close()));
+      await Promise.all(holdWorkers.map((w) => w.close()));
       await closeWorkerDeps(deps);
     },
   };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { EnqueueBatcher } from '../src/modules/purchases/admission/enqueue-batcher';
 import { PurchaseJobData, AdmittedPurchase } from '../src/modules/purchases/job';
-import { createPurchaseQueue } from '../src/modules/purchases/queue';
+import { createPurchaseQueue, Sharded } from '../src/modules/purchases/queue';
 import { scopedIdempotencyKey } from '../src/gate/keys';
 import { scripts } from '../src/gate/scripts';
 import { startWorker } from '../src/worker-process';
@@ -143,11 +143,12 @@ describe('When the enqueue fails after the Lua gate admitted the purchase', () =
 
   it('then the unit is given back, the shopper gets 503, and the key can be retried', async () => {
     const { saleId } = await createSale(stack.api.url, { stock: 3, perUserLimit: 1 });
-    const { redis, keys, queue } = stack.api.deps;
+    const { redis, keys, queues } = stack.api.deps;
+    const queue = queues.forSale(saleId);
     const user = `enq-${randomUUID()}`;
     const token = shopperToken(user);
     // A real Redis failure for BullMQ's add: its wait list key holds the wrong type.
-    const waitKey = `${keys.bullPrefix}:${queue.name}:wait`;
+    const waitKey = `${queue.opts.prefix}:${queue.name}:wait`;
     await redis.set(waitKey, 'not-a-list');
     try {
       const failed = await attempt(stack, saleId, token, { quantity: 1 }, 'enq-key');
@@ -209,7 +210,7 @@ describe('Purchases admitted together share a queue job', () => {
       expect(await queue.getJob(jobs[0]!.purchaseId)).toBeDefined();
       marked.push(jobs.map((j) => j.purchaseId));
     };
-    const batcher = new EnqueueBatcher(queue, { enqueueing: (n, add) => (noted.push(n), add()) }, 2, { markQueued });
+    const batcher = new EnqueueBatcher(new Sharded([queue]), { enqueueing: (n, add) => (noted.push(n), add()) }, 2, { markQueued });
     const five = Array.from({ length: 5 }, purchase);
     await Promise.all(five.map((p) => batcher.enqueue(p)));
     const jobs = (await queue.getWaiting()).sort((a, b) => a.timestamp - b.timestamp || Number(a.id! > b.id!));
@@ -228,7 +229,7 @@ describe('Purchases admitted together share a queue job', () => {
     const replies = await Promise.all(shoppers.map((s) => attempt(stack, saleId, shopperToken(s.user))));
     expect(replies.map((r) => r.status)).toEqual(Array(40).fill(202));
 
-    const jobs = await stack.api.deps.queue.getWaiting();
+    const jobs = await stack.api.deps.queues.forSale(saleId).getWaiting();
     const inJobs = jobs.flatMap((j) => j.data.purchases).filter((p) => p.saleId === saleId).map((p) => p.purchaseId);
     expect(inJobs.sort()).toEqual(replies.map((r) => r.body.purchaseId).sort());
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import { createLogger } from '../src/lib/logger';
-import { masters } from '../src/lib/redis';
+import { masters, probeKeysPerMaster } from '../src/lib/redis';
 import { checkRedisDurability } from '../src/lib/redis-durability';
 import { adminToken, call, createSale, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
 import { TEST_CLUSTER_NODES } from './env';
@@ -56,6 +56,49 @@ describe('On a 3-master Redis Cluster', () => {
     const codes: number[] = [];
     for (let i = 0; i < 3; i++) codes.push((await call(stack.api.url, 'POST', `/api/sales/${saleId}/purchases`, { token })).status);
     expect(codes).toEqual([202, 202, 429]);
+  });
+
+  it('When the purchase queue is sharded (QUEUE_SHARDS=3 here), then its shards sit on more than one master', async () => {
+    expect(stack.config.queueShards).toBe(3);
+    const ready = await call(stack.api.url, 'GET', '/api/health/ready');
+    expect(ready.status).toBe(200);
+    const { redis, keys } = stack.api.deps;
+    const owners = new Set<number>();
+    for (let shard = 0; shard < 3; shard++) {
+      for (const node of masters(redis)) if ((await node.exists(keys.queueHealthProbe(shard)).catch(() => 0)) === 1) owners.add(node.options.port!);
+    }
+    expect(owners.size).toBeGreaterThanOrEqual(2);
+  });
+
+  it('When readiness is asked, then it wrote a probe on every master (a master down or full makes the node not ready)', async () => {
+    const ready = await call(stack.api.url, 'GET', '/api/health/ready');
+    expect([ready.status, ready.body.checks.redis.ok]).toEqual([200, true]);
+    const keys = await probeKeysPerMaster(stack.api.deps.redis, stack.api.deps.keys.healthProbe);
+    expect(keys).toHaveLength(3);
+    const holders = new Set<number>();
+    for (const key of keys) for (const node of masters(stack.api.deps.redis)) if ((await node.exists(key).catch(() => 0)) === 1) holders.add(node.options.port!);
+    expect(holders.size).toBe(3);
+  });
+
+  it('When one master refuses writes (full, noeviction), then readiness is 503 until it takes writes again', async () => {
+    // The run's own cluster (never the shared Redis); restored in finally.
+    const node = masters(stack.api.deps.redis)[1]!;
+    const [, before] = (await node.config('GET', 'maxmemory')) as string[];
+    try {
+      await node.config('SET', 'maxmemory', '1');
+      const down = await waitFor(async () => {
+        const r = await call(stack.api.url, 'GET', '/api/health/ready');
+        return r.status === 503 ? r : undefined;
+      }, 'readiness to drop');
+      expect(down.body.checks.redis.ok).toBe(false);
+    } finally {
+      await node.config('SET', 'maxmemory', before ?? '0');
+    }
+    const up = await waitFor(async () => {
+      const r = await call(stack.api.url, 'GET', '/api/health/ready');
+      return r.status === 200 ? r : undefined;
+    }, 'readiness to come back');
+    expect(up.body.status).toBe('ok');
   });
 
   it('When durability is checked, then every master is asked and each one without AOF is named', async () => {

@@ -19,7 +19,8 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     DATABASE_URL: TEST_DATABASE_URL,
     REDIS_URL: TEST_REDIS_URL,
     // A test that brings its own Redis (a private server it breaks) keeps it, cluster project or not.
-    ...(TEST_CLUSTER_NODES && !overrides.REDIS_URL ? { REDIS_CLUSTER_NODES: TEST_CLUSTER_NODES } : {}),
+    // On the cluster, the purchase queue is sharded too (one shard per master, by default).
+    ...(TEST_CLUSTER_NODES && !overrides.REDIS_URL ? { REDIS_CLUSTER_NODES: TEST_CLUSTER_NODES, QUEUE_SHARDS: '3' } : {}),
     REDIS_PREFIX: 'fstest',
     JWT_SECRET: TEST_JWT_SECRET,
     RATE_LIMIT_USER_PER_MIN: '0',

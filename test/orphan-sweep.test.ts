@@ -109,7 +109,7 @@ describe('Orphan sweep', () => {
     const user = `marked-late-${randomUUID()}`;
     const purchaseId = await admitOnly(saleId, user);
     const job: AdmittedPurchase = { purchaseId, saleId, userId: user, quantity: 1, admittedAt: Date.now(), idempotencyKey: null };
-    await enqueuePurchases(stack.api.deps.queue, [job]);
+    await enqueuePurchases(stack.api.deps.queues.forSale(saleId), [job]);
 
     const report = await sweepOrphans(sweepDeps(), Date.now() + GRACE_MS + 1);
     expect(report).toMatchObject({ candidates: 1, inJobs: 1, rejected: 0 });

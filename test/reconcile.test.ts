@@ -356,7 +356,7 @@ describe('Reconcile as an admin operation', () => {
     // Should its job land after all, the worker finds the decision and changes nothing.
     worker = await startWorker(stack.config, stack.api.deps.logger);
     const job: AdmittedPurchase = { purchaseId: orphan.id, saleId, userId: orphan.user, quantity: 1, admittedAt: Date.now() - 10 * 60_000, idempotencyKey: null };
-    const late = await stack.api.deps.queue.add(PURCHASE_JOB_NAME, { purchases: [job] }, { jobId: orphan.id });
+    const late = await stack.api.deps.queues.forSale(saleId).add(PURCHASE_JOB_NAME, { purchases: [job] }, { jobId: orphan.id });
     await waitFor(async () => ((await late.getState()) === 'completed' ? true : undefined), 'the late job');
     expect(await stack.api.deps.db('orders').where({ purchase_id: orphan.id })).toHaveLength(0);
     expect(await redis.get(k.remaining)).toBe('4');

@@ -80,7 +80,7 @@ describe('When a worker process is killed with SIGKILL in the middle of a write 
     expect(admitted).toHaveLength(40);
 
     // Provably mid-job: BullMQ reports active jobs and PostgreSQL shows the open transaction.
-    await waitFor(async () => ((await stack.api.deps.queue.getActiveCount()) > 0 ? true : undefined), 'an active job');
+    await waitFor(async () => ((await stack.api.deps.queues.forSale(saleId).getActiveCount()) > 0 ? true : undefined), 'an active job');
     await waitFor(async () => ((await heldTransactions(stack)).length > 0 ? true : undefined), 'an open write transaction');
     victim.kill('SIGKILL');
     await killed(victim);
@@ -97,10 +97,10 @@ describe('When a worker process is killed with SIGKILL in the middle of a write 
     const [done] = await finalStatuses(stack, [first!]);
     expect(done.status).toBe('confirmed');
 
-    const again = await stack.api.deps.queue.add(PURCHASE_JOB_NAME, { purchases: [jobOf(saleId, first!)] }, { jobId: `redelivery-${randomUUID()}` });
+    const again = await stack.api.deps.queues.forSale(saleId).add(PURCHASE_JOB_NAME, { purchases: [jobOf(saleId, first!)] }, { jobId: `redelivery-${randomUUID()}` });
     await waitFor(async () => ((await again.getState()) === 'completed' ? true : undefined), 'the redelivered job to complete');
     // A completed job keeps counts only (the outcomes live in PostgreSQL and the read model).
-    expect((await stack.api.deps.queue.getJob(again.id!))?.returnvalue).toEqual({ confirmed: 1, rejected: 0, skipped: 0 });
+    expect((await stack.api.deps.queues.forSale(saleId).getJob(again.id!))?.returnvalue).toEqual({ confirmed: 1, rejected: 0, skipped: 0 });
     expect(await consistency(stack, saleId)).toEqual({ pgRemaining: 2, redisRemaining: 2, orders: 1, distinctOrderPurchases: 1 });
     const view = await call(stack.api.url, 'GET', first!.body.statusUrl, { token: first!.token });
     expect(view.body).toMatchObject({ status: 'confirmed', orderId: done.orderId });
@@ -153,7 +153,8 @@ describe('When PostgreSQL fails under the worker', () => {
 
   it('then a job that keeps failing ends rejected with PROCESSING_FAILED and gives its unit back exactly once', async () => {
     const { saleId } = await createSale(stack.api.url, { stock: 5, perUserLimit: 1 });
-    const { db, redis, keys, queue } = stack.api.deps;
+    const { db, redis, keys, queues } = stack.api.deps;
+    const queue = queues.forSale(saleId);
     const fn = `fail_${saleId.replace(/-/g, '')}`;
     // A real, persistent database failure for this sale's orders only.
     await db.raw(`CREATE FUNCTION ${fn}() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql`);
@@ -231,7 +232,7 @@ describe('When one purchase of a shared queue job keeps failing', () => {
     try {
       // Through the real admission path, in one turn of the event loop: one shared job.
       const admitted = await Promise.all(users.map((userId) => attemptPurchase(stack.api.deps, { saleId, userId, quantity: 1, idempotencyKey: null })));
-      const jobs = await stack.api.deps.queue.getWaiting();
+      const jobs = await stack.api.deps.queues.forSale(saleId).getWaiting();
       const poisonId = admitted[5]!.purchase.purchaseId;
       const shared = jobs.find((j) => j.data.purchases.some((p) => p.purchaseId === poisonId))!;
       expect(shared.data.purchases.length).toBeGreaterThan(1);

@@ -50,6 +50,13 @@ const schema = z.object({
     .optional(),
   REDIS_COMMAND_TIMEOUT_MS: int(500, 50, 60_000),
   REDIS_PREFIX: z.string().regex(/^[a-z0-9_-]{1,32}$/i, 'must be 1-32 letters, digits, - or _').optional().default('fs'),
+  QUEUE_SHARDS: int(1, 1, 64),
+  WORKER_QUEUE_SHARDS: z
+    .string()
+    .trim()
+    .regex(/^(all|\d+(,\d+)*)$/, 'must be all or shard numbers like 0,2')
+    .optional()
+    .default('all'),
   QUEUE_NAME: z.string().regex(/^[a-z0-9_-]{1,64}$/i, 'must be 1-64 letters, digits, - or _').optional().default('purchases'),
   JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   RATE_LIMIT_USER_PER_MIN: int(60),
@@ -98,6 +105,13 @@ export type Config = Readonly<{
    */
   redisCommandTimeoutMs: number;
   queueName: string;
+  /**
+   * The purchase queue is split into this many shards, chosen by sale, each under its own
+   * hash tag (on a Redis Cluster the shards spread over the masters). `workerShards`: the
+   * shards a worker process consumes (default all), so worker pools can be split.
+   */
+  queueShards: number;
+  workerShards: readonly number[];
   jwtSecret: string;
   /** True when JWT_SECRET was not set and the public dev default is in use. */
   jwtSecretIsDefault: boolean;
@@ -159,6 +173,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('Invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (Node requires it)');
   }
+  if (e.WORKER_QUEUE_SHARDS !== 'all' && e.WORKER_QUEUE_SHARDS.split(',').some((n) => Number(n) >= e.QUEUE_SHARDS)) {
+    throw new ConfigError(`Invalid configuration:\n  WORKER_QUEUE_SHARDS: shards are numbered 0 to ${e.QUEUE_SHARDS - 1} (QUEUE_SHARDS=${e.QUEUE_SHARDS})`);
+  }
   return Object.freeze({
     env: e.NODE_ENV,
     port: e.PORT,
@@ -172,6 +189,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisPrefix: e.REDIS_PREFIX,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     queueName: e.QUEUE_NAME,
+    queueShards: e.QUEUE_SHARDS,
+    workerShards: Object.freeze(
+      e.WORKER_QUEUE_SHARDS === 'all' ? Array.from({ length: e.QUEUE_SHARDS }, (_, i) => i) : [...new Set(e.WORKER_QUEUE_SHARDS.split(',').map(Number))].sort((a, b) => a - b),
+    ),
     jwtSecret: e.JWT_SECRET ?? DEV_JWT_SECRET,
     jwtSecretIsDefault: !e.JWT_SECRET,
     rateLimitUserPerMin: e.RATE_LIMIT_USER_PER_MIN,

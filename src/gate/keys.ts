@@ -36,16 +36,25 @@ export function createKeys(prefix: string) {
     purchase: (purchaseId: string) => `${prefix}:purchase:{${purchaseId}}`,
     /** Recent purchase ids of one shopper (sorted by admission time). */
     userPurchases: (userId: string) => `${prefix}:user:{${userId}}:purchases`,
-    /** Readiness writes here (and under the queue's prefix, in the queue's slot) to prove Redis takes writes. */
+    /** Readiness writes here (and under each queue shard's prefix, in its slot) to prove Redis takes writes. */
     healthProbe: `${prefix}:health:probe`,
-    queueHealthProbe: `{${prefix}:bull}:health:probe`,
+    queueHealthProbe: (shard = 0) => `${bullPrefixOf(prefix, shard)}:health:probe`,
     /** Lease that lets one worker per period run the orphan sweep. */
     orphanSweepLease: `${prefix}:orphan-sweep:lease`,
     rateLimit: (kind: 'user' | 'ip') => `${prefix}:rl:${kind}:`,
-    /** BullMQ prefix; braces keep each queue's keys in one cluster slot. */
-    bullPrefix: `{${prefix}:bull}`,
+    /** BullMQ prefix of queue shard 0; braces keep each queue's keys in one cluster slot. */
+    bullPrefix: bullPrefixOf(prefix, 0),
+    /**
+     * BullMQ prefix of a queue shard: each shard its own hash tag, so on a Redis Cluster the
+     * shards sit in different slots (and, with enough of them, on every master). Shard 0
+     * keeps the unsharded prefix: raising QUEUE_SHARDS leaves the jobs already queued where
+     * shard 0's workers still find them.
+     */
+    bullPrefixOf: (shard: number) => bullPrefixOf(prefix, shard),
   };
 }
+
+const bullPrefixOf = (prefix: string, shard: number) => (shard === 0 ? `{${prefix}:bull}` : `{${prefix}:bull:${shard}}`);
 
 /**
  * Idempotency keys are scoped to the user (and, by living in the sale's hash, to the sale).

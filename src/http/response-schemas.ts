@@ -93,7 +93,7 @@ export const saleStatsSchema = z.strictObject({
   refused: z.record(errorCode, count).describe('Attempts refused with a 409 before anything was taken, by code (Redis)'),
   queue: z
     .strictObject({ waiting: count, active: count, delayed: count, failed: count })
-    .describe('Jobs in the purchase queue, all sales: one job holds the purchases an API node admitted together'),
+    .describe("Jobs in the sale's purchase queue shard (shared with the other sales of that shard): one job holds the purchases an API node admitted together"),
   drift: z.number().int().nullable().describe('Redis remaining + pending units - PostgreSQL remaining; 0 when they agree'),
 });
 

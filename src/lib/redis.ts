@@ -120,3 +120,29 @@ export function reportConnection<T extends Pick<RedisClient, 'on'>>(client: T, l
   });
   return client;
 }
+
+const probeKeysCache = new WeakMap<RedisClient, { masters: string; keys: string[] }>();
+
+/**
+ * Keys under `base`, one in a slot of each master (one key on a single Redis), so a write to
+ * each proves every master takes writes (readiness). Found with CLUSTER KEYSLOT and kept
+ * until the set of masters changes.
+ */
+export async function probeKeysPerMaster(client: RedisClient, base: string): Promise<string[]> {
+  if (!isCluster(client)) return [base];
+  const nodeKey = (n: Redis) => `${n.options.host}:${n.options.port}`;
+  const owners = masters(client).map(nodeKey).sort();
+  const cached = probeKeysCache.get(client);
+  if (cached && cached.masters === owners.join(',')) return cached.keys;
+  const found = new Map<string, string>();
+  for (let n = 0; n < 1000 && found.size < owners.length; n++) {
+    const key = `${base}:{${n}}`;
+    const slot = Number(await client.call('CLUSTER', 'KEYSLOT', key));
+    const owner = client.slots[slot]?.[0];
+    if (owner && owners.includes(owner) && !found.has(owner)) found.set(owner, key);
+  }
+  // A master that owns no slot (being added) has no key: readiness then fails until it has.
+  const keys = [...found.values()];
+  if (found.size === owners.length) probeKeysCache.set(client, { masters: owners.join(','), keys });
+  return found.size === owners.length ? keys : [...keys, `${base}:{unowned-master}`];
+}

@@ -1,9 +1,9 @@
-import { RedisClient } from '../../lib/redis';
+import { probeKeysPerMaster, RedisClient } from '../../lib/redis';
 import { Router } from 'express';
 import { Db } from '../../lib/db';
 import { withDeadline } from '../../lib/deadline';
 import { Keys } from '../../gate/keys';
-import { PurchaseQueue } from '../purchases/queue';
+import { countAll, PurchaseQueues } from '../purchases/queue';
 
 type Check = { ok: boolean; ms: number; error?: string };
 
@@ -20,7 +20,7 @@ async function timed(fn: () => Promise<unknown>): Promise<Check> {
   }
 }
 
-export type HealthDeps = { db: Db; redis: RedisClient; keys: Keys; queue: PurchaseQueue; isShuttingDown: () => boolean };
+export type HealthDeps = { db: Db; redis: RedisClient; keys: Keys; queues: PurchaseQueues; isShuttingDown: () => boolean };
 
 /**
  * live: the process answers (never depends on Redis or PostgreSQL, so an orchestrator
@@ -34,9 +34,13 @@ export function healthRouter(deps: HealthDeps): Router {
   const checks = () =>
     Promise.all([
       timed(() => deps.db.raw('SELECT 1')),
-      timed(() => deps.redis.set(deps.keys.healthProbe, '1', 'PX', 5000)),
-      // The queue shares the API's client; this key lives in the queue's own slot.
-      timed(() => deps.redis.set(deps.keys.queueHealthProbe, '1', 'PX', 5000)),
+      // One write per master (one on a single Redis): a cluster with a master down or full is not ready.
+      timed(async () => {
+        const keys = await probeKeysPerMaster(deps.redis, deps.keys.healthProbe);
+        await Promise.all(keys.map((key) => deps.redis.set(key, '1', 'PX', 5000)));
+      }),
+      // The queue shares the API's client; each shard's key lives in that shard's own slot.
+      timed(() => Promise.all(deps.queues.shards.map((_, i) => deps.redis.set(deps.keys.queueHealthProbe(i), '1', 'PX', 5000)))),
     ]);
   router.get('/health/live', (_req, res) => {
     res.json({ status: 'ok' });
@@ -51,7 +55,7 @@ export function healthRouter(deps: HealthDeps): Router {
     const [[postgres, redis, queue], countCheck] = await Promise.all([
       checks(),
       timed(async () => {
-        counts = await deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+        counts = await countAll(deps.queues, 'waiting', 'active', 'delayed', 'failed');
       }),
     ]);
     const queueOk = queue.ok && countCheck.ok;

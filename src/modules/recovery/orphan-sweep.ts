@@ -4,7 +4,7 @@ import { Logger } from '../../lib/logger';
 import { Keys, SALE_KEY_RETENTION_MS } from '../../gate/keys';
 import { scripts } from '../../gate/scripts';
 import { NotifyOwner } from '../../realtime/emitter';
-import { PurchaseQueue } from '../purchases/queue';
+import { PurchaseQueues } from '../purchases/queue';
 import { writeReadModel } from '../purchases/read-model';
 import { recordNotQueued } from '../purchases/not-queued';
 import { salesEndingAfter } from '../sales/repository';
@@ -31,7 +31,7 @@ export type OrphanSweepDeps = {
   db: Db;
   redis: RedisClient;
   keys: Keys;
-  queue: PurchaseQueue;
+  queues: PurchaseQueues;
   logger: Logger;
   notify?: NotifyOwner;
   graceMs: number;
@@ -55,7 +55,10 @@ export async function sweepOrphans(deps: OrphanSweepDeps, nowMs = Date.now(), sa
   const bySale = sales.map((saleId, i) => ({ saleId, candidates: found[i]! })).filter((s) => s.candidates.length > 0);
   if (bySale.length === 0) return report;
 
-  const queued = await purchasesInJobs(deps.queue, LIVE_JOB_STATES);
+  // Each candidate sale's shard, listed once.
+  const shards = [...new Set(bySale.map((s) => deps.queues.shardOf(s.saleId)))];
+  const listings = await Promise.all(shards.map((i) => purchasesInJobs(deps.queues.shards[i]!, LIVE_JOB_STATES)));
+  const queued = new Set(listings.flatMap((m) => [...m.keys()]));
   for (const { saleId, candidates } of bySale) {
     report.candidates += candidates.length;
     const k = deps.keys.sale(saleId);

@@ -5,14 +5,14 @@ import { Logger } from '../../lib/logger';
 import { Keys, SALE_KEY_RETENTION_MS, scopedIdempotencyKey } from '../../gate/keys';
 import { GateRecord, isPending, parseGateRecord } from '../../gate/record';
 import { scripts } from '../../gate/scripts';
-import { PurchaseQueue } from '../purchases/queue';
+import { PurchaseQueues } from '../purchases/queue';
 import { writeReadModel } from '../purchases/read-model';
 import { underSaleLock } from '../../lib/sale-lock';
 import { findSale } from '../sales/repository';
 import { decidedPurchases, insertOrphansRejected, lockedInventory, pgCounts } from './queries';
 import { PENDING_JOB_STATES, purchasesInJobs } from './queue-scan';
 
-export type ReconcileDeps = { db: Db; redis: RedisClient; keys: Keys; queue: PurchaseQueue; logger: Logger };
+export type ReconcileDeps = { db: Db; redis: RedisClient; keys: Keys; queues: PurchaseQueues; logger: Logger };
 
 /** What a reconciliation found and did. */
 export type ReconcileReport = {
@@ -63,7 +63,7 @@ export async function reconcileSale(deps: ReconcileDeps, saleId: string, nowMs =
 
     // Under the lock, a job of an undecided purchase stays in a pending state: only a
     // commit (which waits for the lock) can complete or remove it.
-    const jobs = await purchasesInJobs(deps.queue, PENDING_JOB_STATES, saleId);
+    const jobs = await purchasesInJobs(deps.queues.forSale(saleId), PENDING_JOB_STATES, saleId);
     const snapshot = await deps.redis.multi().get(k.remaining).hgetall(k.purchases).exists(k.idempotency).exec();
     if (!snapshot || snapshot.some(([err]) => err)) throw snapshot?.find(([err]) => err)?.[0] ?? new Error('gate snapshot discarded');
     const redisRemaining = snapshot[0]![1] as string | null;

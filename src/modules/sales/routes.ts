@@ -25,7 +25,7 @@ export function publicSalesRouter(deps: SalesDeps): Router {
  * Admin sale routes. `soldOut` is this node's sold-out cache: an edit or a cancel drops the
  * sale from it, so this node answers the new truth at once (other nodes within 500 ms).
  */
-export function adminSalesRouter(deps: LifecycleDeps & { queue: QueueCounter; soldOut?: { forget: (saleId: string) => void } }): Router {
+export function adminSalesRouter(deps: LifecycleDeps & { queues: QueueCounter; soldOut?: { forget: (saleId: string) => void } }): Router {
   const router = Router();
   router.post('/sales', async (req, res) => {
     const input = parse(createSaleSchema, req.body);

@@ -71,17 +71,17 @@ export type SaleStats = Omit<SaleOutcomes, 'remaining'> & {
   drift: number | null;
 };
 
-/** What stats need of the purchase queue (sales does not depend on the purchases module). */
-export type QueueCounter = { getJobCounts(...types: JobType[]): Promise<Record<string, number>> };
+/** What stats need of the purchase queue: the shard that holds a sale's jobs (sales does not depend on the purchases module). */
+export type QueueCounter = { forSale(saleId: string): { getJobCounts(...types: JobType[]): Promise<Record<string, number>> } };
 
 /** Live counters: what became of the purchases from PostgreSQL (as the audit reads them), the gate's view from Redis, queue depth from BullMQ. */
-export async function saleStats(deps: SalesDeps & { queue: QueueCounter }, saleId: string): Promise<SaleStats> {
+export async function saleStats(deps: SalesDeps & { queues: QueueCounter }, saleId: string): Promise<SaleStats> {
   const outcomes = await saleOutcomes(deps.db, saleId);
   if (!outcomes) throw Errors.notFound('SALE_NOT_FOUND', 'Sale not found');
   const [stats, gate, counts] = await Promise.all([
     gateStats(deps.redis, deps.keys, saleId),
     gatePending(deps.redis, deps.keys, saleId),
-    deps.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'),
+    deps.queues.forSale(saleId).getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'),
   ]);
   const refused: Record<string, number> = {};
   for (const [field, value] of Object.entries(stats)) {

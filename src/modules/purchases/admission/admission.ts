@@ -11,7 +11,6 @@ import { findSale } from '../../sales/repository';
 import { recordNotQueued } from '../not-queued';
 import { AdmittedPurchase } from '../job';
 import { EnqueueBatcher } from './enqueue-batcher';
-import { PurchaseQueue } from '../queue';
 import { BacklogMonitor } from './backlog';
 import { indexUserPurchase, readPurchase, writeReadModel } from '../read-model';
 import { PurchaseView } from '../view';
@@ -22,7 +21,6 @@ export type AdmissionDeps = {
   db: Db;
   redis: RedisClient;
   keys: Keys;
-  queue: PurchaseQueue;
   enqueue: EnqueueBatcher;
   backlog: BacklogMonitor;
   soldOut: SoldOutCache;

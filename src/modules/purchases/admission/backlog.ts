@@ -1,5 +1,5 @@
 import { Logger } from '../../../lib/logger';
-import { PurchaseQueue } from '../queue';
+import { countAll, PurchaseQueues } from '../queue';
 
 /** Longest a backlog count waits for the adds in flight. */
 const ADD_WAIT_MS = 1000;
@@ -27,7 +27,7 @@ export class BacklogMonitor {
   private counting: Promise<void> | undefined;
 
   constructor(
-    private readonly queue: PurchaseQueue,
+    private readonly queues: PurchaseQueues,
     private readonly limit: number,
     private readonly pollMs: number,
     private readonly logger: Logger,
@@ -79,7 +79,7 @@ export class BacklogMonitor {
           setTimeout(resolve, ADD_WAIT_MS).unref();
         });
       }
-      const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'delayed');
+      const counts = await countAll(this.queues, 'waiting', 'prioritized', 'delayed');
       const jobs = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
       const perJob = this.jobsEnqueued > 0 ? this.purchasesEnqueued / this.jobsEnqueued : 1;
       this.waiting = Math.round(jobs * perJob);

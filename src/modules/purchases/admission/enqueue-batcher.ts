@@ -1,13 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { AdmittedPurchase } from '../job';
-import { enqueuePurchases, PurchaseQueue } from '../queue';
+import { enqueuePurchases, PurchaseQueues } from '../queue';
 import { BacklogMonitor } from './backlog';
 
 type Waiting = { job: AdmittedPurchase; resolve: () => void; reject: (err: unknown) => void };
 
 /**
- * Puts the purchases admitted in one turn of the event loop into ONE BullMQ job (group
- * commit's counterpart on the way in). Under load, the admissions whose Lua replies
+ * Puts the purchases admitted in one turn of the event loop into ONE BullMQ job per queue
+ * shard they belong to (group commit's counterpart on the way in). Under load, the admissions whose Lua replies
  * arrived in the same socket read continue together; the batch is added once they have
  * all run (setImmediate), or as soon as it holds `maxSize`. Each caller's promise settles
  * with its batch's add, so a 202 still means "in the queue", and a failed add fails every
@@ -18,7 +18,7 @@ export class EnqueueBatcher {
   private scheduled = false;
 
   constructor(
-    private readonly queue: PurchaseQueue,
+    private readonly queues: PurchaseQueues,
     private readonly backlog: Pick<BacklogMonitor, 'enqueueing'>,
     private readonly maxSize: number,
     private readonly opts: {
@@ -48,18 +48,29 @@ export class EnqueueBatcher {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    const jobs = batch.map((w) => w.job);
+    const byShard = new Map<number, Waiting[]>();
+    for (const w of batch) {
+      const shard = this.queues.shardOf(w.job.saleId);
+      const group = byShard.get(shard);
+      if (group) group.push(w);
+      else byShard.set(shard, [w]);
+    }
+    for (const [shard, group] of byShard) this.add(shard, group);
+  }
+
+  private add(shard: number, group: Waiting[]): void {
+    const jobs = group.map((w) => w.job);
     const add = async () => {
       if (this.opts.faultDelayMs) await delay(this.opts.faultDelayMs);
-      return enqueuePurchases(this.queue, jobs);
+      return enqueuePurchases(this.queues.shards[shard]!, jobs);
     };
     this.backlog.enqueueing(jobs.length, add).then(
       () => {
         // Not awaited by the 202: a lost marker only makes the sweep look in the queue for these.
         this.opts.markQueued(jobs).catch((err: Error) => this.opts.onMarkFailed?.(err));
-        batch.forEach((w) => w.resolve());
+        group.forEach((w) => w.resolve());
       },
-      (err: unknown) => batch.forEach((w) => w.reject(err)),
+      (err: unknown) => group.forEach((w) => w.reject(err)),
     );
   }
 }

@@ -8,6 +8,7 @@ import { NotifyOwner } from '../../../realtime/emitter';
 import { underSaleLock } from '../../../lib/sale-lock';
 import { dueHolds, endHold, holdEnds, lockHold } from './repository';
 import { AdmittedPurchase } from '../job';
+import { Sharded } from '../queue';
 import { writeReadModel } from '../read-model';
 import { HoldEndReason, PurchaseView, purchaseView } from '../view';
 
@@ -37,6 +38,20 @@ export function createHoldQueue(connection: RedisClient, opts: { purchaseQueueNa
       removeOnFail: { age: 7 * 24 * 3600 },
     },
   });
+}
+
+export type HoldQueues = Sharded<HoldQueue>;
+
+/** A hold queue beside each purchase queue shard (same hash tag): a sale's holds live in its shard. */
+export function holdQueuesFor(connection: RedisClient, opts: { purchaseQueueName: string; shards: number; prefixOf: (shard: number) => string }): HoldQueues {
+  return new Sharded(Array.from({ length: opts.shards }, (_, shard) => createHoldQueue(connection, { purchaseQueueName: opts.purchaseQueueName, prefix: opts.prefixOf(shard) })));
+}
+
+/** Schedules each sale's holds on that sale's shard. */
+export function scheduleOnShards(queues: HoldQueues, held: { job: Hold; holdExpiresAt: Date }[]) {
+  const bySale = new Map<string, typeof held>();
+  for (const h of held) bySale.set(h.job.saleId, [...(bySale.get(h.job.saleId) ?? []), h]);
+  return Promise.all([...bySale].map(([saleId, items]) => scheduleHoldExpiries(queues.forSale(saleId), items)));
 }
 
 const holdData = (job: Hold): Hold => ({
