@@ -30,8 +30,11 @@ function credentialsOf(url: string): RedisOptions {
  * and the queueing / retry ones to the cluster itself, so both kinds of client behave the
  * same: the API's fails fast, the worker's waits.
  */
-function createClient(target: RedisTarget, node: RedisOptions, cluster: Pick<ClusterOptions, 'enableOfflineQueue' | 'enableAutoPipelining'>): RedisClient {
-  if (!target.clusterNodes?.length) return new Redis(target.url, { ...node, ...cluster, retryStrategy: reconnectDelay, lazyConnect: true });
+function createClient(target: RedisTarget, node: RedisOptions, cluster: Pick<ClusterOptions, 'enableOfflineQueue' | 'enableAutoPipelining' | 'shardedSubscribers'>): RedisClient {
+  if (!target.clusterNodes?.length) {
+    const { shardedSubscribers: _cluster, ...single } = cluster;
+    return new Redis(target.url, { ...node, ...single, retryStrategy: reconnectDelay, lazyConnect: true });
+  }
   return new Cluster(target.clusterNodes, {
     ...cluster,
     lazyConnect: true,
@@ -60,9 +63,12 @@ export function createWorkerRedis(target: RedisTarget, name: string): RedisClien
   return createClient(target, { connectionName: name, maxRetriesPerRequest: null }, { enableOfflineQueue: true, enableAutoPipelining: true });
 }
 
-/** Socket.io's adapter clients: they wait for Redis (a subscription must come back after an outage). */
+/**
+ * Socket.io's adapter clients: they wait for Redis (a subscription must come back after an
+ * outage). On a cluster, sharded subscriptions go to the master of each channel's slot.
+ */
 export function createSocketRedis(target: RedisTarget, name: string): RedisClient {
-  return createClient(target, { connectionName: name }, { enableOfflineQueue: true, enableAutoPipelining: false });
+  return createClient(target, { connectionName: name }, { enableOfflineQueue: true, enableAutoPipelining: false, shardedSubscribers: true });
 }
 
 /** The masters of a cluster (where CONFIG, readiness and durability checks must look), or the one server. */

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createShardedAdapter } from '@socket.io/redis-adapter';
 import { Server } from 'socket.io';
 import { Logger } from '../lib/logger';
 import { createSocketRedis, RedisClient, RedisTarget, reportConnection } from '../lib/redis';
@@ -23,7 +23,9 @@ export function attachRealtime(
   const pub = reportConnection(createSocketRedis(deps.redisTarget, 'fs-socket-pub'), deps.logger, 'socket-pub');
   const sub = reportConnection(createSocketRedis(deps.redisTarget, 'fs-socket-sub'), deps.logger, 'socket-sub');
   const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(server, {
-    adapter: createAdapter(pub, sub, { key: socketKey(deps.redisPrefix) }),
+    // Sharded pub/sub (Redis 7): a channel per room, each on one cluster master, instead of
+    // every message fanned out to every node of the cluster.
+    adapter: createShardedAdapter(pub, sub, { channelPrefix: socketKey(deps.redisPrefix), subscriptionMode: 'dynamic' }),
     serveClient: true,
   });
   const key = verificationKey(deps.jwtSecret);
