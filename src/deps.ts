@@ -49,7 +49,7 @@ export async function createApiDeps(config: Config, logger = createLogger(config
   const soldOut = new SoldOutCache(redis, keys, logger);
   soldOut.start();
   const notify = createOwnerNotifier(redis, config.redisPrefix);
-  const reconciler = new Reconciler({ db, redis, keys, queues, logger });
+  const reconciler = new Reconciler({ db, redis, keys, queues, logger, graceMs: config.orphans.graceMs });
   return { config, logger, db, redis, keys, queues, enqueue, backlog, soldOut, notify, restoreSale: (saleId) => reconciler.request(saleId) };
 }
 
@@ -90,7 +90,7 @@ export async function createWorkerDeps(config: Config, logger = createLogger(con
   const holdQueues = holdQueuesFor(redis, { purchaseQueueName: config.queueName, shards: config.queueShards, prefixOf: keys.bullPrefixOf });
   for (const q of holdQueues.shards) q.on('error', (err) => logger.debug('hold queue client error', { err: err.message }));
   const notify = createOwnerNotifier(redis, config.redisPrefix);
-  const reconciler = new Reconciler({ db, redis, keys, queues, logger });
+  const reconciler = new Reconciler({ db, redis, keys, queues, logger, graceMs: config.orphans.graceMs });
   return { config, logger, db, redis, connection, keys, queues, holdQueues, notify, reconciler };
 }
 

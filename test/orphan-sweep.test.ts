@@ -146,7 +146,7 @@ describe('Orphan sweep', () => {
     const { saleId } = await createSale(stack.api.url, { stock: 4, perUserLimit: 1 });
     const { redis, keys } = stack.api.deps;
     await redis.del(...Object.values(keys.sale(saleId)));
-    const rebuilt = await new Reconciler(stack.api.deps).rebuildMissing();
+    const rebuilt = await new Reconciler({ ...stack.api.deps, graceMs: stack.config.orphans.graceMs }).rebuildMissing();
     expect(rebuilt.map((r) => r.saleId)).toContain(saleId);
     expect(await remaining(saleId)).toBe(4);
     expect(await redis.exists(keys.sale(saleId).meta)).toBe(1);

@@ -47,7 +47,7 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
   api.use(healthRouter({ ...deps, isShuttingDown: () => state.shuttingDown }));
   api.use(openApiRouter());
   api.use(publicSalesRouter(deps));
-  api.use('/admin', requireAdmin(config.jwtSecret), body, adminProductsRouter(deps), adminSalesRouter(deps), adminReconcileRouter(deps));
+  api.use('/admin', requireAdmin(config.jwtSecret), body, adminProductsRouter(deps), adminSalesRouter(deps), adminReconcileRouter({ ...deps, graceMs: config.orphans.graceMs }));
   app.use('/api', api);
 
   // The shopper page at /, the admin page at /admin: static files, no front-end server.

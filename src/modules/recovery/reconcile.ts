@@ -12,7 +12,8 @@ import { findSale } from '../sales/repository';
 import { decidedPurchases, insertOrphansRejected, lockedInventory, pgCounts } from './queries';
 import { PENDING_JOB_STATES, purchasesInJobs } from './queue-scan';
 
-export type ReconcileDeps = { db: Db; redis: RedisClient; keys: Keys; queues: PurchaseQueues; logger: Logger };
+/** `graceMs`: ORPHAN_GRACE_MS, the same bound the orphan sweep uses (an enqueue may still land until then). */
+export type ReconcileDeps = { db: Db; redis: RedisClient; keys: Keys; queues: PurchaseQueues; logger: Logger; graceMs: number };
 
 /** What a reconciliation found and did. */
 export type ReconcileReport = {
@@ -30,17 +31,11 @@ export type ReconcileReport = {
   inflight: { purchases: number; units: number };
   /** Purchases PostgreSQL had decided while the gate still counted them pending: closed in the gate now. */
   settled: number;
-  /** Purchases admitted more than `ORPHAN_GRACE_MS` ago that never reached the queue: rejected (ENQUEUE_FAILED). */
+  /** Purchases admitted more than `ORPHAN_GRACE_MS` ago that never reached the queue: rejected (ENQUEUE_FAILED), as the orphan sweep would. */
   orphansRejected: number;
   /** How far the gate's remaining was off: remaining before minus remaining after (null: the gate had none). */
   drift: number | null;
 };
-
-/**
- * A purchase recorded in the gate but neither queued nor decided is given this long
- * for the API's enqueue to land before reconciliation rejects it (ENQUEUE_FAILED).
- */
-export const ORPHAN_GRACE_MS = 60_000;
 
 /** Keys of a sale rebuilt after its planned expiry live at least this long (an ended sale still answers SALE_ENDED). */
 const MIN_REBUILT_TTL_MS = 3600_000;
@@ -83,7 +78,7 @@ export async function reconcileSale(deps: ReconcileDeps, saleId: string, nowMs =
     const released = await releasedBeforeLoss(deps, lostRecords.map((j) => j.purchaseId));
 
     const orphans = pendingInGate
-      .filter((id) => !decided.has(id) && !jobs.has(id) && entries.get(id)!.createdAtMs < nowMs - ORPHAN_GRACE_MS)
+      .filter((id) => !decided.has(id) && !jobs.has(id) && entries.get(id)!.createdAtMs < nowMs - deps.graceMs)
       .map((id) => ({ id, ...entries.get(id)! }));
     await insertOrphansRejected(trx, saleId, orphans);
 
