@@ -8,9 +8,21 @@
  *   pm2 reload ecosystem.config.js --env production --update-env
  *
  * Two named API apps on ports 3001/3002, not pm2 cluster mode: Socket.io long-polling
- * needs each client pinned to one process, which nginx does with ip_hash over these two
- * ports (nginx/flashsale.conf). Cluster mode would round-robin one port across processes.
+ * needs each client pinned to one process, which nginx does by hashing the client address
+ * over these two ports (nginx/flashsale.conf). Cluster mode would round-robin one port
+ * across processes. README "Deploying" walks through the whole setup.
  */
+
+/**
+ * The APIs sit behind nginx (nginx/flashsale.conf) in every environment:
+ * - HOST 127.0.0.1: reachable only through nginx on this host. With TRUST_PROXY_HOPS=1 the API
+ *   believes the last X-Forwarded-For entry, which nginx overwrites with the real peer; a
+ *   client reaching the API directly could write any address there and dodge the per-IP limit.
+ * - TRUST_PROXY_HOPS 1: nginx is the one proxy, so the real client IP reaches the per-IP rate
+ *   limit and the logs (with 0 every shopper would share nginx's address).
+ */
+const behindNginx = { HOST: '127.0.0.1', TRUST_PROXY_HOPS: 1 };
+
 const api = (name, port) => ({
   name,
   script: 'dist/src/api.js',
@@ -23,8 +35,8 @@ const api = (name, port) => ({
   exp_backoff_restart_delay: 200,
   // On SIGINT the API stops accepting, finishes requests in flight, then closes Redis/PostgreSQL.
   kill_timeout: 15000,
-  env: { NODE_ENV: 'development', PORT: port },
-  env_production: { NODE_ENV: 'production', PORT: port, TRUST_PROXY_HOPS: 1 },
+  env: { NODE_ENV: 'development', PORT: port, ...behindNginx },
+  env_production: { NODE_ENV: 'production', PORT: port, ...behindNginx },
 });
 
 module.exports = {
