@@ -2,7 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { parseGateRecord } from '../src/gate/record';
-import { SCRIPT_FILES, scriptSource } from '../src/gate/scripts';
+import { randomUUID } from 'node:crypto';
+import { createKeys, SaleKeys } from '../src/gate/keys';
+import { loadSaleIntoGate } from '../src/gate/sale-gate';
+import { loadScripts, SCRIPT_FILES, scripts, scriptSource } from '../src/gate/scripts';
 import { TEST_REDIS_URL } from './env';
 
 const LUA_DIR = path.join(__dirname, '..', 'src', 'gate', 'lua');
@@ -50,5 +53,56 @@ describe('Gate scripts and their shared record format', () => {
 
   it('When a record is malformed or missing, then the TypeScript parser says so', () => {
     for (const bad of [null, undefined, '', 'queued', 'queued|x|1|u', 'queued|1|1']) expect(parseGateRecord(bad)).toBeUndefined();
+  });
+
+  describe('batch scripts and key expiry (cheaper per purchase, same outcomes)', () => {
+    const keys = createKeys(`gs-${randomUUID().slice(0, 8)}`);
+    let sale: SaleKeys;
+    let saleId: string;
+    const load = () => {
+      const now = Date.now();
+      return loadSaleIntoGate(redis, keys, { id: saleId, startsAt: new Date(now - 1000), endsAt: new Date(now + 3600_000), cancelledAt: null, perUserLimit: 5, stock: 10 });
+    };
+    const admit = (user: string) =>
+      scripts.admit(redis, sale, { purchaseId: randomUUID(), userId: user, quantity: 1, nowMs: Date.now(), idemKey: '' });
+    beforeAll(() => loadScripts(redis));
+    beforeEach(async () => {
+      saleId = randomUUID();
+      sale = keys.sale(saleId);
+      await load();
+    });
+
+    it('When purchases are admitted, then the hashes they create expire with the sale, looked at once (meta kept), and a reload looks again', async () => {
+      expect(await redis.hget(sale.meta, 'kept')).toBeNull();
+      await admit('u1');
+      expect(await redis.hget(sale.meta, 'kept')).toBe('1');
+      for (const key of [sale.users, sale.purchases, sale.stats, sale.unqueued]) expect(await redis.pttl(key)).toBeGreaterThan(0);
+      // A hash lost after the first admission while the flag stands would stay without expiry: a reload clears the flag.
+      await redis.del(sale.stats);
+      await load();
+      expect(await redis.hget(sale.meta, 'kept')).toBeNull();
+      await admit('u2');
+      expect(await redis.pttl(sale.stats)).toBeGreaterThan(0);
+    });
+
+    it('When a batch is claimed and finalized, then each purchase applies once (even listed twice), rejections give back, and the counters move by the batch', async () => {
+      const ids: string[] = [];
+      for (const u of ['a', 'b', 'c']) ids.push((await admit(u))[1]!);
+      expect(await scripts.claim(redis, sale, [ids[0]!, ids[1]!, ids[0]!, 'nope'])).toEqual(['processing', 'processing', 'processing', 'missing']);
+      const applied = await scripts.finalize(redis, sale, [
+        { purchaseId: ids[0]!, status: 'confirmed' },
+        { purchaseId: ids[1]!, status: 'rejected', reason: 'SOLD_OUT' },
+        { purchaseId: ids[0]!, status: 'confirmed' },
+        { purchaseId: ids[2]!, status: 'confirmed' },
+      ]);
+      expect(applied).toEqual([1, 1, 0, 1]);
+      expect(await redis.get(sale.remaining)).toBe('8');
+      expect(await redis.hgetall(sale.stats)).toMatchObject({ admitted: '3', pendingUnits: '0', confirmed: '2', 'rejected:SOLD_OUT': '1' });
+      expect(await redis.hget(sale.users, 'b')).toBe('0');
+      expect(await redis.hlen(sale.unqueued)).toBe(0);
+      // Delivered again: nothing moves.
+      expect(await scripts.finalize(redis, sale, [{ purchaseId: ids[1]!, status: 'rejected', reason: 'SOLD_OUT' }])).toEqual([0]);
+      expect(await redis.get(sale.remaining)).toBe('8');
+    });
   });
 });

@@ -24,7 +24,8 @@ export async function loadSaleIntoGate(redis: RedisClient, keys: Keys, sale: Gat
     stock: sale.stock,
   });
   tx.set(k.remaining, remaining, 'NX');
-  // Keys that exist now; hashes admit-7 creates later take the same expiry there.
+  // Keys that exist now; hashes admit-7 creates later take the same expiry there (once, `kept`).
+  tx.hdel(k.meta, 'kept');
   for (const key of Object.values(k)) tx.pexpireat(key, expireAt);
   await tx.exec();
 }

@@ -47,7 +47,7 @@ end
 local replay = existing(pid)
 if replay then return replay end
 
-local meta = redis.call('HMGET', KEYS[1], 'startsAt', 'endsAt', 'cancelled', 'perUserLimit')
+local meta = redis.call('HMGET', KEYS[1], 'startsAt', 'endsAt', 'cancelled', 'perUserLimit', 'kept')
 if not meta[1] then return { -1 } end
 
 if idemKey ~= '' then
@@ -62,14 +62,22 @@ if idemKey ~= '' then
 end
 
 -- Hashes created here after the sale was loaded must expire with the sale's other keys.
+-- The users, purchases and stats hashes never empty once created, so after the first
+-- admission has given them their expiry (meta `kept`, cleared when the gate is (re)loaded)
+-- they are not looked at again: three PTTLs less per admission. The unqueued hash empties
+-- as jobs land and the idempotency hash may not exist yet: those are always looked at.
 local expireAt = tonumber(meta[2]) + tonumber(ARGV[6])
+local kept = meta[5] == '1'
 local function keep(key)
   if redis.call('PTTL', key) == -1 then redis.call('PEXPIREAT', key, expireAt) end
+end
+local function keepOnce(key)
+  if not kept then keep(key) end
 end
 
 local function refuse(code, name, extra)
   redis.call('HINCRBY', KEYS[6], 'refused:' .. name, 1)
-  keep(KEYS[6])
+  keepOnce(KEYS[6])
   return { code, extra }
 end
 
@@ -92,9 +100,10 @@ redis.call('HINCRBY', KEYS[6], 'admitted', 1)
 redis.call('HINCRBY', KEYS[6], 'admittedUnits', qty)
 -- Units admitted but not yet decided by a worker: stats compare remaining + these with PostgreSQL.
 redis.call('HINCRBY', KEYS[6], 'pendingUnits', qty)
-keep(KEYS[3])
-keep(KEYS[5])
-keep(KEYS[6])
+keepOnce(KEYS[3])
+keepOnce(KEYS[5])
+keepOnce(KEYS[6])
+if not kept then redis.call('HSET', KEYS[1], 'kept', '1') end
 keep(KEYS[7])
 if idemKey ~= '' then keep(KEYS[4]) end
 return { 1, pid, 'queued', now, qty }

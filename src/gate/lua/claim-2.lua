@@ -13,19 +13,29 @@
     PostgreSQL decides alone)
 ]]
 --- @include "records"
+-- One read and one write for the whole batch (not two commands per purchase).
 local out = {}
-if #ARGV > 0 then redis.call('HDEL', KEYS[2], unpack(ARGV)) end
+if #ARGV == 0 then return out end
+redis.call('HDEL', KEYS[2], unpack(ARGV))
+local recs = redis.call('HMGET', KEYS[1], unpack(ARGV))
+local writes = {}
+local claimed = {}
 for i, pid in ipairs(ARGV) do
-  local rec = redis.call('HGET', KEYS[1], pid)
-  if not rec then
+  local rec = recs[i]
+  if claimed[pid] then
+    out[i] = 'processing'
+  elseif not rec then
     out[i] = 'missing'
   else
     local status, q, createdAt, userId = parseRecord(rec)
     if status == 'queued' then
-      redis.call('HSET', KEYS[1], pid, formatRecord('processing', q, createdAt, userId))
+      claimed[pid] = true
+      writes[#writes + 1] = pid
+      writes[#writes + 1] = formatRecord('processing', q, createdAt, userId)
       status = 'processing'
     end
     out[i] = status
   end
 end
+if #writes > 0 then redis.call('HSET', KEYS[1], unpack(writes)) end
 return out

@@ -16,27 +16,47 @@
   Output: one integer per triple: 1 applied now, 0 already applied or unknown
 ]]
 --- @include "records"
+-- Per batch, not per purchase: one HDEL, one HMGET, one HSET and one HINCRBY per counter;
+-- only a rejection adds its own give-back (remaining and the shopper's units).
 local out = {}
-for i = 1, #ARGV, 3 do
-  local pid, status, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+local n = #ARGV / 3
+if n == 0 then return out end
+local ids = {}
+for i = 1, n do ids[i] = ARGV[i * 3 - 2] end
+redis.call('HDEL', KEYS[5], unpack(ids))
+local recs = redis.call('HMGET', KEYS[3], unpack(ids))
+local writes = {}
+local pending, confirmed, giveBack = 0, 0, 0
+local rejected = {}
+-- The same purchase twice in one call applies once (every copy read the same record).
+local seen = {}
+for i = 1, n do
+  local pid, status, reason = ids[i], ARGV[i * 3 - 1], ARGV[i * 3]
   local applied = 0
-  redis.call('HDEL', KEYS[5], pid)
-  local rec = redis.call('HGET', KEYS[3], pid)
+  local rec = recs[i]
+  if seen[pid] then rec = nil end
+  seen[pid] = true
   if rec then
     local cur, q, createdAt, userId = parseRecord(rec)
     if cur == 'queued' or cur == 'processing' then
-      redis.call('HSET', KEYS[3], pid, formatRecord(status, q, createdAt, userId))
-      redis.call('HINCRBY', KEYS[4], 'pendingUnits', -tonumber(q))
+      writes[#writes + 1] = pid
+      writes[#writes + 1] = formatRecord(status, q, createdAt, userId)
+      pending = pending + tonumber(q)
       if status == 'rejected' then
-        redis.call('INCRBY', KEYS[1], q)
+        giveBack = giveBack + tonumber(q)
         redis.call('HINCRBY', KEYS[2], userId, -tonumber(q))
-        redis.call('HINCRBY', KEYS[4], 'rejected:' .. reason, 1)
+        rejected[reason] = (rejected[reason] or 0) + 1
       else
-        redis.call('HINCRBY', KEYS[4], 'confirmed', 1)
+        confirmed = confirmed + 1
       end
       applied = 1
     end
   end
-  out[#out + 1] = applied
+  out[i] = applied
 end
+if #writes > 0 then redis.call('HSET', KEYS[3], unpack(writes)) end
+if pending > 0 then redis.call('HINCRBY', KEYS[4], 'pendingUnits', -pending) end
+if giveBack > 0 then redis.call('INCRBY', KEYS[1], giveBack) end
+if confirmed > 0 then redis.call('HINCRBY', KEYS[4], 'confirmed', confirmed) end
+for reason, count in pairs(rejected) do redis.call('HINCRBY', KEYS[4], 'rejected:' .. reason, count) end
 return out
