@@ -3,6 +3,8 @@ import { WORKER_BATCH_DEFAULTS } from '../src/config/config';
 import { round2 } from './harness/context';
 import { median } from './stack';
 import type { Options } from './harness/options';
+import { perPurchase } from './harness/redis-meter';
+import { breakdown, poolRedis, RedisBreakdown, redisMarkdown } from './redis-report';
 import type { DrainRecord } from './scenarios/drain';
 import type { RunRecord, ScenarioId } from './scenarios/http';
 import { SCENARIOS } from './scenarios/index';
@@ -14,6 +16,9 @@ const TARGETS = {
   admitVsNaive: 5,
   drainVsBatch1: 8,
   apiRssMb: 200,
+  // Issue 13: Redis's own cost per purchase, admitting with group commit and rate limits on.
+  redisUsPerPurchase: 50,
+  redisCommandsPerPurchase: 12,
 } as const;
 
 export type ScenarioSummary = {
@@ -30,6 +35,8 @@ export type ScenarioSummary = {
   unexpected: number;
   statusCounts: Record<string, number>;
   tokensWrapped: boolean;
+  /** Admitting: Redis per purchase, pooled over the rounds (whole runs: warm-up, window, drain). */
+  redis?: { cpuUs: number; commands: number; sent: number };
 };
 
 function sumCounts(records: RunRecord[]): Record<string, number> {
@@ -52,7 +59,13 @@ function summarize(records: RunRecord[], serverName: string): ScenarioSummary {
     unexpected: records.reduce((a, r) => a + r.unexpected, 0),
     statusCounts: sumCounts(records),
     tokensWrapped: records.some((r) => r.tokensWrapped),
+    ...redisOf(records.flatMap((r) => (r.redis ? [r.redis] : []))),
   };
+}
+
+function redisOf(phases: NonNullable<RunRecord['redis']>[]): { redis?: { cpuUs: number; commands: number; sent: number } } {
+  const pooled = poolRedis(phases);
+  return pooled ? { redis: perPurchase(pooled) } : {};
 }
 
 export type DrainSummary = {
@@ -62,6 +75,8 @@ export type DrainSummary = {
   rejected: number;
   workerCpuUsPerOrder: number;
   avgBatch: number;
+  /** Redis per purchase from the start of the pre-fill to the last purchase decided, pooled over rounds. */
+  redis?: { cpuUs: number; commands: number; sent: number };
 };
 
 function summarizeDrain(records: DrainRecord[]): DrainSummary {
@@ -72,6 +87,7 @@ function summarizeDrain(records: DrainRecord[]): DrainSummary {
     rejected: records.reduce((a, r) => a + (r.purchases.rejected ?? 0), 0),
     workerCpuUsPerOrder: median(records.map((r) => r.workerCpuUsPerOrder)),
     avgBatch: median(records.map((r) => r.avgBatch ?? NaN)),
+    ...redisOf(records.map((r) => r.redis)),
   };
 }
 
@@ -105,8 +121,10 @@ function perRoundDrainRatios(drains: { grouped: DrainRecord[]; batch1: DrainReco
 
 export type TargetCheck = { target: string; value: number; pass: boolean; note?: string };
 
-function checkTargets(s: Record<ScenarioId, ScenarioSummary>, ratios: Ratios, apiRssMb: number, connections: number): TargetCheck[] {
-  const at100 = connections === 100 ? undefined : `measured at ${connections} connections, the target is stated at 100`;
+function checkTargets(s: Record<ScenarioId, ScenarioSummary>, ratios: Ratios, apiRssMb: number, opts: Options): TargetCheck[] {
+  const at100 = opts.connections === 100 ? undefined : `measured at ${opts.connections} connections, the target is stated at 100`;
+  const limitsOff = opts.rateLimits === 'off' ? { note: 'measured with rate limits off; the target is stated with them on' } : {};
+  const redis = s.admit.redis;
   return [
     { target: `admitting >= ${TARGETS.admitVsHello}x bare Express`, value: ratios.admitVsHello, pass: ratios.admitVsHello >= TARGETS.admitVsHello },
     {
@@ -123,6 +141,22 @@ function checkTargets(s: Record<ScenarioId, ScenarioSummary>, ratios: Ratios, ap
     { target: `admitting >= ${TARGETS.admitVsNaive}x naive`, value: ratios.admitVsNaive, pass: ratios.admitVsNaive >= TARGETS.admitVsNaive },
     { target: `drain >= ${TARGETS.drainVsBatch1}x batch-1 worker`, value: ratios.drainVsBatch1, pass: ratios.drainVsBatch1 >= TARGETS.drainVsBatch1 },
     { target: `API RSS <= ${TARGETS.apiRssMb} MB`, value: apiRssMb, pass: apiRssMb <= TARGETS.apiRssMb },
+    ...(redis
+      ? [
+          {
+            target: `Redis CPU <= ${TARGETS.redisUsPerPurchase} µs per purchase (admitting)`,
+            value: redis.cpuUs,
+            pass: redis.cpuUs <= TARGETS.redisUsPerPurchase,
+            ...limitsOff,
+          },
+          {
+            target: `Redis commands <= ${TARGETS.redisCommandsPerPurchase} per purchase (admitting, inside scripts included)`,
+            value: redis.commands,
+            pass: redis.commands <= TARGETS.redisCommandsPerPurchase,
+            ...limitsOff,
+          },
+        ]
+      : []),
   ];
 }
 
@@ -132,11 +166,16 @@ function statusNote(s: ScenarioSummary, expectedStatus: number, serverName: stri
   if (s.unexpected > others.reduce((a, [, n]) => a + n, 0)) parts.push('connection errors/timeouts: see results.json');
   if (s.tokensWrapped) parts.push('token pool wrapped');
   const cpu = (name: string) => s.cpuUsPerReq[name];
-  parts.push(`CPU µs/req: server ${cpu(serverName)}${cpu('worker') !== undefined ? `, worker ${cpu('worker')}` : ''}, loadgen ${cpu('loadgen')}`);
+  const also = ['worker', 'redis'].filter((n) => cpu(n) !== undefined).map((n) => `, ${n} ${cpu(n)}`).join('');
+  parts.push(`CPU µs/req: server ${cpu(serverName)}${also}, loadgen ${cpu('loadgen')}`);
   if (s.workerMaxRssMb !== undefined) parts.push(`worker RSS ${s.workerMaxRssMb} MB`);
   if (s.workerAvgBatch !== undefined) parts.push(`worker ${s.workerAvgBatch} orders/transaction`);
+  if (s.redis) parts.push(redisNote(s.redis));
   return parts.join('; ');
 }
+
+const redisNote = (r: { cpuUs: number; commands: number; sent: number }) =>
+  `**Redis ${r.cpuUs} µs, ${r.commands} commands (${r.sent} sent) per purchase**`;
 
 type Report = {
   s: Record<ScenarioId, ScenarioSummary>;
@@ -147,7 +186,10 @@ type Report = {
   byRound: Record<string, number>[];
   drainByRound: number[];
   checks: TargetCheck[];
+  redis: RedisFigures;
 };
+
+type RedisFigures = { admitting?: RedisBreakdown; drainGrouped?: RedisBreakdown; admittingByRound: { round: number; cpuUs: number; commands: number; sent: number }[] };
 
 /** `min–max` of one ratio across rounds, or the single value. */
 function spread(values: number[]): string {
@@ -159,12 +201,16 @@ function spread(values: number[]): string {
 }
 
 const drainNote = (d: DrainSummary) =>
-  `${d.jobs} jobs pre-filled over HTTP; rejected ${d.rejected}; ${d.avgBatch} orders/transaction; worker CPU ${d.workerCpuUsPerOrder} µs/order`;
+  `${d.jobs} jobs pre-filled over HTTP; rejected ${d.rejected}; ${d.avgBatch} orders/transaction; worker CPU ${d.workerCpuUsPerOrder} µs/order` +
+  (d.redis ? `; pre-fill + drain: ${redisNote(d.redis)}` : '');
 
-function markdown({ s, dGrouped, d1, ratios, byRound, drainByRound, checks }: Report, opts: Options): string {
+export type ReportContext = { redis: string; rateLimits: string };
+
+function markdown({ s, dGrouped, d1, ratios, byRound, drainByRound, checks, redis }: Report, opts: Options, context: ReportContext): string {
   const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
   const lines = [
-    `Median of ${opts.rounds} interleaved round(s), ${opts.duration} s each after ${opts.warmup} s warm-up, ${opts.connections} connections.`,
+    `Median of ${opts.rounds} interleaved round(s), ${opts.duration} s each after ${opts.warmup} s warm-up, ${opts.connections} connections; ` +
+      `${context.rateLimits}; Redis: ${context.redis}.`,
     '',
     row(['scenario', 'req/s', 'p50 ms', 'p99 ms', 'max RSS MB', 'notes']),
     row(['---', '---:', '---:', '---:', '---:', '---']),
@@ -185,12 +231,32 @@ function markdown({ s, dGrouped, d1, ratios, byRound, drainByRound, checks }: Re
     row(['target', 'measured', 'result']),
     row(['---', '---:', '---']),
     ...checks.map((c) => row([c.target, c.value, `${c.pass ? 'PASS' : 'FAIL'}${c.note ? ` (${c.note})` : ''}`])),
+    ...redisSections(redis, context),
   ];
   return lines.join('\n');
 }
 
+function redisSections(redis: RedisFigures, context: ReportContext): string[] {
+  const sections: string[] = [];
+  if (redis.admitting) {
+    const rounds = redis.admittingByRound.map((r) => `round ${r.round}: ${r.cpuUs} µs, ${r.commands} commands (${r.sent} sent)`).join('; ');
+    sections.push(
+      '',
+      redisMarkdown('Redis per purchase: (b) admitting, whole runs (warm-up, window, drain), pooled over rounds', redis.admitting, [
+        `Rate limits: ${context.rateLimits}`,
+        `Redis: ${context.redis}; the bench's own commands (INFO, the sampler, its queue polls) are left out of the counts, not out of the CPU`,
+        `Time-driven work (backlog polls, sweeps, BullMQ's marker waits) is in, spread over the purchases; by round: ${rounds}`,
+      ]),
+    );
+  }
+  if (redis.drainGrouped) {
+    sections.push('', redisMarkdown('Redis per purchase: (d) pre-fill + drain, group commit', redis.drainGrouped, [`Rate limits: ${context.rateLimits}`]));
+  }
+  return sections;
+}
+
 /** Everything the run's results.json and table say, from its runs and drains. */
-export function report(runs: RunRecord[], drains: { grouped: DrainRecord[]; batch1: DrainRecord[] }, opts: Options) {
+export function report(runs: RunRecord[], drains: { grouped: DrainRecord[]; batch1: DrainRecord[] }, opts: Options, context: ReportContext) {
   const summaries = Object.fromEntries(
     SCENARIOS.map((sc) => [sc.id, summarize(runs.filter((r) => r.scenario === sc.id), sc.serverName)]),
   ) as Record<ScenarioId, ScenarioSummary>;
@@ -199,9 +265,17 @@ export function report(runs: RunRecord[], drains: { grouped: DrainRecord[]; batc
   const ratios = ratiosOf(summaries, dGrouped, d1);
   const prefillRss = [...drains.grouped, ...drains.batch1].map((d) => d.prefill.apiRssMb);
   const apiRssMb = Math.max(summaries.admit.maxRssMb, summaries.soldout.maxRssMb, ...prefillRss);
-  const checks = checkTargets(summaries, ratios, apiRssMb, opts.connections);
+  const checks = checkTargets(summaries, ratios, apiRssMb, opts);
   const byRound = perRoundRatios(runs, opts.rounds);
   const drainByRound = perRoundDrainRatios(drains);
-  const table = markdown({ s: summaries, dGrouped, d1, ratios, byRound, drainByRound, checks }, opts);
-  return { summaries, dGrouped, d1, ratios, apiRssMb, checks, byRound, drainByRound, table };
+  const admitRedis = runs.filter((r) => r.scenario === 'admit' && r.redis);
+  const pooledAdmit = poolRedis(admitRedis.map((r) => r.redis!));
+  const pooledDrain = poolRedis(drains.grouped.map((d) => d.redis));
+  const redis: RedisFigures = {
+    ...(pooledAdmit ? { admitting: breakdown(pooledAdmit) } : {}),
+    ...(pooledDrain ? { drainGrouped: breakdown(pooledDrain) } : {}),
+    admittingByRound: admitRedis.map((r) => ({ round: r.round, ...perPurchase(r.redis!) })),
+  };
+  const table = markdown({ s: summaries, dGrouped, d1, ratios, byRound, drainByRound, checks, redis }, opts, context);
+  return { summaries, dGrouped, d1, ratios, apiRssMb, checks, byRound, drainByRound, redis, table };
 }

@@ -12,8 +12,11 @@
  * then report.ts (medians, ratios, targets, the table). harness/ holds the processes, the
  * meters, the tokens, the load generator and the storage they share.
  *
- * Own database (flashsale_bench, truncated at start) and Redis logical DB 2 (flushed at
- * start); everything on 127.0.0.1; every child is killed at the end, on errors and on SIGINT.
+ * Own database (flashsale_bench, truncated at start) and its own redis-server on a free port
+ * (`--redis shared`: logical DB 2 of 6379, flushed at start); everything on 127.0.0.1; every
+ * child (the redis-server too) is stopped at the end, on errors and on SIGINT. Rate limits
+ * are on (`--rate-limits off` to compare with runs before): the per-shopper limit at the
+ * engine's default, the per-IP one raised, since every request comes from this one IP.
  * Progress goes to stderr; the markdown table to stdout; all figures to bench/results.json.
  * See bench/README.md.
  */
@@ -23,10 +26,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { API_NODE_FLAGS } from '../src/config/node-flags';
 import { signToken } from '../src/modules/auth/tokens';
-import { Bench, log, QUEUE_NAME, round1, TOKEN_TTL_S } from './harness/context';
+import { Bench, BenchRedis, log, QUEUE_NAME, round1, TOKEN_TTL_S } from './harness/context';
 import { MAX_RAMP_S } from './harness/load';
 import { Options, parseOptions, usage } from './harness/options';
-import { compile, Server, spawnWorker, startServer, stopAll, stopProcess } from './harness/processes';
+import { censusFlags, compile, Server, spawnWorker, startServer, stopAll, stopProcess } from './harness/processes';
+import { cleanUpBenchRedis, rateLimitsFor, startBenchRedis } from './harness/redis-setup';
 import { closeStorage, machineInfo, openStorage, Storage } from './harness/storage';
 import { mintShopperHeaders } from './harness/tokens';
 import { report } from './report';
@@ -44,20 +48,23 @@ function shopperCount(opts: Options): number {
 }
 
 /** Mints the tokens, starts hello, the engine, naive and a worker, and buys out the sold-out sale. */
-async function startStack(storage: Storage, opts: Options): Promise<Bench> {
+async function startStack(storage: Storage, redis: BenchRedis, opts: Options): Promise<Bench> {
   const secret = randomBytes(16).toString('hex');
   const admin = signToken({ sub: 'bench-admin', role: 'admin' }, secret, TOKEN_TTL_S);
   const started = Date.now();
   const shoppers = mintShopperHeaders(secret, shopperCount(opts));
   log(`minted ${shoppers.length} shopper tokens in ${Date.now() - started} ms`);
 
-  const env = childEnv(secret, QUEUE_NAME);
-  const worker = spawnWorker(secret);
+  const rateLimits = rateLimitsFor(opts);
+  log(rateLimits.limits.description);
+  const env = childEnv(secret, QUEUE_NAME, { REDIS_URL: redis.url, BENCH_REDIS_CENSUS_DIR: redis.censusDir, ...rateLimits.env });
+  const worker = spawnWorker(env);
   const [hello, engine, naive] = await Promise.all([
     startServer('hello', 'bench/servers/hello.ts', env),
     // The engine's API runs with the flags it ships with (as in the Dockerfile); hello and
-    // naive run with Node's defaults.
-    startServer('engine', 'bench/servers/engine.ts', env, API_NODE_FLAGS),
+    // naive run with Node's defaults. The engine and the worker also load the Redis census
+    // (servers/redis-census.ts: counts the commands they send, by script).
+    startServer('engine', 'bench/servers/engine.ts', env, [...API_NODE_FLAGS, ...censusFlags()]),
     startServer('naive', 'bench/servers/naive.ts', env),
     worker.ready,
   ]);
@@ -66,7 +73,7 @@ async function startStack(storage: Storage, opts: Options): Promise<Bench> {
   log(`started ${where('hello', hello)}, ${where('engine', engine)}, ${where('naive', naive)}, ` +
     `worker pid ${worker.proc.pid} (${attached} attached to queue ${QUEUE_NAME})`);
   const soldOutSaleId = await soldOutSale({ secret, admin }, engine, storage.queue);
-  return { opts, secret, admin, shoppers, storage, hello, engine, naive, worker: worker.proc, soldOutSaleId };
+  return { opts, env, redis, rateLimits: rateLimits.limits, secret, admin, shoppers, storage, hello, engine, naive, worker: worker.proc, soldOutSaleId };
 }
 
 async function runHttpRounds(b: Bench): Promise<RunRecord[]> {
@@ -89,11 +96,13 @@ function errorLinesOf(b: Bench): Record<string, number> {
 
 async function runBench(opts: Options): Promise<void> {
   compile();
-  const storage = await openStorage();
+  const redis = await startBenchRedis(opts);
+  process.once('exit', () => cleanUpBenchRedis(redis)); // also after a guard's abort
+  const storage = await openStorage(redis.url);
   try {
     const machine = await machineInfo(storage);
     log(`machine: ${machine.cpus} × ${machine.model}, node ${machine.node}, load ${JSON.stringify(machine.loadavgAtStart)}`);
-    const b = await startStack(storage, opts);
+    const b = await startStack(storage, redis, opts);
     for (const scenario of SCENARIOS) await scenario.smoke(b);
     const idleRssMb = idleRss(b);
     const runs = await runHttpRounds(b);
@@ -101,14 +110,15 @@ async function runBench(opts: Options): Promise<void> {
     b.worker = undefined;
     const drains = await runDrainRounds(b);
     const errorLines = { ...errorLinesOf(b) };
-    const r = report(runs, drains, opts);
+    const r = report(runs, drains, opts, { redis: redis.description, rateLimits: b.rateLimits.description });
 
     const results = {
-      machine: { ...machine, loadavgAtEnd: os.loadavg().map(round1) },
-      options: { ...opts, nodeOptions: process.env.BENCH_NODE_OPTIONS ?? '', engineNodeFlags: API_NODE_FLAGS },
+      machine: { ...machine, loadavgAtEnd: os.loadavg().map(round1), redisServer: redis.description },
+      options: { ...opts, nodeOptions: process.env.BENCH_NODE_OPTIONS ?? '', engineNodeFlags: API_NODE_FLAGS, rateLimits: b.rateLimits },
       runs,
       drain: drains,
       medians: { ...r.summaries, drainGrouped: r.dGrouped, drainBatch1: r.d1 },
+      redisPerPurchase: r.redis,
       ratios: r.ratios,
       perRoundRatios: r.byRound,
       perRoundDrainRatios: r.drainByRound,
@@ -122,8 +132,9 @@ async function runBench(opts: Options): Promise<void> {
     process.stdout.write(`${r.table}\n`);
     log(`wrote ${path.relative(process.cwd(), RESULTS_PATH)}`);
   } finally {
-    await stopAll();
     await closeStorage(storage);
+    await stopAll();
+    cleanUpBenchRedis(redis);
   }
 }
 

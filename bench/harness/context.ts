@@ -19,9 +19,19 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 export const round1 = (x: number) => Math.round(x * 10) / 10;
 export const round2 = (x: number) => Math.round(x * 100) / 100;
 
+/** Where the bench's Redis is: its own redis-server (`proc`), or DB 2 of the shared one. */
+export type BenchRedis = { url: string; privateServer: boolean; proc?: Proc; dataDir?: string; censusDir: string; description: string };
+
+/** The rate limits the engine runs with, and why (printed with the results). */
+export type RateLimits = { userPerMin: number; ipPerMin: number; description: string };
+
 /** The running bench: its options, secrets, pre-minted shoppers, storage and processes. */
 export type Bench = {
   opts: Options;
+  /** Environment of every server and worker (childEnv plus the bench's Redis and rate limits). */
+  env: NodeJS.ProcessEnv;
+  redis: BenchRedis;
+  rateLimits: RateLimits;
   secret: string;
   admin: string;
   shoppers: string[];

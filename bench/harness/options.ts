@@ -10,6 +10,10 @@ export type Options = Readonly<{
   drainJobs: number;
   drainJobsBatch1: number;
   drainRounds: number;
+  /** on: the engine's default per-shopper limit, the per-IP limiter on but raised (one load generator, one IP); off: both 0. */
+  rateLimits: 'on' | 'off';
+  /** private: a redis-server of the bench's own on a free port; shared: DB 2 of the Redis on 6379. */
+  redis: 'private' | 'shared';
 }>;
 
 type IntFlag = { min: number; max: number; help: string };
@@ -25,22 +29,36 @@ const INT_FLAGS = {
 } as const satisfies Record<string, IntFlag>;
 type IntFlagName = keyof typeof INT_FLAGS;
 
+const CHOICE_FLAGS = {
+  'rate-limits': { values: ['on', 'off'], help: "on (default): the engine's per-shopper limit, the per-IP one raised; off: both 0" },
+  redis: { values: ['private', 'shared'], help: "private (default): the bench's own redis-server; shared: DB 2 on 127.0.0.1:6379" },
+} as const;
+type ChoiceFlagName = keyof typeof CHOICE_FLAGS;
+
 export function usage(): string {
   const lines = Object.entries(INT_FLAGS).map(([name, f]) => `  --${name} N`.padEnd(26) + `${f.help} (${f.min}-${f.max})`);
-  return ['usage: npx tsx bench/run.ts [flags]', ...lines, '  --help'.padEnd(26) + 'this text'].join('\n');
+  const choices = Object.entries(CHOICE_FLAGS).map(([name, f]) => `  --${name} ${f.values.join('|')}`.padEnd(26) + f.help);
+  return ['usage: npx tsx bench/run.ts [flags]', ...lines, ...choices, '  --help'.padEnd(26) + 'this text'].join('\n');
 }
 
 function flag(name: IntFlagName, raw: string | undefined, def: number): number {
   return raw === undefined ? def : intFlag(name, raw, INT_FLAGS[name].min, INT_FLAGS[name].max);
 }
 
+function choice<N extends ChoiceFlagName>(name: N, raw: string | undefined): (typeof CHOICE_FLAGS)[N]['values'][number] {
+  const values: readonly string[] = CHOICE_FLAGS[name].values;
+  if (raw === undefined) return values[0] as (typeof CHOICE_FLAGS)[N]['values'][number];
+  if (!values.includes(raw)) throw new Error(`--${name} must be one of ${values.join(', ')}, got "${raw}"`);
+  return raw as (typeof CHOICE_FLAGS)[N]['values'][number];
+}
+
 /** Parses and validates the command line; throws with a readable message on anything unknown. */
 export function parseOptions(argv: string[]): Options | 'help' {
   const options: NonNullable<ParseArgsConfig['options']> = { help: { type: 'boolean', short: 'h' } };
-  for (const name of Object.keys(INT_FLAGS)) options[name] = { type: 'string' };
+  for (const name of [...Object.keys(INT_FLAGS), ...Object.keys(CHOICE_FLAGS)]) options[name] = { type: 'string' };
   const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
   if (values.help === true) return 'help';
-  const raw = (name: IntFlagName): string | undefined => {
+  const raw = (name: IntFlagName | ChoiceFlagName): string | undefined => {
     const v = values[name];
     return typeof v === 'string' ? v : undefined;
   };
@@ -53,5 +71,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
     drainJobs,
     drainJobsBatch1: flag('drain-jobs-batch1', raw('drain-jobs-batch1'), Math.min(3000, drainJobs)),
     drainRounds: flag('drain-rounds', raw('drain-rounds'), 1),
+    rateLimits: choice('rate-limits', raw('rate-limits')),
+    redis: choice('redis', raw('redis')),
   });
 }

@@ -3,10 +3,11 @@
  * own (compiled first), so its RSS and CPU can be read from /proc; all are stopped at the end.
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
-import { buildCompiled, childEnv, HOST, ROOT } from '../stack';
-import { log, QUEUE_NAME, sleep } from './context';
+import { buildCompiled, HOST, ROOT } from '../stack';
+import { log, sleep } from './context';
 
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -90,8 +91,11 @@ export async function stopProcess(proc: Proc): Promise<void> {
   }
 }
 
+/** Stops every child; the Redis server last, so the engine and the worker close their connections first. */
 export async function stopAll(): Promise<void> {
-  await Promise.all([...running].map((p) => stopProcess(p)));
+  const redis = [...running].filter((p) => p.name === 'redis');
+  await Promise.all([...running].filter((p) => p.name !== 'redis').map((p) => stopProcess(p)));
+  await Promise.all(redis.map((p) => stopProcess(p)));
 }
 
 export type Server = { proc: Proc; url: string };
@@ -102,6 +106,90 @@ export async function startServer(name: string, script: string, env: NodeJS.Proc
   return { proc, url: `http://${HOST}:${match[1]}` };
 }
 
-export function spawnWorker(secret: string, extra: Record<string, string> = {}): { proc: Proc; ready: Promise<RegExpExecArray> } {
-  return spawnScript('worker', 'workers/purchase-worker.ts', childEnv(secret, QUEUE_NAME, extra), /WORKER_READY/, { ipc: false });
+/** The census preload (servers/redis-census.ts): counts the Redis commands a process sends; see `censusFlags`. */
+export const CENSUS_PRELOAD = path.join(ROOT, 'dist', 'bench', 'servers', 'redis-census.js');
+
+/** Node flags that load the census into a process (it writes its counts when `BENCH_REDIS_CENSUS_DIR` is set in its env). */
+export const censusFlags = (): string[] => ['--require', CENSUS_PRELOAD];
+
+/** A worker with the bench's environment (`env`, from childEnv) plus `extra`, the census loaded. */
+export function spawnWorker(env: NodeJS.ProcessEnv, extra: Record<string, string> = {}): { proc: Proc; ready: Promise<RegExpExecArray> } {
+  return spawnScript('worker', 'workers/purchase-worker.ts', { ...env, ...extra }, /WORKER_READY/, { ipc: false, nodeFlags: censusFlags() });
+}
+
+/** A free TCP port on the loopback (closed again at once: a small race another process could win). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, HOST, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * redis-server is not a Node child and would outlive a bench killed with SIGKILL: a
+ * `sh` watchdog starts it, prints its pid, and stops it (by that pid) when its stdin
+ * closes (the bench is gone) or it gets SIGTERM/SIGINT/SIGHUP (stopProcess).
+ */
+const REDIS_WATCHDOG =
+  'redis-server "$@" & r=$!; trap \'kill $r 2>/dev/null; wait $r; exit 0\' TERM INT HUP; echo "REDIS_PID $r"; read _x; kill $r 2>/dev/null; wait $r';
+
+/**
+ * A private redis-server for this run (no persistence, loopback, a free port), so the
+ * Redis figures hold the engine's commands and no one else's. `proc.pid` is the
+ * redis-server's own pid (its CPU and RSS); stopProcess(proc) stops it.
+ */
+export async function startRedisServer(dir: string): Promise<{ proc: Proc; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const args = ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir, '--loglevel', 'warning'];
+    const child = spawn('sh', ['-c', REDIS_WATCHDOG, 'sh', ...args], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    if (child.pid === undefined) throw new Error('could not spawn sh for redis-server');
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const proc: Proc = { name: 'redis', child, pid: child.pid, exited, tail: [], errorLines: 0 };
+    running.add(proc);
+    void exited.then(() => running.delete(proc));
+    readline.createInterface({ input: child.stderr! }).on('line', (line) => remember(proc, `stderr: ${line}`));
+    const pid = await new Promise<number | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), START_TIMEOUT_MS);
+      readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+        remember(proc, line);
+        const m = /^REDIS_PID (\d+)$/.exec(line);
+        if (m) proc.pid = Number(m[1]);
+      });
+      void exited.then(() => resolve(undefined));
+      // Ready when it answers: redis-server at --loglevel warning prints nothing on start.
+      const probe = async () => {
+        while (child.exitCode === null) {
+          if (proc.pid !== child.pid && (await ping(port))) {
+            clearTimeout(timer);
+            return resolve(proc.pid);
+          }
+          await sleep(20);
+        }
+      };
+      void probe();
+    });
+    if (pid !== undefined) return { proc, port };
+    await stopProcess(proc);
+    if (attempt >= 3) throw new Error(`redis-server did not start on a free port:\n${proc.tail.join('\n')}`);
+  }
+}
+
+/** True when something on the port answers PING with +PONG. */
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, HOST);
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (d) => done(d.toString().startsWith('+PONG')));
+  });
 }

@@ -1,23 +1,23 @@
-/** Storage: the bench's own database (flashsale_bench) and Redis DB (2), truncated and flushed at start. */
+/** Storage: the bench's own database (flashsale_bench) and Redis (its own server, or DB 2 of the shared one), truncated and flushed at start. */
 import os from 'node:os';
 import { Redis } from 'ioredis';
 import { createDb, Db } from '../../src/lib/db';
 import { prepareDatabase } from '../../src/lib/migration-source';
 import { createPurchaseQueue, PurchaseQueue } from '../../src/modules/purchases/queue';
 import { createKeys } from '../../src/gate/keys';
-import { DATABASE_URL, REDIS_PREFIX, REDIS_URL } from '../stack';
+import { DATABASE_URL, REDIS_PREFIX } from '../stack';
 import { QUEUE_NAME, round1, sleep } from './context';
 
 const QUEUE_IDLE_TIMEOUT_MS = 180_000;
 
 export type Storage = { db: Db; redis: Redis; queue: PurchaseQueue };
 
-export async function openStorage(): Promise<Storage> {
+export async function openStorage(redisUrl: string): Promise<Storage> {
   await prepareDatabase(DATABASE_URL);
   const db = createDb(DATABASE_URL, 2);
   // This database belongs to the bench alone: start every run from empty tables.
   await db.raw('TRUNCATE orders, purchases, sale_inventory, sales, products');
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3, connectionName: 'fs-bench' });
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3, connectionName: 'fs-bench' });
   await redis.flushdb();
   const queue = createPurchaseQueue(redis, { name: QUEUE_NAME, prefix: createKeys(REDIS_PREFIX).bullPrefix, attempts: 1, backoffMs: 100 });
   return { db, redis, queue };
@@ -43,6 +43,12 @@ export async function waitForQueueIdle(queue: PurchaseQueue): Promise<{ backlog:
     await sleep(100);
   }
   return { backlog, ms: Date.now() - started };
+}
+
+/** Purchases of a sale in PostgreSQL: each one admitted and decided (confirmed or rejected). */
+export async function purchasesOf(db: Db, saleId: string): Promise<number> {
+  const row = (await db.raw<{ rows: { n: number }[] }>('SELECT count(*)::int AS n FROM purchases WHERE sale_id = ?', [saleId])).rows[0];
+  return row?.n ?? 0;
 }
 
 export async function ordersOf(db: Db, saleId: string): Promise<number> {

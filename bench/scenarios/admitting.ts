@@ -18,7 +18,11 @@ export const admitting: HttpScenario = {
     const saleId = await createSale(b.engine.url, b.admin, { name: `bench admit r${round}`, stock: BIG_STOCK, perUserLimit: 1 });
     return attemptTarget(b, b.engine, saleId);
   },
-  // The next run starts on a quiet machine: wait for the worker to take every job.
+  // Redis's cost per purchase: from the first request to the last purchase decided.
+  redisPhase: true,
+  // The next run starts on a quiet machine: wait for the worker to take every job (a job
+  // completes once its purchases are decided, written to the read model and their holds
+  // scheduled, so the Redis phase ends here too).
   after: async (b, record) => {
     const idle = await waitForQueueIdle(b.storage.queue);
     record.backlogAfter = idle.backlog;

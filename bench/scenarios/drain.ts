@@ -10,7 +10,9 @@ import { Bench, log, round1, sleep } from '../harness/context';
 import { figures, runLoad } from '../harness/load';
 import { cpuPer, ProcessMeter } from '../harness/meter';
 import { Proc, spawnWorker, stopProcess } from '../harness/processes';
-import { averageBatch, ordersOf } from '../harness/storage';
+import { redisLine, RedisTotals } from '../harness/redis-meter';
+import { redisMeterFor } from '../harness/redis-setup';
+import { averageBatch, ordersOf, purchasesOf, waitForQueueIdle } from '../harness/storage';
 import { createSale } from '../stack';
 import { attemptTarget } from './attempt';
 
@@ -36,6 +38,8 @@ export type DrainRecord = {
   /** Purchases per worker transaction (group commit at work). */
   avgBatch: number | null;
   purchases: Record<string, number>;
+  /** Redis's cost from the start of the pre-fill until the worker had decided every purchase (harness/redis-meter.ts). */
+  redis: RedisTotals;
 };
 
 /**
@@ -98,9 +102,13 @@ async function purchaseStatuses(db: Db, saleId: string): Promise<Record<string, 
 
 async function drainOnce(b: Bench, batchSize: number, jobs: number, round: number): Promise<DrainRecord> {
   const saleId = await createSale(b.engine.url, b.admin, { name: `bench drain b${batchSize} r${round}`, stock: jobs, perUserLimit: 1 });
+  // Redis from the first attempt of the pre-fill (API) to the last purchase decided (worker).
+  const drainWorker: { pid?: number } = {};
+  const redisMeter = await redisMeterFor(b, () => (drainWorker.pid ? [drainWorker.pid] : [])).start();
   const filled = await prefill(b, saleId, jobs, batchSize === 1 ? 1 : b.opts.connections);
   const spawnedAt = Date.now();
-  const { proc, ready } = spawnWorker(b.secret, { WORKER_BATCH_SIZE: String(batchSize) });
+  const { proc, ready } = spawnWorker(b.env, { WORKER_BATCH_SIZE: String(batchSize) });
+  drainWorker.pid = proc.pid;
   const meter = new ProcessMeter([proc]).start();
   try {
     const readyAt = ready.then(
@@ -110,6 +118,10 @@ async function drainOnce(b: Bench, batchSize: number, jobs: number, round: numbe
     // CPU is counted from the first orders on, so the worker's start-up is left out.
     const watch = await watchOrders(b.storage.db, saleId, filled.admitted, proc, () => meter.restartCpu());
     const { rssMb: rss, cpuMs } = meter.stop();
+    // Every order is in PostgreSQL; the last batch's Redis work (finalize, read model, holds,
+    // the job's completion) follows its commit: done when the queue holds no job.
+    await waitForQueueIdle(b.storage.queue);
+    const redis = await redisMeter.stop(await purchasesOf(b.storage.db, saleId));
     const seconds = (watch.doneAt - watch.firstAt) / 1000;
     const dbRate = await dbSpanRate(b.storage.db, saleId);
     // All orders landed before a second poll: only PostgreSQL's own timestamps can time it.
@@ -129,12 +141,14 @@ async function drainOnce(b: Bench, batchSize: number, jobs: number, round: numbe
       workerCpuUsPerOrder: cpuPer(cpuMs, filled.admitted - watch.firstSeen).worker ?? NaN,
       avgBatch: await averageBatch(b.storage.db, saleId),
       purchases: await purchaseStatuses(b.storage.db, saleId),
+      redis,
     };
     const batch = String(batchSize).padStart(3);
-    log(`drain round ${round} batch ${batch}: ${record.ordersPerSec} orders/s (${record.jobs} jobs, db span ${dbRate ?? 'n/a'}/s)`);
+    log(`drain round ${round} batch ${batch}: ${record.ordersPerSec} orders/s (${record.jobs} jobs, db span ${dbRate ?? 'n/a'}/s); ${redisLine(redis)}`);
     return record;
   } finally {
     meter.stop();
+    redisMeter.abort();
     await stopProcess(proc);
   }
 }

@@ -5,9 +5,12 @@
  * smoke-test it before the rounds.
  */
 import { Bench, log } from '../harness/context';
-import { figures, Figures, runLoad, Target } from '../harness/load';
+import { figures, Figures, runLoad, Sample, Target } from '../harness/load';
 import { cpuPer, ProcessMeter } from '../harness/meter';
 import type { Server } from '../harness/processes';
+import { redisLine, RedisMeter, RedisTotals } from '../harness/redis-meter';
+import { redisMeterFor } from '../harness/redis-setup';
+import { purchasesOf } from '../harness/storage';
 
 export type ScenarioId = 'hello' | 'admit' | 'soldout' | 'naive';
 
@@ -19,8 +22,13 @@ export type HttpScenario = {
   serverName: string;
   /** The endpoint of one run. */
   target(b: Bench, round: number): Promise<{ target: Target; server: Server; saleId?: string }>;
-  /** After the measured run, before the next: extra figures of this scenario. */
+  /**
+   * After the measured run, before the next: extra figures of this scenario. With
+   * `redisPhase`, it must return only once every purchase of the run is decided.
+   */
   after?(b: Bench, record: RunRecord): Promise<void>;
+  /** Measure Redis's cost per purchase from the first request (warm-up included) until after() returns. */
+  redisPhase?: boolean;
   /** One request (or two) before spending minutes: fails fast with the reply that was wrong. */
   smoke(b: Bench): Promise<void>;
 };
@@ -40,20 +48,29 @@ export type RunRecord = Figures & {
   backlogDrainMs?: number;
   /** Admitting only: purchases per worker transaction while admission was running. */
   workerAvgBatch?: number | null;
+  /** Admitting only: Redis's cost of the whole run (warm-up, window, drain) and the purchases it decided. */
+  redis?: RedisTotals;
 };
 
 /** One measured run of `scenario` in `round`. */
 export async function measure(b: Bench, scenario: HttpScenario, round: number): Promise<RunRecord> {
   const { target, server, saleId } = await scenario.target(b, round);
   const onEngine = scenario.serverName === 'engine';
-  const watched = onEngine ? [server.proc, ...(b.worker ? [b.worker] : [])] : [server.proc];
+  const watched = onEngine ? [server.proc, ...(b.worker ? [b.worker] : []), ...(b.redis.proc ? [b.redis.proc] : [])] : [server.proc];
+  const redisMeter: RedisMeter | undefined = scenario.redisPhase && saleId ? await redisMeterFor(b).start() : undefined;
   const meter = new ProcessMeter(watched).start();
-  const sample = await runLoad(
-    target,
-    b.opts.connections,
-    { warmupS: b.opts.warmup, durationS: b.opts.duration },
-    { onOpen: () => meter.restartCpu(), onClose: () => meter.stopCpu() },
-  );
+  let sample: Sample;
+  try {
+    sample = await runLoad(
+      target,
+      b.opts.connections,
+      { warmupS: b.opts.warmup, durationS: b.opts.duration },
+      { onOpen: () => meter.restartCpu(), onClose: () => meter.stopCpu() },
+    );
+  } catch (err) {
+    redisMeter?.abort();
+    throw err;
+  }
   const { rssMb, cpuMs } = meter.stop();
   const f = figures(sample, scenario.expectedStatus);
   const record: RunRecord = {
@@ -67,9 +84,11 @@ export async function measure(b: Bench, scenario: HttpScenario, round: number): 
     tokensWrapped: target.tokens.wrapped,
   };
   await scenario.after?.(b, record);
+  if (redisMeter && saleId) record.redis = await redisMeter.stop(await purchasesOf(b.storage.db, saleId));
   log(
     `round ${round} ${scenario.id.padEnd(7)} ${String(record.reqPerSec).padStart(6)} req/s  p50 ${record.p50Ms} ms  p99 ${record.p99Ms} ms  ` +
-      `ramp ${record.rampMs} ms  unexpected ${record.unexpected}  rss MB ${JSON.stringify(rssMb)}  cpu µs/req ${JSON.stringify(record.cpuUsPerReq)}`,
+      `ramp ${record.rampMs} ms  unexpected ${record.unexpected}  rss MB ${JSON.stringify(rssMb)}  cpu µs/req ${JSON.stringify(record.cpuUsPerReq)}` +
+      (record.redis ? `; ${redisLine(record.redis)}` : ''),
   );
   return record;
 }
