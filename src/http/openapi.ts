@@ -238,7 +238,8 @@ export function findOperation(method: string, path: string): Operation | undefin
 
 /**
  * The documented operation a concrete request path hits (`/api/sales/0b5e…` ->
- * `/api/sales/:saleId`). Literal segments win over parameters, as in the routers.
+ * `/api/sales/:saleId`). Literal segments win over parameters, and match whatever their
+ * case, as in the routers (Express routes are case-insensitive by default).
  */
 export function matchOperation(method: string, urlPath: string): Operation | undefined {
   const segments = urlPath.replace(/\/+$/, '').split('/');
@@ -252,7 +253,7 @@ export function matchOperation(method: string, urlPath: string): Operation | und
     const hit = pattern.every((seg, i) => {
       if (seg.startsWith(':')) return segments[i] !== '';
       literals++;
-      return seg === segments[i];
+      return seg.toLowerCase() === segments[i]!.toLowerCase();
     });
     if (hit && (!best || literals > best.literals)) best = { op, literals };
   }
