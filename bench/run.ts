@@ -98,7 +98,7 @@ async function runBench(opts: Options): Promise<void> {
   compile();
   const redis = await startBenchRedis(opts);
   process.once('exit', () => cleanUpBenchRedis(redis)); // also after a guard's abort
-  const storage = await openStorage(redis.url);
+  const storage = await openStorage(redis.url, { ownServer: redis.privateServer });
   try {
     const machine = await machineInfo(storage);
     log(`machine: ${machine.cpus} × ${machine.model}, node ${machine.node}, load ${JSON.stringify(machine.loadavgAtStart)}`);

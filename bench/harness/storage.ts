@@ -1,4 +1,8 @@
-/** Storage: the bench's own database (flashsale_bench) and Redis (its own server, or DB 2 of the shared one), truncated and flushed at start. */
+/**
+ * Storage: the bench's own database (flashsale_bench), truncated at start, and Redis: its own
+ * server, flushed at start; or DB 2 of the shared server, where only the bench's own keys are
+ * deleted (the shared Redis is never flushed).
+ */
 import os from 'node:os';
 import { Redis } from 'ioredis';
 import { createDb, Db } from '../../src/lib/db';
@@ -12,15 +16,28 @@ const QUEUE_IDLE_TIMEOUT_MS = 180_000;
 
 export type Storage = { db: Db; redis: Redis; queue: PurchaseQueue };
 
-export async function openStorage(redisUrl: string): Promise<Storage> {
+export async function openStorage(redisUrl: string, opts: { ownServer: boolean }): Promise<Storage> {
   await prepareDatabase(DATABASE_URL);
   const db = createDb(DATABASE_URL, 2);
   // This database belongs to the bench alone: start every run from empty tables.
   await db.raw('TRUNCATE orders, purchases, sale_inventory, sales, products');
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3, connectionName: 'fs-bench' });
-  await redis.flushdb();
+  if (opts.ownServer) await redis.flushdb();
+  else await deleteOwnKeys(redis, [`${REDIS_PREFIX}:*`, `{${REDIS_PREFIX}:bull*`]);
   const queue = createPurchaseQueue(redis, { name: QUEUE_NAME, prefix: createKeys(REDIS_PREFIX).bullPrefix, attempts: 1, backoffMs: 100 });
   return { db, redis, queue };
+}
+
+/** Deletes the keys matching these patterns, a SCAN page at a time (the bench's own keys on a shared server). */
+async function deleteOwnKeys(redis: Redis, patterns: string[]): Promise<void> {
+  for (const match of patterns) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  }
 }
 
 export async function closeStorage(s: Storage): Promise<void> {
