@@ -13,7 +13,7 @@
  * meters, the tokens, the load generator and the storage they share.
  *
  * Own database (flashsale_bench, truncated at start) and its own redis-server on a free port
- * (`--redis shared`: logical DB 2 of 6379, flushed at start); everything on 127.0.0.1; every
+ * (`--redis shared`: logical DB 2 of 6379, where only the bench's own keys are deleted); everything on 127.0.0.1; every
  * child (the redis-server too) is stopped at the end, on errors and on SIGINT. Rate limits
  * are on (`--rate-limits off` to compare with runs before): the per-shopper limit at the
  * engine's default, the per-IP one raised, since every request comes from this one IP.

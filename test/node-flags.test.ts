@@ -16,7 +16,9 @@ describe('The API process is started with the same Node flags everywhere', () =>
     const apis = pm2.apps.filter((a) => a.script === 'dist/src/api.js');
     expect(apis.length).toBeGreaterThan(0);
     for (const app of apis) expect(app.node_args).toEqual([...API_NODE_FLAGS]);
-    expect(read('bench/run.ts')).toContain("startServer('engine', 'bench/servers/engine.ts', env, API_NODE_FLAGS)");
+    // The bench adds only its census preload (`--require`, it counts Redis commands), no Node tuning.
+    expect(read('bench/run.ts')).toContain("startServer('engine', 'bench/servers/engine.ts', env, [...API_NODE_FLAGS, ...censusFlags()])");
+    expect(read('bench/harness/processes.ts')).toContain("export const censusFlags = (): string[] => ['--require', CENSUS_PRELOAD];");
   });
 
   it('When node is started with API_NODE_FLAGS, then this Node accepts them (V8 flags can vanish between versions)', () => {

@@ -31,6 +31,8 @@ export class BacklogMonitor {
    * worst until the next poll, which errs toward refusing, never toward a longer backlog.
    */
   private addedDuringCount = 0;
+  /** True while the count's query runs (after it waited for the adds in flight). */
+  private querying = false;
   private addsInFlight = 0;
   private addsSettled: (() => void) | undefined;
   private counting: Promise<void> | undefined;
@@ -63,7 +65,7 @@ export class BacklogMonitor {
     try {
       const added = await add();
       this.sinceLastPoll += purchases;
-      if (this.counting) this.addedDuringCount += purchases;
+      if (this.querying) this.addedDuringCount += purchases;
       this.purchasesEnqueued += purchases;
       this.jobsEnqueued += 1;
       return added;
@@ -82,7 +84,6 @@ export class BacklogMonitor {
     if (this.counting) return;
     let done!: () => void;
     this.counting = new Promise<void>((resolve) => (done = resolve));
-    this.addedDuringCount = 0;
     try {
       if (this.addsInFlight > 0) {
         await new Promise<void>((resolve) => {
@@ -90,6 +91,8 @@ export class BacklogMonitor {
           setTimeout(resolve, ADD_WAIT_MS).unref();
         });
       }
+      this.addedDuringCount = 0;
+      this.querying = true;
       const counts = await countAll(this.queues, 'waiting', 'prioritized', 'delayed');
       const jobs = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
       const perJob = this.jobsEnqueued > 0 ? this.purchasesEnqueued / this.jobsEnqueued : 1;
@@ -98,6 +101,7 @@ export class BacklogMonitor {
     } catch (err) {
       this.logger.warn('backlog poll failed', { err: (err as Error).message });
     } finally {
+      this.querying = false;
       this.addsSettled = undefined;
       this.counting = undefined;
       done();
