@@ -50,6 +50,8 @@ export function childEnv(secret: string, queueName: string, extra: Record<string
     PORT: '0',
     // Node flags for every server alike (e.g. heap sizing), so the comparison stays fair.
     ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+    // Engine settings to compare (e.g. WORKER_CONCURRENCY=20 npm run bench): taken from the bench's own environment.
+    ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => /^(WORKER_|ENQUEUE_|QUEUE_SHARDS$)/.test(e[0]) && e[1] !== undefined)),
     ...extra,
   };
 }
