@@ -750,7 +750,9 @@ describe('Pages in a real browser', () => {
       await page.getByTestId('sales-filter').selectOption('active');
       const figures = async (rowName: string) => {
         const row = page.getByTestId('sale-row').filter({ hasText: rowName });
-        await untilText(row.getByTestId('sale-row-paid'), (t) => t !== '–', `the figures of ${rowName} in the sales table`);
+        // A figure, not the placeholder (nor the empty text of a row not drawn yet).
+        await untilText(row.getByTestId('sale-row-paid'), (t) => /^\d/.test(t), `the figures of ${rowName} in the sales table`);
+        await untilText(row.getByTestId('sale-row-expired'), (t) => /^\d/.test(t), `the expired figure of ${rowName}`);
         return Promise.all(['paid', 'held', 'expired'].map((f) => text(row.getByTestId(`sale-row-${f}`)).then(Number)));
       };
       // The table's Paid / Held / Expired are the stats' holds, sale by sale.
