@@ -1,4 +1,5 @@
 import { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import { withDeadline } from './deadline';
 
 /** A connection to one Redis server or to a Redis Cluster: every Redis use of the engine takes either. */
 export type RedisClient = Redis | Cluster;
@@ -88,6 +89,22 @@ export async function connectRedis<T extends RedisClient>(client: T): Promise<T>
     });
   }
   return client;
+}
+
+/**
+ * Resolves once a client can take sharded subscriptions: connected and, on a cluster, with
+ * its per-master subscribers up. ioredis runs the commands queued before `ready` at once,
+ * and refuses an SSUBSCRIBE that comes before its subscribers ("No sharded subscriber for
+ * slot"), so Socket.io's adapter must not subscribe earlier.
+ */
+export async function connectSubscriber(client: RedisClient, timeoutMs = 10_000): Promise<void> {
+  if (!(isCluster(client) && client.options.shardedSubscribers)) {
+    await connectRedis(client);
+    return;
+  }
+  const subscribersReady = new Promise<void>((resolve) => client.once('subscribersReady', () => resolve()));
+  await connectRedis(client);
+  await withDeadline(subscribersReady, timeoutMs);
 }
 
 /** Replies with which Redis says "not now" (memory full, loading, read-only replica, failover...). */

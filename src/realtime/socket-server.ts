@@ -2,7 +2,7 @@ import http from 'node:http';
 import { createShardedAdapter } from '@socket.io/redis-adapter';
 import { Server } from 'socket.io';
 import { Logger } from '../lib/logger';
-import { createSocketRedis, RedisClient, RedisTarget, reportConnection } from '../lib/redis';
+import { connectRedis, connectSubscriber, createSocketRedis, RedisClient, RedisTarget, reportConnection } from '../lib/redis';
 import { Keys } from '../gate/keys';
 import { verificationKey, verifyToken } from '../modules/auth/tokens';
 import { uuidSchema } from '../http/validate';
@@ -16,16 +16,18 @@ export type Realtime = { io: Server<ClientToServerEvents, ServerToClientEvents, 
  * joins only its own user's room (clients never name rooms). The Redis adapter lets a
  * worker's emitter, or another API node, reach sockets connected here.
  */
-export function attachRealtime(
+export async function attachRealtime(
   server: http.Server,
   deps: { redisTarget: RedisTarget; redisPrefix: string; jwtSecret: string; redis: RedisClient; keys: Keys; logger: Logger },
-): Realtime {
+): Promise<Realtime> {
   const pub = reportConnection(createSocketRedis(deps.redisTarget, 'fs-socket-pub'), deps.logger, 'socket-pub');
   const sub = reportConnection(createSocketRedis(deps.redisTarget, 'fs-socket-sub'), deps.logger, 'socket-sub');
+  // The adapter subscribes as it is created: only once the subscriber can take it.
+  await Promise.all([connectRedis(pub), connectSubscriber(sub)]);
   const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(server, {
     // Sharded pub/sub (Redis 7): a channel per room, each on one cluster master, instead of
     // every message fanned out to every node of the cluster.
-    adapter: createShardedAdapter(pub, sub, { channelPrefix: socketKey(deps.redisPrefix), subscriptionMode: 'dynamic' }),
+    adapter: createShardedAdapter(pub, quietSubscriptions(sub, deps.logger), { channelPrefix: socketKey(deps.redisPrefix), subscriptionMode: 'dynamic' }),
     serveClient: true,
   });
   const key = verificationKey(deps.jwtSecret);
@@ -81,25 +83,28 @@ export function attachRealtime(
         void io.close(() => resolve());
         server.closeIdleConnections();
       });
-      await subscriptionsSettled(sub);
       await Promise.all([pub.quit().catch(() => undefined), sub.quit().catch(() => undefined)]);
     },
   };
 }
 
 /**
- * On a Redis Cluster, ioredis subscribes on an inner connection of its own, and quitting the
- * cluster while that connection still has the adapter's SUBSCRIBE in flight rejects it; the
- * adapter never awaits those promises, so the rejection would be unhandled (an API stopped
- * right after it started). Waits, at most a second, until the inner connection has nothing
- * in flight. (A single Redis orders QUIT after the SUBSCRIBEs by itself.) Reads ioredis
- * internals, hence the defensive shape: when they are not there, it does not wait.
+ * The adapter subscribes to a room's channel when the room's first socket joins and never
+ * awaits it: a refused SSUBSCRIBE (Redis down past its retries, a cluster resharding) would be
+ * an unhandled rejection, which ends a Node 20 process. Here it is logged instead; that
+ * room's pushes are lost until it is joined again (at-most-once: clients re-fetch).
  */
-async function subscriptionsSettled(client: RedisClient, deadlineMs = 1000): Promise<void> {
-  type Inner = { status?: string; commandQueue?: { length: number }; offlineQueue?: { length: number } };
-  const inner = () => (client as unknown as { subscriber?: { getInstance?: () => Inner | null } }).subscriber?.getInstance?.();
-  const busy = (c: Inner | null | undefined) =>
-    !!c && c.status !== 'end' && (c.status !== 'ready' || (c.commandQueue?.length ?? 0) > 0 || (c.offlineQueue?.length ?? 0) > 0);
-  const until = Date.now() + deadlineMs;
-  while (busy(inner()) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+function quietSubscriptions(client: RedisClient, logger: Logger): RedisClient {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'ssubscribe' || prop === 'sunsubscribe') {
+        return (...channels: string[]) =>
+          target[prop](...channels).catch((err: Error) => {
+            logger.warn(`socket.io ${prop} failed; that room's pushes are lost until it is joined again`, { channels, err: err.message });
+            return 0;
+          });
+      }
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
 }
