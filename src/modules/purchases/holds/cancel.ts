@@ -1,10 +1,7 @@
 import { Errors } from '../../../lib/errors';
-import { scripts } from '../../../gate/scripts';
-import { underSaleLock } from '../../../lib/sale-lock';
 import { readPurchase } from '../read-model';
-import { HoldEndReason, PurchaseView } from '../view';
-import { announceHoldEnd, HoldDeps } from './holds';
-import { endHold, lockHold } from './repository';
+import { PurchaseView } from '../view';
+import { cancelHold, HoldDeps } from './holds';
 import { holdEnded, notYetConfirmed } from './refusals';
 
 const notCancellable = (status: string) =>
@@ -24,14 +21,8 @@ export async function cancelPurchase(deps: HoldDeps, req: { purchaseId: string; 
   if (view.status !== 'confirmed') throw notCancellable(view.status);
 
   const hold = { purchaseId: view.purchaseId, saleId: view.saleId, userId: req.userId, quantity: view.quantity, admittedAt: Date.parse(view.createdAt) };
-  const result = await underSaleLock(deps.db, view.saleId, async (trx) => {
-    const row = await lockHold(trx, req.purchaseId);
-    if (!row || row.status !== 'confirmed') return { status: row?.status ?? 'unknown', endedAt: row?.hold_ended_at ?? null };
-    return { status: 'cancelled', endedAt: await endHold(trx, hold, { status: 'cancelled', reason: HoldEndReason.cancelled }) };
-  });
+  const result = await cancelHold(deps, hold);
+  if (result.view) return result.view;
   if (result.status === 'expired') throw holdEnded();
-  if (result.status !== 'cancelled' || !result.endedAt) throw notCancellable(result.status);
-  // Also when an earlier call committed the cancel but failed on Redis: both steps are idempotent.
-  await scripts.settleHold(deps.redis, deps.keys.sale(view.saleId), view.purchaseId, 'cancelled');
-  return announceHoldEnd(deps, hold, { status: 'cancelled', reason: HoldEndReason.cancelled, endedAt: result.endedAt });
+  throw notCancellable(result.status ?? 'unknown');
 }

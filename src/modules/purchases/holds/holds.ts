@@ -50,7 +50,11 @@ export function holdQueuesFor(connection: RedisClient, opts: { purchaseQueueName
 /** Schedules each sale's holds on that sale's shard. */
 export function scheduleOnShards(queues: HoldQueues, held: { job: Hold; holdExpiresAt: Date }[]) {
   const bySale = new Map<string, typeof held>();
-  for (const h of held) bySale.set(h.job.saleId, [...(bySale.get(h.job.saleId) ?? []), h]);
+  for (const h of held) {
+    const items = bySale.get(h.job.saleId);
+    if (items) items.push(h);
+    else bySale.set(h.job.saleId, [h]);
+  }
   return Promise.all([...bySale].map(([saleId, items]) => scheduleHoldExpiries(queues.forSale(saleId), items)));
 }
 
@@ -91,37 +95,58 @@ export function scheduleHoldExpiries(queue: HoldQueue, held: { job: Hold; holdEx
 
 export type HoldDeps = { db: Db; redis: RedisClient; keys: Keys; logger: Logger; notify?: NotifyOwner };
 
+/** How an unpaid hold ends: its time ran out, or its shopper gave it up. */
+const HOW = {
+  expired: { status: 'expired', reason: HoldEndReason.expired },
+  cancelled: { status: 'cancelled', reason: HoldEndReason.cancelled },
+} as const;
 
 /**
- * Ends an unpaid hold whose time has come: in PostgreSQL under the sale's lock (so a
- * payment and an expiry can never both win), the purchase becomes `expired`, its units
- * go back to the stock row and its order is voided; then the gate gets the units back
- * exactly once (settle-hold-4.lua) and the owner is told.
+ * Ends an unpaid hold, the one mechanism behind expiry and the shopper's cancel: in
+ * PostgreSQL under the sale's lock (so a payment and an end can never both win) the
+ * purchase takes its end status, its units go back to the stock row and its order is
+ * voided; then the gate gets the units back exactly once (settle-hold-4.lua). The gate step
+ * also runs when an earlier call ended it (a redelivered job, a retried cancel): it is
+ * idempotent and repairs a call whose Redis step failed. `onlyWhenDue`: an expiry never
+ * ends a hold early. Returns the purchase's status now, and when it ended if it did.
  */
-export async function expireHold(deps: HoldDeps, job: Hold): Promise<'expired' | 'not-due' | 'settled'> {
-  const result = await underSaleLock(deps.db, job.saleId, async (trx) => {
-    const row = await lockHold(trx, job.purchaseId);
-    if (!row) return { outcome: 'settled' as const };
-    if (row.status !== 'confirmed') return { outcome: 'settled' as const, status: row.status };
-    if (!row.due) return { outcome: 'not-due' as const };
-    const endedAt = await endHold(trx, job, { status: 'expired', reason: HoldEndReason.expired });
-    return { outcome: 'expired' as const, status: 'expired', endedAt };
+async function endUnpaidHold(deps: HoldDeps, hold: Hold, how: keyof typeof HOW, opts: { onlyWhenDue: boolean }) {
+  const result = await underSaleLock(deps.db, hold.saleId, async (trx) => {
+    const row = await lockHold(trx, hold.purchaseId);
+    if (!row) return { status: undefined, endedNow: false };
+    if (row.status !== 'confirmed') return { status: row.status, endedAt: row.hold_ended_at ?? undefined, endedNow: false };
+    if (opts.onlyWhenDue && !row.due) return { status: 'not-due', endedNow: false };
+    return { status: how as string, endedAt: await endHold(trx, hold, HOW[how]), endedNow: true };
   });
-  // Redis after commit; idempotent, so a redelivered job (or one whose Redis step failed) is safe.
-  if (result.status === 'expired') await scripts.settleHold(deps.redis, deps.keys.sale(job.saleId), job.purchaseId, 'expired');
-  if (result.outcome === 'expired') await announceHoldEnd(deps, job, { status: 'expired', reason: HoldEndReason.expired, endedAt: result.endedAt });
-  return result.outcome;
+  if (result.status === how) await scripts.settleHold(deps.redis, deps.keys.sale(hold.saleId), hold.purchaseId, how);
+  return result;
+}
+
+/** Ends an unpaid hold whose time has come, once; the owner is told. */
+export async function expireHold(deps: HoldDeps, job: Hold): Promise<'expired' | 'not-due' | 'settled'> {
+  const r = await endUnpaidHold(deps, job, 'expired', { onlyWhenDue: true });
+  if (r.status === 'not-due') return 'not-due';
+  if (!r.endedNow || !r.endedAt) return 'settled';
+  await announceHoldEnd(deps, job, 'expired', r.endedAt);
+  return 'expired';
+}
+
+/** The shopper gives the hold up now; returns the status it has after (cancelled, or why not). */
+export async function cancelHold(deps: HoldDeps, hold: Hold): Promise<{ status: string | undefined; view?: PurchaseView }> {
+  const r = await endUnpaidHold(deps, hold, 'cancelled', { onlyWhenDue: false });
+  // Announced also when an earlier call cancelled it: that call's read-model write may have failed.
+  if (r.status !== 'cancelled' || !r.endedAt) return { status: r.status };
+  return { status: r.status, view: await announceHoldEnd(deps, hold, 'cancelled', r.endedAt) };
 }
 
 /** After PostgreSQL committed the end of an unpaid hold: pollers and the owner's sockets see it. */
-export async function announceHoldEnd(deps: HoldDeps, hold: Hold, end: { status: 'expired' | 'cancelled'; reason: string; endedAt: Date }): Promise<PurchaseView> {
+async function announceHoldEnd(deps: HoldDeps, hold: Hold, how: keyof typeof HOW, endedAt: Date): Promise<PurchaseView> {
   const view = purchaseView({
     purchaseId: hold.purchaseId,
     saleId: hold.saleId,
     quantity: hold.quantity,
-    status: end.status,
-    reason: end.reason,
-    holdEndedAt: end.endedAt.toISOString(),
+    ...HOW[how],
+    holdEndedAt: endedAt.toISOString(),
     createdAt: new Date(hold.admittedAt).toISOString(),
   });
   await writeReadModel(deps.redis, deps.keys, [{ ...view, userId: hold.userId }]);
