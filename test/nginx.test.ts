@@ -10,6 +10,7 @@ import { TEST_DATABASE_URL, TEST_REDIS_URL, testEnv } from './env';
 import { adminToken, pool, shopperToken, waitFor } from './helpers';
 import { gateOpen, SaleProbe, settle, snapshot } from './faults/quiescence';
 import { AccessLine, addressBlock, LoopbackClient, LoopbackReply, readAccessLog } from './support/loopback-http';
+import { contentionAudit } from './support/contention';
 
 /**
  * Issue 13, items 5, 6 and 8: the bundled nginx config (nginx/flashsale.conf) is the tested
@@ -248,79 +249,16 @@ describe('When the stack runs behind the bundled nginx (2 APIs, 2 workers)', () 
     const addresses = addressBlock(250);
     const shoppers = Array.from({ length: 1500 }, (_, i) => ({ user: `crowd-${saleId.slice(0, 8)}-${i}`, from: addresses[i % addresses.length]! }));
     const tokens = new Map(shoppers.map((s) => [s.user, shopperToken(s.user)]));
-    const attempts = [...shoppers, ...shoppers.slice(0, 500)];
-    let inFlight = 0;
-    let peak = 0;
-    const started = Date.now();
-    const replies = await pool(
-      attempts.map(({ user, from }) => async () => {
-        inFlight++;
-        peak = Math.max(peak, inFlight);
-        try {
-          const r = await client.request('POST', `/api/sales/${saleId}/purchases`, { from, token: tokens.get(user), body: { quantity: 1 } });
-          return { user, from, status: r.status, body: r.body };
-        } finally {
-          inFlight--;
-        }
-      }),
-      200,
-    );
-    console.log(`[nginx] contention: 2,000 attempts through nginx in ${Date.now() - started} ms`);
-    expect(peak).toBeGreaterThanOrEqual(200);
-    const admitted = replies.filter((r) => r.status === 202);
-    const refused = replies.filter((r) => r.status === 409);
-    expect(admitted).toHaveLength(300);
-    expect(refused).toHaveLength(1700);
-    expect(new Set(refused.map((r) => r.body.error.code))).toEqual(new Set(['SOLD_OUT']));
-    expect(replies.every((r) => r.status === 202 || r.status === 409)).toBe(true);
-
-    const finals = await waitFor(
-      async () => {
-        const seen = await pool(
-          admitted.map((a) => () => client.request('GET', a.body.statusUrl, { from: a.from, token: tokens.get(a.user) })),
-          50,
-        );
-        return seen.every((s) => s.body?.status !== 'queued') ? seen : undefined;
-      },
-      'every admitted purchase to leave queued',
-      60_000,
-      250,
-    );
-    expect(finals.every((f) => f.status === 200)).toBe(true);
-    expect(finals.filter((f) => f.body.status === 'confirmed')).toHaveLength(300);
-
-    const perUser = new Map<string, number>();
-    for (const a of admitted) perUser.set(a.user, (perUser.get(a.user) ?? 0) + 1);
-    expect(Math.max(...perUser.values())).toBeLessThanOrEqual(2);
-
-    const inventory = await db('sale_inventory').where({ sale_id: saleId }).first();
-    const orders = await db('orders').where({ sale_id: saleId }).count<{ count: string }[]>('* as count');
-    const overLimit = await db('orders').where({ sale_id: saleId }).groupBy('user_id').havingRaw('sum(quantity) > 2').select('user_id');
-    const dupes = await db('orders').where({ sale_id: saleId }).groupBy('purchase_id').havingRaw('count(*) > 1').select('purchase_id');
-    const redisRemaining = Number(await redis.get(`${PREFIX}:sale:{${saleId}}:remaining`));
-    expect(inventory.remaining).toBe(0);
-    expect(redisRemaining).toBe(0);
-    expect(Number(orders[0]!.count)).toBe(300);
-    expect(overLimit).toHaveLength(0);
-    expect(dupes).toHaveLength(0);
-
-    const stats = await waitFor(async () => {
-      const r = await client.request('GET', `/api/admin/sales/${saleId}/stats`, { token: adminToken() });
-      return r.status === 200 && r.body.refused.SOLD_OUT === 1700 ? r : undefined;
-    }, 'stats to count every refusal');
-    expect(stats.body).toMatchObject({
+    const { ms } = await contentionAudit({
       saleId,
-      stock: 300,
-      remaining: { redis: 0, postgres: 0 },
-      drift: 0,
-      units: { sold: 0, held: 300, returned: 0, rejected: 0 },
-      admitted: 300,
-      decided: { confirmed: 300, rejected: 0, byReason: {} },
-      holds: { held: 300, paid: 0, expired: 0, cancelled: 0 },
-      orders: { count: 300, units: 300 },
-      refused: { SOLD_OUT: 1700 },
+      shoppers,
+      attempt: (s) => client.request('POST', `/api/sales/${saleId}/purchases`, { from: s.from, token: tokens.get(s.user), body: { quantity: 1 } }),
+      read: (s, statusUrl) => client.request('GET', statusUrl, { from: s.from, token: tokens.get(s.user) }),
+      db,
+      redisRemaining: async () => Number(await redis.get(`${PREFIX}:sale:{${saleId}}:remaining`)),
+      stats: () => client.request('GET', `/api/admin/sales/${saleId}/stats`, { token: adminToken() }),
     });
-    expect(stats.body.queue).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0 });
+    console.log(`[nginx] contention: 2,000 attempts through nginx in ${ms} ms`);
 
     // Both APIs took a share of the crowd.
     const attemptLines = await logged((l) => l.request.startsWith(`POST /api/sales/${saleId}/purchases`), 2000);
