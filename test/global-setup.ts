@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { prepareDatabase } from '../src/lib/migration-source';
 import { TEST_DATABASE_URL } from './env';
+import { alive } from './faults/processes';
 
 /** Creates the test database when missing and migrates it; data is never truncated (each test has its own sale). */
 export default async function globalSetup(): Promise<void> {
@@ -32,11 +33,3 @@ function startRecordingResponses(): void {
   if (!(process.env.NODE_OPTIONS ?? '').includes(recorder)) process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} ${recorder}`.trim();
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

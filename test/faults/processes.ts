@@ -14,6 +14,16 @@ export function track(child: ChildProcess, label: string): ChildProcess {
   return child;
 }
 
+/** Whether a process with this PID exists (EPERM: it does, but is not ours to signal). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export const hasExited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
 
 export function exited(child: ChildProcess): Promise<void> {

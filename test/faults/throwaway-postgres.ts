@@ -8,6 +8,7 @@ import { Client } from 'pg';
 import { prepareDatabase } from '../../src/lib/migration-source';
 import { TEST_DATABASE_URL } from '../env';
 import { freePort } from './private-redis';
+import { alive } from './processes';
 
 const run = promisify(execFile);
 
@@ -59,15 +60,6 @@ const postgresIds = () => ({
   uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()),
   gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()),
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
   const { uid, gid } = postgresIds();
