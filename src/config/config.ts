@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { RedisTarget } from '../lib/redis';
 
 const DEV_JWT_SECRET = 'dev-only-secret-change-me-0123456789abcdef';
 
@@ -97,7 +98,7 @@ export type Config = Readonly<{
   databaseUrl: string;
   pgPoolMax: number;
   /** One Redis (`REDIS_URL`), or a Redis Cluster's seed nodes (`REDIS_CLUSTER_NODES`; credentials and TLS from `REDIS_URL`). */
-  redis: Readonly<{ url: string; clusterNodes?: { host: string; port: number }[] }>;
+  redis: Readonly<RedisTarget>;
   redisPrefix: string;
   /**
    * Longest an API-side Redis command may wait for its reply before the request gets 503.
