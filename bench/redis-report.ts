@@ -45,7 +45,7 @@ const WHAT: Record<string, string> = {
   hmset: 'inside: BullMQ job hash, per job',
 };
 
-/** `fsAdmitV2` → `admit-7`, `moveToFinished:6.7.0` → `BullMQ moveToFinished`. */
+/** `fsAdmitV3` → `admit-7`, `moveToFinished:6.7.0` → `BullMQ moveToFinished`. */
 export function scriptLabel(name: string): string {
   const engine = /^fs([A-Za-z]+?)V\d+$/.exec(name);
   if (engine) {

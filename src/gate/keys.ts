@@ -34,8 +34,6 @@ export function createKeys(prefix: string) {
     },
     /** Read model served to pollers: JSON of the purchase, its owner and status. */
     purchase: (purchaseId: string) => `${prefix}:purchase:{${purchaseId}}`,
-    /** Recent purchase ids of one shopper (sorted by admission time). */
-    userPurchases: (userId: string) => `${prefix}:user:{${userId}}:purchases`,
     /** Readiness writes here (and under each queue shard's prefix, in its slot) to prove Redis takes writes. */
     healthProbe: `${prefix}:health:probe`,
     queueHealthProbe: (shard = 0) => `${bullPrefixOf(prefix, shard)}:health:probe`,
@@ -55,6 +53,14 @@ export function createKeys(prefix: string) {
 }
 
 const bullPrefixOf = (prefix: string, shard: number) => (shard === 0 ? `{${prefix}:bull}` : `{${prefix}:bull:${shard}}`);
+
+/**
+ * A shopper's fields in a sale's per-shopper hash: units held, the attempt window admit-7
+ * counts, and the latest purchase ids (how the owner's list finds one still queued).
+ */
+export function shopperFields(userId: string) {
+  return { units: userId, rate: `r:${userId}`, recent: `p:${userId}` };
+}
 
 /**
  * Idempotency keys are scoped to the user (and, by living in the sale's hash, to the sale).

@@ -55,7 +55,8 @@ for i = 1, n do
   out[i] = applied
 end
 if #writes > 0 then redis.call('HSET', KEYS[3], unpack(writes)) end
-if pending > 0 then redis.call('HINCRBY', KEYS[4], 'pendingUnits', -pending) end
+-- Pending units are admittedUnits - decidedUnits: admission counts the one, this the other.
+if pending > 0 then redis.call('HINCRBY', KEYS[4], 'decidedUnits', pending) end
 if giveBack > 0 then redis.call('INCRBY', KEYS[1], giveBack) end
 if confirmed > 0 then redis.call('HINCRBY', KEYS[4], 'confirmed', confirmed) end
 for reason, count in pairs(rejected) do redis.call('HINCRBY', KEYS[4], 'rejected:' .. reason, count) end
