@@ -28,7 +28,7 @@ export type CensusCounts = {
   scripts: Record<string, number>;
   /**
    * Arguments sent (after the command name), by script name for EVALSHA, else by command: a
-   * batch script's size (claim-2's ids, finalize-5's triples), so the bench can scale its sampled cost.
+   * batch script's size (claim-2's ids, finalize-6's triples), so the bench can scale its sampled cost.
    */
   args: Record<string, number>;
   /** SHA1 → script name, for every script this process defined or loaded. */

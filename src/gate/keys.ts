@@ -11,6 +11,8 @@ export type SaleKeys = Readonly<{
   stats: string;
   /** Admitted purchases no queue job is known to hold yet (the orphan sweep's worklist). */
   unqueued: string;
+  /** The read model: purchaseId -> the JSON view pollers get once decided (and its owner). */
+  views: string;
 }>;
 
 export type Keys = ReturnType<typeof createKeys>;
@@ -30,10 +32,9 @@ export function createKeys(prefix: string) {
         purchases: `${base}:purchases`,
         stats: `${base}:stats`,
         unqueued: `${base}:unqueued`,
+        views: `${base}:views`,
       };
     },
-    /** Read model served to pollers: JSON of the purchase, its owner and status. */
-    purchase: (purchaseId: string) => `${prefix}:purchase:{${purchaseId}}`,
     /** Readiness writes here (and under each queue shard's prefix, in its slot) to prove Redis takes writes. */
     healthProbe: `${prefix}:health:probe`,
     queueHealthProbe: (shard = 0) => `${bullPrefixOf(prefix, shard)}:health:probe`,

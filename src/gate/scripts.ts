@@ -9,7 +9,8 @@ export const SCRIPT_FILES = [
   'admit-7',
   'release-6',
   'claim-2',
-  'finalize-5',
+  'finalize-6',
+  'write-views-2',
   'restock-2',
   'rebuild-7',
   'settle-hold-4',
@@ -26,6 +27,7 @@ declare module 'ioredis' {
     fsReleaseV3(...args: (string | number)[]): Result<number, Context>;
     fsClaimV3(...args: string[]): Result<string[], Context>;
     fsFinalizeV3(...args: string[]): Result<number[], Context>;
+    fsWriteViewsV3(...args: string[]): Result<number, Context>;
     fsSettleHoldV3(...args: string[]): Result<number, Context>;
     fsRebuildV3(...args: string[]): Result<[number, number, number, number, number, number], Context>;
     fsRestockV3(...args: (string | number)[]): Result<[number, number], Context>;
@@ -97,9 +99,14 @@ export const scripts = {
   settleHold(client: RedisClient, k: SaleKeys, purchaseId: string, outcome: 'paid' | 'expired' | 'cancelled') {
     return client.fsSettleHoldV3(k.remaining, k.users, k.purchases, k.stats, purchaseId, outcome);
   },
-  finalize(client: RedisClient, k: SaleKeys, outcomes: { purchaseId: string; status: 'confirmed' | 'rejected'; reason?: string }[]) {
-    const args = outcomes.flatMap((o) => [o.purchaseId, o.status, o.reason ?? '']);
-    return client.fsFinalizeV3(k.remaining, k.users, k.purchases, k.stats, k.unqueued, ...args);
+  /** A batch's outcomes, each with the JSON view pollers read (the sale's read model), in one script. */
+  finalize(client: RedisClient, k: SaleKeys, outcomes: { purchaseId: string; status: 'confirmed' | 'rejected'; reason?: string; view?: string }[]) {
+    const args = outcomes.flatMap((o) => [o.purchaseId, o.status, o.reason ?? '', o.view ?? '']);
+    return client.fsFinalizeV3(k.remaining, k.users, k.purchases, k.stats, k.unqueued, k.views, ...args);
+  },
+  /** Purchase views into the sale's read model (purchaseId -> JSON). */
+  writeViews(client: RedisClient, k: SaleKeys, views: [purchaseId: string, json: string][]) {
+    return client.fsWriteViewsV3(k.views, k.purchases, ...views.flat());
   },
   restock(
     client: RedisClient,

@@ -139,7 +139,7 @@ else
 end
 redis.call('HSET', KEYS[5], pid, formatRecord('queued', qty, now, userId))
 redis.call('HSET', KEYS[7], pid, formatUnqueued(now, idemKey))
--- Units still pending a worker's decision are admittedUnits - decidedUnits (finalize-5 adds to the latter).
+-- Units still pending a worker's decision are admittedUnits - decidedUnits (finalize-6 adds to the latter).
 redis.call('HINCRBY', KEYS[6], 'admitted', 1)
 redis.call('HINCRBY', KEYS[6], 'admittedUnits', qty)
 if idemKey ~= '' then

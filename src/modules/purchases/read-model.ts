@@ -3,20 +3,31 @@ import { Db } from '../../lib/db';
 import { Keys, shopperFields } from '../../gate/keys';
 import { PurchaseSales } from './purchase-id';
 import { isPending, parseGateRecord } from '../../gate/record';
+import { scripts } from '../../gate/scripts';
 import { PurchaseStatus, PurchaseView, purchaseView } from './view';
 
 type Stored = PurchaseView & { userId: string };
 
-/** Pollers read purchases from Redis for this long; PostgreSQL answers afterwards. */
-const READ_MODEL_TTL_S = 24 * 3600;
 /** A sale's purchases may still be queued this long after it ends (the backlog draining). */
 const QUEUED_AFTER_END_MS = 3600_000;
 
+/**
+ * Writes purchase views into their sales' read models (one script per sale, the views of a
+ * sale sharing its slot). Pollers read them there until the sale's keys expire (48 h after
+ * its end); PostgreSQL answers afterwards. A worker's decisions go in with its finalize.
+ */
 export async function writeReadModel(redis: RedisClient, keys: Keys, items: Stored[]): Promise<void> {
-  // One command per purchase, not a pipeline: each key has its own cluster slot. Auto-pipelining
-  // still sends them in one round trip (per node).
-  await Promise.all(items.map((p) => redis.set(keys.purchase(p.purchaseId), JSON.stringify(p), 'EX', READ_MODEL_TTL_S)));
+  const bySale = new Map<string, [string, string][]>();
+  for (const p of items) {
+    const views = bySale.get(p.saleId) ?? [];
+    views.push([p.purchaseId, JSON.stringify(p)]);
+    bySale.set(p.saleId, views);
+  }
+  await Promise.all([...bySale].map(([saleId, views]) => scripts.writeViews(redis, keys.sale(saleId), views)));
 }
+
+/** The JSON a sale's read model keeps for a purchase: its view and its owner. */
+export const storedView = (view: PurchaseView, userId: string): string => JSON.stringify({ ...view, userId });
 
 const strip = ({ userId: _userId, ...view }: Stored): PurchaseView => view;
 
@@ -59,24 +70,26 @@ const pgPurchases = (db: Db) =>
 
 export type ReadDeps = { redis: RedisClient; db: Db; keys: Keys; purchaseSales: PurchaseSales };
 
-/** A purchase the gate still holds as queued (or claimed by a worker, which to the shopper is queued). */
-async function queuedInGate(deps: ReadDeps, purchaseId: string, saleId: string): Promise<Stored | undefined> {
-  const rec = parseGateRecord(await deps.redis.hget(deps.keys.sale(saleId).purchases, purchaseId));
+/** A purchase as its sale's gate has it: the decided view, else the queued record (claimed by a worker is still queued to the shopper). */
+async function inGate(deps: ReadDeps, purchaseId: string, saleId: string): Promise<Stored | undefined> {
+  const k = deps.keys.sale(saleId);
+  const view = await deps.redis.hget(k.views, purchaseId);
+  if (view) return JSON.parse(view) as Stored;
+  const rec = parseGateRecord(await deps.redis.hget(k.purchases, purchaseId));
   if (!rec || !isPending(rec)) return undefined;
   return { purchaseId, saleId, userId: rec.userId, quantity: rec.quantity, status: 'queued', createdAt: new Date(rec.createdAtMs).toISOString() };
 }
 
 /**
- * One purchase: the final view in Redis, else the gate's queued record (the sale is in the
- * purchase's id), else PostgreSQL (after the 24 h read model expired). Polling never reaches
- * PostgreSQL while hot (the id's sale is looked up once per process).
+ * One purchase: from the gate of the sale its id names (the decided view, else the queued
+ * record), else PostgreSQL (after the sale's keys expired, or an id made before ids carried
+ * their sale). Polling never reaches PostgreSQL while hot (the id's sale is looked up once
+ * per process).
  */
 async function findPurchase(deps: ReadDeps, purchaseId: string, knownSale?: string): Promise<Stored | undefined> {
-  const cached = await deps.redis.get(deps.keys.purchase(purchaseId));
-  if (cached) return JSON.parse(cached) as Stored;
   for (const saleId of knownSale ? [knownSale] : await deps.purchaseSales.salesOf(purchaseId)) {
-    const queued = await queuedInGate(deps, purchaseId, saleId);
-    if (queued) return queued;
+    const found = await inGate(deps, purchaseId, saleId);
+    if (found) return found;
   }
   const row = await pgPurchases(deps.db).where('p.id', purchaseId).first();
   return row ? fromPg(row as PgRow) : undefined;
