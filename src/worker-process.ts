@@ -20,7 +20,7 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
   const holdWorkers = config.workerShards.map((shard) => startHoldWorker({ ...deps, queue: deps.holdQueues.shards[shard]! }));
   // Holds whose delayed job was lost (Redis without persistence) still end.
   await sweepExpiredHolds(deps).catch((err: Error) => logger.error('hold sweep failed', { err: err.message }));
-  const onOutcomes = createPurchaseNotifier(deps.notify);
+  const onOutcomes = createPurchaseNotifier(deps.redis, deps.config.redisPrefix);
   const running = config.workerShards.map((shard) =>
     startPurchaseWorker({ ...deps, queue: deps.queues.shards[shard]!, onOutcomes, onConfirmed: (held) => scheduleOnShards(deps.holdQueues, held) }),
   );

@@ -8,6 +8,7 @@ import { verificationKey, verifyToken } from '../modules/auth/tokens';
 import { uuidSchema } from '../http/validate';
 import { ClientToServerEvents, rooms, ServerToClientEvents, socketKey, SocketData } from './events';
 import { SaleTicker } from './sale-ticker';
+import { OUTCOME_CHANNELS, outcomeChannel, OutcomeMessage } from './emitter';
 
 export type Realtime = { io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>; close: () => Promise<void> };
 
@@ -30,6 +31,7 @@ export async function attachRealtime(
     adapter: createShardedAdapter(pub, quietSubscriptions(sub, deps.logger), { channelPrefix: socketKey(deps.redisPrefix), subscriptionMode: 'dynamic' }),
     serveClient: true,
   });
+  await listenForOutcomes(io, sub, deps.redisPrefix, deps.logger);
   const key = verificationKey(deps.jwtSecret);
   const ticker = new SaleTicker(io, deps.redis, deps.keys);
   ticker.start();
@@ -107,4 +109,26 @@ function quietSubscriptions(client: RedisClient, logger: Logger): RedisClient {
       return Reflect.get(target, prop, receiver) as unknown;
     },
   });
+}
+
+/**
+ * The workers' decisions arrive a batch per message on the outcome channels (emitter.ts);
+ * every API node hears every batch and gives each update to its own sockets in the owner's
+ * room (`io.local`: the other nodes do the same for theirs). The adapter's own handlers
+ * ignore these channels.
+ */
+async function listenForOutcomes(io: Realtime['io'], sub: RedisClient, redisPrefix: string, logger: Logger): Promise<void> {
+  const channels = new Set(Array.from({ length: OUTCOME_CHANNELS }, (_, n) => outcomeChannel(redisPrefix, n)));
+  sub.on('smessage', (channel: string, raw: string) => {
+    if (!channels.has(channel)) return;
+    let message: OutcomeMessage;
+    try {
+      message = JSON.parse(raw) as OutcomeMessage;
+    } catch {
+      return logger.warn('unreadable outcome message', { channel });
+    }
+    for (const [userId, update] of message.updates) io.local.to(rooms.user(userId)).emit('purchase:update', update);
+  });
+  // One by one: on a cluster the channels sit in different slots.
+  await Promise.all([...channels].map((channel) => sub.ssubscribe(channel)));
 }

@@ -1,7 +1,7 @@
 --[[
   Admits one purchase attempt for a sale, atomically: window and cancellation,
   idempotency key, the shopper's attempt rate, stock, per-user limit, then the
-  reservation itself. Nine commands on the admitting path (one sent, eight inside):
+  reservation itself. Ten commands on the admitting path (one sent, nine inside):
   every one is listed in docs/architecture.md, "Redis per purchase".
 
   Input:
@@ -18,7 +18,8 @@
                                   orphan sweep removes the entry. Its `~` field keeps it from
                                   ever emptying (and so from losing its expiry).
 
-    ARGV[1] purchaseId (fresh id from the caller; a replayed command finds it and returns it)
+    ARGV[1] purchaseId (fresh id from the caller; a replayed command finds it among the
+            shopper's latest ids and returns it)
     ARGV[2] userId
     ARGV[3] quantity (integer >= 1)
     ARGV[4] now, epoch ms
@@ -55,10 +56,6 @@ local function existing(id)
   return { 2, id, status, tonumber(createdAt), tonumber(q) }
 end
 
--- A replayed command (client reconnect) must not reserve twice.
-local replay = existing(pid)
-if replay then return replay end
-
 local meta = redis.call('HMGET', KEYS[1], 'startsAt', 'endsAt', 'cancelled', 'perUserLimit', 'kept')
 if not meta[1] then return { -1 } end
 
@@ -77,6 +74,14 @@ end
 -- The shopper's units, attempt window and latest purchases: one read here, one write below.
 local rateField, recentField = 'r:' .. userId, 'p:' .. userId
 local shopper = redis.call('HMGET', KEYS[3], userId, rateField, recentField)
+
+-- A replayed command (ioredis sends it again after a reconnect) must not reserve twice: its
+-- first run put the id in the shopper's latest ids (no extra read on the admitting path).
+if shopper[3] and string.find(shopper[3], pid, 1, true) then
+  local replay = existing(pid)
+  if replay then return replay end
+end
+
 local rate = nil
 if rateLimit > 0 then
   local count, start = parseRate(shopper[2])
