@@ -114,3 +114,22 @@ export async function insertRejected(
     .onConflict('id')
     .ignore();
 }
+
+/** A purchase whose job ran out of attempts: kept as a dead letter with its last error (replayable, see dead-letters). */
+export async function recordPurchaseFailure(
+  trx: Knex.Transaction,
+  p: { purchaseId: string; saleId: string; userId: string; quantity: number },
+  failure: { error: string; attempts: number },
+): Promise<void> {
+  await trx('purchase_failures')
+    .insert({
+      purchase_id: p.purchaseId,
+      sale_id: p.saleId,
+      user_id: p.userId,
+      quantity: p.quantity,
+      attempts: failure.attempts,
+      last_error: failure.error.slice(0, 1000),
+    })
+    .onConflict('purchase_id')
+    .ignore();
+}
