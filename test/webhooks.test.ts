@@ -147,6 +147,31 @@ describe('Webhooks', () => {
     }
   });
 
+  it('When an endpoint is registered badly or by a shopper, then it is refused and nothing is stored', async () => {
+    const bad = async (body: unknown) => (await call(stack.api.url, 'POST', '/api/admin/webhooks', { token: adminToken(), body })).body.error.code;
+    expect(await bad({ url: 'ftp://example.com/x' })).toBe('VALIDATION_FAILED');
+    expect(await bad({ url: 'not a url' })).toBe('VALIDATION_FAILED');
+    expect(await bad({ url: 'https://example.com/x', eventTypes: ['sale.exploded'] })).toBe('VALIDATION_FAILED');
+    expect(await bad({ url: 'https://example.com/x', eventTypes: [] })).toBe('VALIDATION_FAILED');
+    expect(await bad({ url: 'https://example.com/x', eventTypes: ['sale.ended', 'sale.ended'] })).toBe('VALIDATION_FAILED');
+    expect(await bad({ url: 'https://example.com/x', secret: 'short' })).toBe('VALIDATION_FAILED');
+    expect(await bad({ url: 'https://example.com/x', active: true })).toBe('VALIDATION_FAILED');
+    const shopper = await call(stack.api.url, 'POST', '/api/admin/webhooks', { token: shopperToken('nosy'), body: { url: 'https://example.com/x' } });
+    expect(shopper.status).toBe(403);
+    expect((await call(stack.api.url, 'GET', '/api/admin/webhooks')).status).toBe(401);
+    const missing = await call(stack.api.url, 'DELETE', '/api/admin/webhooks/7d0c7a3e-2222-4000-8000-000000000000', { token: adminToken() });
+    expect([missing.status, missing.body.error.code]).toEqual([404, 'WEBHOOK_NOT_FOUND']);
+    expect((await call(stack.api.url, 'DELETE', '/api/admin/webhooks/nope', { token: adminToken() })).status).toBe(404);
+
+    // A secret of one's own is kept (and answered once); deleting twice is a 404 the second time.
+    const own = await register(stack, { url: 'https://example.com/own', secret: 'my-own-secret-0123456789', eventTypes: ['sale.ended'] });
+    expect(own.secret).toBe('my-own-secret-0123456789');
+    const page = await call(stack.api.url, 'GET', '/api/admin/webhooks?limit=100', { token: adminToken() });
+    expect(JSON.stringify(page.body)).not.toContain('my-own-secret');
+    expect((await call(stack.api.url, 'DELETE', `/api/admin/webhooks/${own.id}`, { token: adminToken() })).status).toBe(200);
+    expect((await call(stack.api.url, 'DELETE', `/api/admin/webhooks/${own.id}`, { token: adminToken() })).status).toBe(404);
+  });
+
   it('When a receiver fails twice and then answers 200, then the event arrives on the third attempt, the same bytes each time', async () => {
     const receiver = await startReceiver((_event, seenBefore) => (seenBefore < 2 ? 500 : 204));
     const endpoint = await register(stack, { url: receiver.url, eventTypes: ['sale.cancelled'] });
