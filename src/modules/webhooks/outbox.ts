@@ -35,6 +35,12 @@ export async function recordEvents(trx: Knex.Transaction, events: NewEvent[]): P
   return eventRows.length;
 }
 
+export type StockMarks = { threshold: number | null; lowNotified: boolean; soldOutNotified: boolean };
+
+/** Whether `remaining` would set or clear a stock mark: when false, noteStockLevel would change nothing. */
+export const stockMarksChange = (m: StockMarks, remaining: number): boolean =>
+  (m.threshold !== null && remaining <= m.threshold) !== m.lowNotified || (remaining === 0) !== m.soldOutNotified;
+
 /**
  * Low stock and sold out fire once per crossing, not once per purchase: the sale row
  * keeps when each was announced, set when PostgreSQL's remaining crosses down (to

@@ -8,7 +8,7 @@ import { underSaleLock } from '../../../lib/sale-lock';
 import { AdmittedPurchase, DecidedOutcome, outcomeView, PurchaseOutcome } from '../job';
 import { writeReadModel } from '../read-model';
 import { purchaseEvents } from '../webhook-events';
-import { noteStockLevel, recordEvents } from '../../webhooks/outbox';
+import { noteStockLevel, recordEvents, stockMarksChange } from '../../webhooks/outbox';
 import {
   ExistingPurchase,
   existingPurchases,
@@ -134,7 +134,7 @@ export async function processBatch(deps: ProcessorDeps, saleId: string, jobs: Ad
     // The outbox: these decisions' webhook events commit with them (or not at all).
     const jobById = new Map(fresh.map((j) => [j.purchaseId, j]));
     await recordEvents(trx, purchaseEvents([...decided.values()].map((o) => ({ job: jobById.get(o.purchaseId)!, outcome: o }))));
-    if (taken > 0) await noteStockLevel(trx, saleId);
+    if (sale && taken > 0 && stockMarksChange(sale.stockMarks, remaining)) await noteStockLevel(trx, saleId);
 
     return jobs.map((j): PurchaseOutcome => {
       const prior = existing.get(j.purchaseId);
