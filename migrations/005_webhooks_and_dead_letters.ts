@@ -27,6 +27,8 @@ export async function up(knex: Knex): Promise<void> {
       data        jsonb NOT NULL,
       created_at  timestamptz NOT NULL DEFAULT now()
     );
+    -- The retention sweep deletes old finished events, oldest first.
+    CREATE INDEX webhook_events_created_idx ON webhook_events (created_at);
 
     CREATE TABLE webhook_deliveries (
       id            uuid PRIMARY KEY,

@@ -39,7 +39,7 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
   const wh = config.webhooks;
   const deliveries = startDeliveryWorker({ ...deps, ...wh, queue: deps.webhookQueue, onResult: hooks.onWebhookResult });
   const relay = wh.faultRelayPaused ? { stop: async () => undefined } : startRelay({ ...deps, queue: deps.webhookQueue, attempts: wh.attempts }, wh.relayMs);
-  const lifecycle = startLifecycleScheduler(deps, wh.schedulerMs);
+  const lifecycle = startLifecycleScheduler(deps, wh.schedulerMs, wh.retentionDays);
   logger.info('purchase worker ready', {
     queue: config.queueName,
     shards: `${config.workerShards.join(',')} of ${config.queueShards}`,

@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { pruneEvents } from '../src/modules/webhooks/scheduler';
 import { testEnv } from './env';
 import { adminToken, call, createSale, killed, shopperToken, spawnWorker, Stack, startStack, testConfig, waitFor } from './helpers';
 import { startReceiver } from './support/webhook-receiver';
@@ -230,6 +232,29 @@ describe('Webhooks', () => {
       await call(stack.api.url, 'DELETE', `/api/admin/webhooks/${endpoint.id}`, { token: adminToken() });
       await receiver.stop();
     }
+  });
+
+  it('When events are older than the retention, then those whose deliveries finished are pruned and dead letters are kept', async () => {
+    const db = stack.api.deps.db;
+    // Rows made directly (a removed endpoint, finished deliveries): nothing for the relay to pick up.
+    const endpointId = randomUUID();
+    await db('webhook_endpoints').insert({ id: endpointId, url: 'https://example.com/old', secret: 'whsec_old-secret-0000', event_types: ['sale.ended'], deleted_at: db.fn.now() });
+    const [delivered, dead, recent] = [randomUUID(), randomUUID(), randomUUID()];
+    const old = db.raw(`now() - interval '31 days'`);
+    await db('webhook_events').insert([
+      { id: delivered, type: 'sale.ended', data: '{}', created_at: old },
+      { id: dead, type: 'sale.ended', data: '{}', created_at: old },
+      { id: recent, type: 'sale.ended', data: '{}' },
+    ]);
+    await db('webhook_deliveries').insert([
+      { id: randomUUID(), event_id: delivered, endpoint_id: endpointId, status: 'delivered' },
+      { id: randomUUID(), event_id: dead, endpoint_id: endpointId, status: 'dead' },
+      { id: randomUUID(), event_id: recent, endpoint_id: endpointId, status: 'delivered' },
+    ]);
+    expect(await pruneEvents(db, 30)).toBeGreaterThanOrEqual(1);
+    const left = await db('webhook_events').whereIn('id', [delivered, dead, recent]).pluck('id');
+    expect(left.sort()).toEqual([dead, recent].sort());
+    expect(await db('webhook_deliveries').where({ endpoint_id: endpointId }).count({ n: '*' })).toEqual([{ n: '2' }]);
   });
 
   it('When stock falls past the threshold, comes back above it and falls again, then low stock fires once per crossing', async () => {

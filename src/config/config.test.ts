@@ -45,6 +45,7 @@ describe('loadConfig', () => {
       concurrency: 20,
       relayMs: 250,
       schedulerMs: 1000,
+      retentionDays: 30,
       faultRelayPaused: false,
     });
     expect(() => loadConfig({ WEBHOOK_ATTEMPTS: '0' })).toThrow(/WEBHOOK_ATTEMPTS/);

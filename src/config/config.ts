@@ -90,6 +90,7 @@ const schema = z.object({
   WEBHOOK_CONCURRENCY: int(20, 1, 500),
   WEBHOOK_RELAY_MS: int(250, 10, 60_000),
   WEBHOOK_SCHEDULER_MS: int(1000, 50, 60_000),
+  WEBHOOK_RETENTION_DAYS: int(30, 1, 3650),
   FAULT_WEBHOOK_RELAY_PAUSED: z.enum(['true', 'false']).optional().default('false').transform((v) => v === 'true'),
   SEED_DEMO: z.enum(['true', 'false']).optional().default('true').transform((v) => v === 'true'),
 });
@@ -170,6 +171,8 @@ export type Config = Readonly<{
     concurrency: number;
     relayMs: number;
     schedulerMs: number;
+    /** Events whose deliveries all finished are deleted after this many days (dead letters are kept). */
+    retentionDays: number;
     /** Fault-testing only: the relay never runs (outbox rows stay pending, as after a crash). */
     faultRelayPaused: boolean;
   }>;
@@ -255,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       concurrency: e.WEBHOOK_CONCURRENCY,
       relayMs: e.WEBHOOK_RELAY_MS,
       schedulerMs: e.WEBHOOK_SCHEDULER_MS,
+      retentionDays: e.WEBHOOK_RETENTION_DAYS,
       faultRelayPaused: e.FAULT_WEBHOOK_RELAY_PAUSED,
     }),
     seedDemo: e.SEED_DEMO,

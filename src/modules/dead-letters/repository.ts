@@ -56,13 +56,13 @@ const toDeadLetter = (r: Row): DeadLetter => ({
       }),
 });
 
-/** Open dead letters: webhook deliveries still dead, purchases not replayed yet. */
+/** Open dead letters: webhook deliveries still dead (to endpoints not removed), purchases not replayed yet. */
 const OPEN = `
   SELECT d.id, 'webhook' AS kind, d.finished_at AS failed_at, d.attempts, d.last_error, d.replays,
          e.id AS event_id, e.type AS event_type, w.id AS endpoint_id, w.url,
          NULL::uuid AS sale_id, NULL AS user_id, NULL::integer AS quantity, NULL::uuid AS replay_purchase_id
     FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id
-   WHERE d.status = 'dead' AND (CAST(:kind AS text) IS NULL OR CAST(:kind AS text) = 'webhook')
+   WHERE d.status = 'dead' AND w.deleted_at IS NULL AND (CAST(:kind AS text) IS NULL OR CAST(:kind AS text) = 'webhook')
   UNION ALL
   SELECT f.purchase_id, 'purchase', f.failed_at, f.attempts, f.last_error, f.replays,
          NULL, NULL, NULL, NULL,

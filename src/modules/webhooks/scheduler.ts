@@ -33,10 +33,37 @@ export async function announceLifecycle(db: Db): Promise<number> {
   });
 }
 
-export function startLifecycleScheduler(deps: { db: Db; logger: Logger }, everyMs: number): { stop: () => Promise<void> } {
+/**
+ * Deletes events older than `retentionDays` whose every delivery is finished (delivered or
+ * dropped; their deliveries go with them). Dead letters and deliveries still in flight are
+ * kept whatever their age. A few thousand at a time, so a backlog never holds a long lock.
+ */
+export async function pruneEvents(db: Db, retentionDays: number, limit = 5000): Promise<number> {
+  const { rowCount } = await db.raw(
+    `DELETE FROM webhook_events WHERE id IN (
+       SELECT e.id FROM webhook_events e
+        WHERE e.created_at < now() - make_interval(days => ?)
+          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'relayed', 'dead'))
+        ORDER BY e.created_at LIMIT ?)`,
+    [retentionDays, limit],
+  );
+  return rowCount ?? 0;
+}
+
+const PRUNE_EVERY_MS = 3600_000;
+
+/** Every `everyMs`: sales that started or ended are announced; once an hour old events are pruned. */
+export function startLifecycleScheduler(deps: { db: Db; logger: Logger }, everyMs: number, retentionDays: number): { stop: () => Promise<void> } {
   let running: Promise<unknown> = Promise.resolve();
+  let lastPrune = 0;
   const timer = setInterval(() => {
-    running = announceLifecycle(deps.db).catch((err: Error) => deps.logger.warn('sale lifecycle announcement failed; retrying', { err: err.message }));
+    running = (async () => {
+      await announceLifecycle(deps.db);
+      if (Date.now() - lastPrune > PRUNE_EVERY_MS) {
+        lastPrune = Date.now();
+        await pruneEvents(deps.db, retentionDays);
+      }
+    })().catch((err: Error) => deps.logger.warn('sale lifecycle announcement or event pruning failed; retrying', { err: err.message }));
   }, everyMs);
   timer.unref();
   return {
