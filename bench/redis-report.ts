@@ -11,8 +11,6 @@ import { perPurchase, RedisTotals } from './harness/redis-meter';
 const WHAT: Record<string, string> = {
   // Sent: scripts (EVALSHA) and commands, with the code path that issues them.
   'admit-7': 'the gate, one per attempt (API, admission.ts)',
-  'index-purchase-1': "owner's purchase index, one per attempt (API, read-model.ts indexUserPurchase)",
-  'rate-limit-redis increment': 'rate limiters, per IP and per shopper: two per attempt (API, http/rate-limit.ts)',
   'BullMQ addStandardJob': 'the shared queue job: one per add, the purchases of one event-loop turn (API, enqueue-batcher.ts)',
   'BullMQ moveToActive': 'a worker takes a job (worker, BullMQ)',
   'BullMQ moveToFinished': 'a worker completes a job and takes the next (worker, BullMQ)',
@@ -21,31 +19,30 @@ const WHAT: Record<string, string> = {
   'BullMQ addDelayedJob': 'hold expiry jobs: one per sale and second of a batch (worker, holds.ts scheduleHoldExpiries)',
   'BullMQ getCounts': "backlog poll every 250 ms (API, backlog.ts; the bench's own polls left out)",
   'claim-2': 'claims a batch, queued → processing (worker, processor.ts)',
-  'finalize-5': "applies a committed batch's outcomes to the gate (worker, processor.ts)",
+  'finalize-6': "applies a committed batch's outcomes to the gate and writes their views, the read model (worker, processor.ts)",
+  'write-views-2': 'views written outside a decision: payments, hold ends, orphans (read-model.ts writeReadModel)',
   'orphan-candidates-1': 'orphan sweep, every 5 s per sale with live keys (worker, orphan-sweep.ts)',
   evalsha: 'every script call (split by script in the table above)',
-  set: "sent: the read model, one per decided purchase (worker, read-model.ts writeReadModel); inside: the per-shopper limiter's new window",
+  set: 'BullMQ (locks, markers)',
   publish: "Socket.io push of each outcome to its owner's room (worker, realtime/emitter.ts)",
-  hdel: "sent: the `:unqueued` marker, one per add (API, queue.ts markQueued); inside: claim-2 and finalize-5, one per batch",
+  hdel: "sent: the `:unqueued` marker, one per add (API, queue.ts markQueued); inside: claim-2 and finalize-6, one per batch",
   bzpopmin: 'BullMQ workers waiting for a job marker (purchase and hold queues)',
   multi: 'BullMQ addBulk of the hold jobs (worker)',
   exec: 'BullMQ addBulk of the hold jobs (worker)',
   // Inside scripts: what each is, per purchase.
-  hincrby: "inside: admit-7 ×4 (shopper's units, admitted, admittedUnits, pendingUnits), finalize-5 one per counter per batch (pendingUnits, confirmed, rejected:<reason>) plus one per rejection (the shopper's units)",
-  hset: 'inside: admit-7 ×2 (record, `:unqueued` marker), claim-2 and finalize-5 one per batch (every record of the batch at once); BullMQ job fields',
-  hget: "inside: admit-7 ×2 (replay check, shopper's units), (claim-2 and finalize-5 read a batch with one HMGET)",
-  pttl: "inside: admit-7's keep() ×1 (the unqueued hash; users, purchases and stats only until the sale's first admission), each rate limiter ×1",
-  hmget: "inside: admit-7 reads the sale's meta; claim-2 and finalize-5 read a batch's records; BullMQ",
+  hincrby: 'inside: admit-7 ×2 (admitted, admittedUnits), finalize-6 one per counter per batch (decidedUnits, confirmed, rejected:<reason>) plus one per rejection (the shopper\'s units)',
+  hset: "inside: admit-7 ×3 (the shopper's units + window + latest ids, the record, the `:unqueued` marker), claim-2 and finalize-6 one per batch (records; views); BullMQ job fields",
+  hget: 'inside: admit-7 ×1 (replay check)',
+  pttl: "inside: finalize-6 and write-views-2, once per batch (the views hash's expiry); admit-7 only on a sale's first admission",
+  hmget: "inside: admit-7 ×2 (the sale's meta; the shopper's units, window and latest ids); claim-2 and finalize-6 read a batch's records; BullMQ",
   get: 'inside: admit-7 reads remaining',
   decrby: 'inside: admit-7 takes the units',
-  zadd: "inside: index-purchase-1 (the owner's index); BullMQ (delayed, prioritized)",
-  expire: "inside: index-purchase-1 keeps the owner's index 24 h",
-  incr: "inside: the per-IP limiter's count (each shopper is new: its limiter SETs a window); BullMQ",
+  zadd: 'inside: BullMQ (delayed, prioritized)',
   xadd: 'inside: BullMQ event stream (added, active, completed, ...), per job',
   hmset: 'inside: BullMQ job hash, per job',
 };
 
-/** `fsAdmitV2` → `admit-7`, `moveToFinished:6.7.0` → `BullMQ moveToFinished`. */
+/** `fsAdmitV3` → `admit-7`, `moveToFinished:6.7.0` → `BullMQ moveToFinished`. */
 export function scriptLabel(name: string): string {
   const engine = /^fs([A-Za-z]+?)V\d+$/.exec(name);
   if (engine) {

@@ -38,7 +38,6 @@ const ADDS: Record<Stage | 'engine', string> = {
   auth: '+ JWT verification',
   body: '+ JSON body, zod validation',
   gate: '+ Lua gate (admit-7)',
-  index: "+ owner's index (index-purchase-1)",
   admission: '+ shared queue add (attemptPurchase)',
   engine: "the engine's API process (all routes, Socket.io, sold-out lane)",
 };

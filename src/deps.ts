@@ -12,6 +12,7 @@ import { createOwnerNotifier, NotifyOwner } from './realtime/emitter';
 import { HoldQueues, holdQueuesFor } from './modules/purchases/holds/holds';
 import { Reconciler } from './modules/recovery/reconciler';
 import { createWebhookQueue, WebhookQueue } from './modules/webhooks/queue';
+import { PurchaseSales } from './modules/purchases/purchase-id';
 
 /** Everything the API needs, wired explicitly (no container, no module singletons). */
 export type ApiDeps = {
@@ -30,6 +31,8 @@ export type ApiDeps = {
   notify: NotifyOwner;
   /** Rebuilds a sale's gate from PostgreSQL when Redis lost it (one run per sale at a time). */
   restoreSale: (saleId: string) => Promise<void>;
+  /** Which sale a purchase id names (its gate holds it while queued). */
+  purchaseSales: PurchaseSales;
 };
 
 export async function createApiDeps(config: Config, logger = createLogger(config.logLevel, 'api')): Promise<ApiDeps> {
@@ -51,7 +54,7 @@ export async function createApiDeps(config: Config, logger = createLogger(config
   soldOut.start();
   const notify = createOwnerNotifier(redis, config.redisPrefix);
   const reconciler = new Reconciler({ db, redis, keys, queues, logger, graceMs: config.orphans.graceMs });
-  return { config, logger, db, redis, keys, queues, enqueue, backlog, soldOut, notify, restoreSale: (saleId) => reconciler.request(saleId) };
+  return { config, logger, db, redis, keys, queues, enqueue, backlog, soldOut, notify, restoreSale: (saleId) => reconciler.request(saleId), purchaseSales: new PurchaseSales(db) };
 }
 
 export async function closeApiDeps(deps: ApiDeps): Promise<void> {

@@ -50,7 +50,7 @@ describe('On a 3-master Redis Cluster', () => {
     }
   });
 
-  it('When a shopper goes over the rate limit, then the cluster-backed limiter answers 429 (it never passes silently)', async () => {
+  it("When a shopper goes over the rate limit, then the gate's own count answers 429 on the cluster too (in the sale's slot, exact across API nodes)", async () => {
     const { saleId } = await createSale(stack.api.url, { stock: 10, perUserLimit: 5 });
     const token = shopperToken(`rl-${randomUUID()}`);
     const codes: number[] = [];

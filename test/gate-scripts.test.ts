@@ -4,8 +4,8 @@ import { Redis } from 'ioredis';
 import { parseGateRecord } from '../src/gate/record';
 import { randomUUID } from 'node:crypto';
 import { createKeys, SaleKeys } from '../src/gate/keys';
-import { loadSaleIntoGate } from '../src/gate/sale-gate';
-import { loadScripts, SCRIPT_FILES, scripts, scriptSource } from '../src/gate/scripts';
+import { gatePending, loadSaleIntoGate, unqueuedPurchaseIds } from '../src/gate/sale-gate';
+import { loadScripts, RECENT_PURCHASES_KEPT, SCRIPT_FILES, ShopperRate, scripts, scriptSource } from '../src/gate/scripts';
 import { TEST_REDIS_URL } from './env';
 
 const LUA_DIR = path.join(__dirname, '..', 'src', 'gate', 'lua');
@@ -23,7 +23,7 @@ describe('Gate scripts and their shared record format', () => {
   it('When each script is loaded, then its includes are inlined and Redis compiles it', async () => {
     const usingInclude = SCRIPT_FILES.filter((f) => fs.readFileSync(path.join(LUA_DIR, `${f}.lua`), 'utf8').includes('--- @include "records"'));
     // Every script that reads or writes a purchase record or an unqueued entry takes the format from the include.
-    expect(usingInclude).toEqual(expect.arrayContaining(['admit-7', 'claim-2', 'release-6', 'finalize-5', 'rebuild-7', 'settle-hold-4', 'reject-orphans-6', 'orphan-candidates-1']));
+    expect(usingInclude).toEqual(expect.arrayContaining(['admit-7', 'claim-2', 'release-6', 'finalize-6', 'rebuild-7', 'settle-hold-4', 'reject-orphans-6', 'orphan-candidates-1']));
     for (const file of SCRIPT_FILES) {
       const source = scriptSource(file);
       expect({ file, include: /@include/.test(source) }).toEqual({ file, include: false });
@@ -63,8 +63,8 @@ describe('Gate scripts and their shared record format', () => {
       const now = Date.now();
       return loadSaleIntoGate(redis, keys, { id: saleId, startsAt: new Date(now - 1000), endsAt: new Date(now + 3600_000), cancelledAt: null, perUserLimit: 5, stock: 10 });
     };
-    const admit = (user: string) =>
-      scripts.admit(redis, sale, { purchaseId: randomUUID(), userId: user, quantity: 1, nowMs: Date.now(), idemKey: '' });
+    const admit = (user: string, nowMs = Date.now(), shopperRate?: ShopperRate) =>
+      scripts.admit(redis, sale, { purchaseId: randomUUID(), userId: user, quantity: 1, nowMs, idemKey: '', shopperRate });
     beforeAll(() => loadScripts(redis));
     beforeEach(async () => {
       saleId = randomUUID();
@@ -97,12 +97,42 @@ describe('Gate scripts and their shared record format', () => {
       ]);
       expect(applied).toEqual([1, 1, 0, 1]);
       expect(await redis.get(sale.remaining)).toBe('8');
-      expect(await redis.hgetall(sale.stats)).toMatchObject({ admitted: '3', pendingUnits: '0', confirmed: '2', 'rejected:SOLD_OUT': '1' });
+      expect(await redis.hgetall(sale.stats)).toMatchObject({ admitted: '3', admittedUnits: '3', decidedUnits: '3', confirmed: '2', 'rejected:SOLD_OUT': '1' });
+      expect(await gatePending(redis, keys, saleId)).toEqual({ remaining: 8, pendingUnits: 0 });
       expect(await redis.hget(sale.users, 'b')).toBe('0');
-      expect(await redis.hlen(sale.unqueued)).toBe(0);
+      // Every marker is gone, and the hash (its keeper field) still expires with the sale.
+      expect(await unqueuedPurchaseIds(redis, keys, saleId)).toEqual([]);
+      expect(await redis.pttl(sale.unqueued)).toBeGreaterThan(0);
       // Delivered again: nothing moves.
       expect(await scripts.finalize(redis, sale, [{ purchaseId: ids[1]!, status: 'rejected', reason: 'SOLD_OUT' }])).toEqual([0]);
       expect(await redis.get(sale.remaining)).toBe('8');
+    });
+
+    it("When a shopper attempts faster than the rate, then the gate refuses (-8, ms to the window's end) without a write; refusals count; others and the next window are open", async () => {
+      const rate = { attempts: 3, windowMs: 60_000 };
+      const t0 = Date.now();
+      expect((await admit('fast', t0, rate))[0]).toBe(1);
+      expect((await admit('fast', t0 + 1, rate))[0]).toBe(1);
+      await redis.hset(sale.meta, 'perUserLimit', 2);
+      // Over the per-shopper limit: refused (409) and still counted as an attempt.
+      expect((await admit('fast', t0 + 2, rate))[0]).toBe(-6);
+      const refused = await admit('fast', t0 + 10_000, rate);
+      expect(refused).toEqual([-8, 50_000]);
+      expect(await redis.hget(sale.users, 'r:fast')).toBe(`3|${t0}`);
+      expect(await redis.hget(sale.users, 'fast')).toBe('2');
+      expect(await redis.get(sale.remaining)).toBe('8');
+      expect((await admit('calm', t0 + 10_000, rate))[0]).toBe(1);
+      await redis.hset(sale.meta, 'perUserLimit', 5);
+      expect((await admit('fast', t0 + 60_000, rate))[0]).toBe(1);
+      expect(await redis.hget(sale.users, 'r:fast')).toBe(`1|${t0 + 60_000}`);
+    });
+
+    it(`When a shopper buys again and again, then their latest ${RECENT_PURCHASES_KEPT} purchase ids are kept in admission order (how their list finds queued ones)`, async () => {
+      await redis.hset(sale.meta, 'perUserLimit', 100);
+      await redis.set(sale.remaining, 100);
+      const ids: string[] = [];
+      for (let i = 0; i < RECENT_PURCHASES_KEPT + 5; i++) ids.push((await admit('loyal'))[1]!);
+      expect((await redis.hget(sale.users, 'p:loyal'))!.split(',')).toEqual(ids.slice(5));
     });
   });
 });

@@ -5,6 +5,8 @@ import { Reconciler } from '../src/modules/recovery/reconciler';
 import { enqueuePurchases } from '../src/modules/purchases/queue';
 import { PurchaseUpdate } from '../src/realtime/events';
 import { scopedIdempotencyKey } from '../src/gate/keys';
+import { unqueuedPurchaseIds } from '../src/gate/sale-gate';
+import { newPurchaseId } from '../src/modules/purchases/purchase-id';
 import { scripts } from '../src/gate/scripts';
 import { RunningWorker, startWorker } from '../src/worker-process';
 import { call, createSale, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
@@ -32,7 +34,7 @@ describe('Orphan sweep', () => {
   /** Runs the gate for one unit, as admission would, and adds no job. */
   async function admitOnly(saleId: string, user: string, opts: { idemKey?: string; nowMs?: number } = {}) {
     const { redis, keys } = stack.api.deps;
-    const purchaseId = randomUUID();
+    const purchaseId = newPurchaseId(saleId);
     const [code] = await scripts.admit(redis, keys.sale(saleId), {
       purchaseId,
       userId: user,
@@ -83,7 +85,7 @@ describe('Orphan sweep', () => {
     expect((await sweepOrphans(sweepDeps(), Date.now() + GRACE_MS + 1)).candidates).toBe(0);
   });
 
-  it('When a keyed retry finds a purchase whose first answer was lost (no index written), then it answers 200 with it and its statusUrl reads it as queued, not 404', async () => {
+  it('When a keyed retry finds a purchase whose first answer was lost (the API died before its queue add), then it answers 200 with it and its statusUrl reads it as queued, not 404', async () => {
     const { saleId } = await createSale(stack.api.url, { stock: 2, perUserLimit: 1 });
     const user = `lost-answer-${randomUUID()}`;
     const purchaseId = await admitOnly(saleId, user, { idemKey: 'k-lost' });
@@ -159,7 +161,7 @@ describe('Orphan sweep', () => {
     );
     expect(replies.map((r) => r.status)).toEqual(Array(10).fill(202));
     const { redis, keys } = stack.api.deps;
-    await waitFor(async () => ((await redis.hlen(keys.sale(saleId).unqueued)) === 0 ? true : undefined), 'markers after the adds');
+    await waitFor(async () => ((await unqueuedPurchaseIds(redis, keys, saleId)).length === 0 ? true : undefined), 'markers after the adds');
     const report = await sweepOrphans(sweepDeps(), Date.now() + 3600_000);
     expect(report.rejected).toBe(0);
     expect(await remaining(saleId)).toBe(10);
@@ -182,7 +184,7 @@ describe('When a worker process runs with a short orphan grace period', () => {
     const { saleId } = await createSale(stack.api.url, { stock: 1, perUserLimit: 1 });
     const user = `auto-${randomUUID()}`;
     const { redis, keys } = stack.api.deps;
-    const purchaseId = randomUUID();
+    const purchaseId = newPurchaseId(saleId);
     const startedAt = Date.now();
     await scripts.admit(redis, keys.sale(saleId), { purchaseId, userId: user, quantity: 1, nowMs: startedAt, idemKey: '' });
     expect(await redis.get(keys.sale(saleId).remaining)).toBe('0');

@@ -24,11 +24,11 @@ import { Redis } from 'ioredis';
 export type CensusCounts = {
   /** Commands sent, by the server's name for them (`evalsha`, `set`, `config|set`, ...). */
   calls: Record<string, number>;
-  /** EVALSHA/EVAL sent, by script name (`fsAdmitV2`, `moveToFinished:6.7.0`, ...). */
+  /** EVALSHA/EVAL sent, by script name (`fsAdmitV3`, `moveToFinished:6.7.0`, ...). */
   scripts: Record<string, number>;
   /**
    * Arguments sent (after the command name), by script name for EVALSHA, else by command: a
-   * batch script's size (claim-2's ids, finalize-5's triples), so the bench can scale its sampled cost.
+   * batch script's size (claim-2's ids, finalize-6's triples), so the bench can scale its sampled cost.
    */
   args: Record<string, number>;
   /** SHA1 → script name, for every script this process defined or loaded. */

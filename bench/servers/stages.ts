@@ -9,8 +9,7 @@
  *   auth       + JWT verification (requireUser)
  *   body       + JSON body parsing and zod validation of the body and the sale id
  *   gate       + the Lua gate (admit-7) on a real sale
- *   index      + the owner's purchase index (index-purchase-1)
- *   admission  the whole attemptPurchase (backlog check, gate, index, shared queue add)
+ *   admission  the whole attemptPurchase (backlog check, gate, shared queue add)
  *
  * Prints `READY <port>` on stdout once listening.
  */
@@ -28,7 +27,6 @@ import { createLogger } from '../../src/lib/logger';
 import { exitOnStartupError, onShutdownSignal } from '../../src/lib/shutdown';
 import { principalOf, requireUser } from '../../src/modules/auth/middleware';
 import { attemptPurchase } from '../../src/modules/purchases/admission/admission';
-import { indexUserPurchase } from '../../src/modules/purchases/read-model';
 import { attemptBodySchema } from '../../src/modules/purchases/validators';
 import { scripts } from '../../src/gate/scripts';
 import { Stage, STAGES } from './stage-names';
@@ -70,7 +68,6 @@ async function main(): Promise<void> {
         return;
       }
       createdAtMs = admittedAt!;
-      if (stage === 'index') await indexUserPurchase(deps.redis, deps.keys, userId, purchaseId, saleId, createdAtMs);
     }
     const statusUrl = `/api/purchases/${purchaseId}`;
     res

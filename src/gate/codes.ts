@@ -13,14 +13,17 @@ export const AdmitCode = {
   soldOut: -5,
   limitExceeded: -6,
   idempotencyConflict: -7,
+  rateLimited: -8,
 } as const;
 
 /** restock-2.lua's return codes (listed in its header). */
 export const RestockCode = { applied: 1, notLoaded: -1, belowZero: -2, cancelled: -3 } as const;
 
 /** Translates admit-7.lua's refusals into domain errors (codes listed in the script header). */
-export function admitRefusal(code: number): AppError {
+export function admitRefusal(code: number, detail?: number): AppError {
   switch (code) {
+    case AdmitCode.rateLimited:
+      return Errors.rateLimited((detail ?? 60_000) / 1000);
     case AdmitCode.notStarted:
       return Errors.conflict('SALE_NOT_STARTED', 'This sale has not started yet');
     case AdmitCode.ended:

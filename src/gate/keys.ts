@@ -11,6 +11,8 @@ export type SaleKeys = Readonly<{
   stats: string;
   /** Admitted purchases no queue job is known to hold yet (the orphan sweep's worklist). */
   unqueued: string;
+  /** The read model: purchaseId -> the JSON view pollers get once decided (and its owner). */
+  views: string;
 }>;
 
 export type Keys = ReturnType<typeof createKeys>;
@@ -30,12 +32,9 @@ export function createKeys(prefix: string) {
         purchases: `${base}:purchases`,
         stats: `${base}:stats`,
         unqueued: `${base}:unqueued`,
+        views: `${base}:views`,
       };
     },
-    /** Read model served to pollers: JSON of the purchase, its owner and status. */
-    purchase: (purchaseId: string) => `${prefix}:purchase:{${purchaseId}}`,
-    /** Recent purchase ids of one shopper (sorted by admission time). */
-    userPurchases: (userId: string) => `${prefix}:user:{${userId}}:purchases`,
     /** Readiness writes here (and under each queue shard's prefix, in its slot) to prove Redis takes writes. */
     healthProbe: `${prefix}:health:probe`,
     queueHealthProbe: (shard = 0) => `${bullPrefixOf(prefix, shard)}:health:probe`,
@@ -57,6 +56,14 @@ export function createKeys(prefix: string) {
 }
 
 const bullPrefixOf = (prefix: string, shard: number) => (shard === 0 ? `{${prefix}:bull}` : `{${prefix}:bull:${shard}}`);
+
+/**
+ * A shopper's fields in a sale's per-shopper hash: units held, the attempt window admit-7
+ * counts, and the latest purchase ids (how the owner's list finds one still queued).
+ */
+export function shopperFields(userId: string) {
+  return { units: userId, rate: `r:${userId}`, recent: `p:${userId}` };
+}
 
 /**
  * Idempotency keys are scoped to the user (and, by living in the sale's hash, to the sale).

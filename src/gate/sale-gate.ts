@@ -114,14 +114,24 @@ export async function pendingPurchaseIds(redis: RedisClient, keys: Keys, saleId:
 /**
  * The gate's remaining units and the units of purchases it still counts as pending
  * (queued, or claimed by a worker), read atomically: what stats compare with PostgreSQL.
- * O(1): the scripts keep `pendingUnits` in the stats hash (admit +, release/finalize −,
- * rebuild sets it), so the admin page polling stats never scans the purchases hash.
+ * O(1): pending is admittedUnits (admit +, release −) minus decidedUnits (finalize +;
+ * rebuild sets it), two counters the scripts keep, so the admin page polling stats never
+ * scans the purchases hash and admission moves one counter less.
  */
 export async function gatePending(redis: RedisClient, keys: Keys, saleId: string): Promise<{ remaining: number | null; pendingUnits: number }> {
   const k = keys.sale(saleId);
-  const replies = await redis.multi().get(k.remaining).hget(k.stats, 'pendingUnits').exec();
+  const replies = await redis.multi().get(k.remaining).hmget(k.stats, 'admittedUnits', 'decidedUnits').exec();
   const failed = replies?.find(([err]) => err);
   if (!replies || failed) throw failed?.[0] ?? new Error('gate read discarded');
   const remaining = replies[0]![1] as string | null;
-  return { remaining: remaining === null ? null : Number(remaining), pendingUnits: Number(replies[1]![1] ?? 0) };
+  const [admitted, decided] = replies[1]![1] as (string | null)[];
+  return { remaining: remaining === null ? null : Number(remaining), pendingUnits: Number(admitted ?? 0) - Number(decided ?? 0) };
+}
+
+/** The unqueued hash's field that keeps it from emptying (and losing its expiry); never a purchase. */
+export const UNQUEUED_KEEPER = '~';
+
+/** Purchases admitted with no queue job known yet (the orphan sweep's worklist). */
+export async function unqueuedPurchaseIds(redis: RedisClient, keys: Keys, saleId: string): Promise<string[]> {
+  return (await redis.hkeys(keys.sale(saleId).unqueued)).filter((f) => f !== UNQUEUED_KEEPER);
 }

@@ -7,10 +7,10 @@ import { SALE_KEY_RETENTION_MS, SaleKeys } from './keys';
 /** The engine's Lua scripts, one file each, named `<name>-<numberOfKeys>.lua`. */
 export const SCRIPT_FILES = [
   'admit-7',
-  'index-purchase-1',
   'release-6',
   'claim-2',
-  'finalize-5',
+  'finalize-6',
+  'write-views-2',
   'restock-2',
   'rebuild-7',
   'settle-hold-4',
@@ -19,20 +19,20 @@ export const SCRIPT_FILES = [
 ] as const;
 
 // Versioned command names: a deploy with changed Lua never calls an old cached body.
-const VERSION = 'v2';
+const VERSION = 'v3';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    fsAdmitV2(...args: (string | number)[]): Result<[number, string?, string?, number?, number?], Context>;
-    fsIndexPurchaseV2(...args: (string | number)[]): Result<number, Context>;
-    fsReleaseV2(...args: (string | number)[]): Result<number, Context>;
-    fsClaimV2(...args: string[]): Result<string[], Context>;
-    fsFinalizeV2(...args: string[]): Result<number[], Context>;
-    fsSettleHoldV2(...args: string[]): Result<number, Context>;
-    fsRebuildV2(...args: string[]): Result<[number, number, number, number, number, number], Context>;
-    fsRestockV2(...args: (string | number)[]): Result<[number, number], Context>;
-    fsOrphanCandidatesV2(...args: (string | number)[]): Result<string[], Context>;
-    fsRejectOrphansV2(...args: string[]): Result<[string, number, number, string][], Context>;
+    fsAdmitV3(...args: (string | number)[]): Result<[number, string?, string?, number?, number?], Context>;
+    fsReleaseV3(...args: (string | number)[]): Result<number, Context>;
+    fsClaimV3(...args: string[]): Result<string[], Context>;
+    fsFinalizeV3(...args: string[]): Result<number[], Context>;
+    fsWriteViewsV3(...args: string[]): Result<number, Context>;
+    fsSettleHoldV3(...args: string[]): Result<number, Context>;
+    fsRebuildV3(...args: string[]): Result<[number, number, number, number, number, number], Context>;
+    fsRestockV3(...args: (string | number)[]): Result<[number, number], Context>;
+    fsOrphanCandidatesV3(...args: (string | number)[]): Result<string[], Context>;
+    fsRejectOrphansV3(...args: string[]): Result<[string, number, number, string][], Context>;
   }
 }
 
@@ -71,29 +71,42 @@ export function loadScripts(client: RedisClient): void {
 
 export type AdmitReply = [number, string?, string?, number?, number?];
 
+/** The per-shopper attempt limit admit-7 applies on each sale (attempts 0: none). */
+export type ShopperRate = { attempts: number; windowMs: number };
+
+/** How many of a shopper's latest purchase ids admit-7 keeps per sale (`p:<userId>`): what their list shows while queued. */
+export const RECENT_PURCHASES_KEPT = 20;
+
 /** Typed wrappers so callers never spell key order by hand. */
 export const scripts = {
-  admit(client: RedisClient, k: SaleKeys, a: { purchaseId: string; userId: string; quantity: number; nowMs: number; idemKey: string }) {
-    return client.fsAdmitV2(
+  admit(
+    client: RedisClient,
+    k: SaleKeys,
+    a: { purchaseId: string; userId: string; quantity: number; nowMs: number; idemKey: string; shopperRate?: ShopperRate },
+  ) {
+    return client.fsAdmitV3(
       k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats, k.unqueued,
       a.purchaseId, a.userId, a.quantity, a.nowMs, a.idemKey, SALE_KEY_RETENTION_MS,
+      a.shopperRate?.attempts ?? 0, a.shopperRate?.windowMs ?? 60_000, RECENT_PURCHASES_KEPT,
     ) as Promise<AdmitReply>;
   },
-  indexPurchase(client: RedisClient, userIndexKey: string, a: { scoreMs: number; member: string; ttlSeconds: number }) {
-    return client.fsIndexPurchaseV2(userIndexKey, a.scoreMs, a.member, a.ttlSeconds);
-  },
   release(client: RedisClient, k: SaleKeys, a: { purchaseId: string; idemKey: string; reason: string }) {
-    return client.fsReleaseV2(k.remaining, k.users, k.purchases, k.idempotency, k.stats, k.unqueued, a.purchaseId, a.idemKey, a.reason);
+    return client.fsReleaseV3(k.remaining, k.users, k.purchases, k.idempotency, k.stats, k.unqueued, a.purchaseId, a.idemKey, a.reason);
   },
   claim(client: RedisClient, k: SaleKeys, purchaseIds: string[]) {
-    return client.fsClaimV2(k.purchases, k.unqueued, ...purchaseIds);
+    return client.fsClaimV3(k.purchases, k.unqueued, ...purchaseIds);
   },
   settleHold(client: RedisClient, k: SaleKeys, purchaseId: string, outcome: 'paid' | 'expired' | 'cancelled') {
-    return client.fsSettleHoldV2(k.remaining, k.users, k.purchases, k.stats, purchaseId, outcome);
+    return client.fsSettleHoldV3(k.remaining, k.users, k.purchases, k.stats, purchaseId, outcome);
   },
-  finalize(client: RedisClient, k: SaleKeys, outcomes: { purchaseId: string; status: 'confirmed' | 'rejected'; reason?: string }[]) {
-    const args = outcomes.flatMap((o) => [o.purchaseId, o.status, o.reason ?? '']);
-    return client.fsFinalizeV2(k.remaining, k.users, k.purchases, k.stats, k.unqueued, ...args);
+  /** A batch's outcomes, each with the JSON view pollers read (the sale's read model), in one script. */
+  finalize(client: RedisClient, k: SaleKeys, outcomes: { purchaseId: string; status: 'confirmed' | 'rejected'; reason?: string; view?: string }[]) {
+    const args = outcomes.flatMap((o) => [o.purchaseId, o.status, o.reason ?? '', o.view ?? '']);
+    return client.fsFinalizeV3(k.remaining, k.users, k.purchases, k.stats, k.unqueued, k.views, ...args);
+  },
+  /** Purchase views into the sale's read model (purchaseId -> JSON). */
+  writeViews(client: RedisClient, k: SaleKeys, views: [purchaseId: string, json: string][]) {
+    return client.fsWriteViewsV3(k.views, k.purchases, ...views.flat());
   },
   restock(
     client: RedisClient,
@@ -101,18 +114,18 @@ export const scripts = {
     a: { stockDelta: number; mode: 'checked' | 'force'; expireAtMs: number; meta: Record<string, string | number> },
   ) {
     const fields = Object.entries(a.meta).flat();
-    return client.fsRestockV2(k.meta, k.remaining, a.stockDelta, a.mode, a.expireAtMs, ...fields);
+    return client.fsRestockV3(k.meta, k.remaining, a.stockDelta, a.mode, a.expireAtMs, ...fields);
   },
   /** Reconciliation (rebuild-7): `payload` is the JSON documented in the script's header. */
   rebuild(client: RedisClient, k: SaleKeys, payload: string) {
-    return client.fsRebuildV2(k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats, k.unqueued, payload);
+    return client.fsRebuildV3(k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats, k.unqueued, payload);
   },
   /** Purchases admitted before `cutoffMs` that no queue job is known to hold (at most `limit`). */
   orphanCandidates(client: RedisClient, k: SaleKeys, cutoffMs: number, limit: number) {
-    return client.fsOrphanCandidatesV2(k.unqueued, cutoffMs, limit);
+    return client.fsOrphanCandidatesV3(k.unqueued, cutoffMs, limit);
   },
   /** Rejects those still queued and still without a known job; returns them as [id, quantity, createdAtMs, userId]. */
   rejectOrphans(client: RedisClient, k: SaleKeys, reason: string, purchaseIds: string[]) {
-    return client.fsRejectOrphansV2(k.remaining, k.users, k.purchases, k.idempotency, k.stats, k.unqueued, reason, ...purchaseIds);
+    return client.fsRejectOrphansV3(k.remaining, k.users, k.purchases, k.idempotency, k.stats, k.unqueued, reason, ...purchaseIds);
   },
 };

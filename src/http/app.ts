@@ -1,5 +1,5 @@
 import path from 'node:path';
-import express, { Express, Request } from 'express';
+import express, { Express } from 'express';
 import { ApiDeps } from '../deps';
 import { requireAdmin, requireUser } from '../modules/auth/middleware';
 import { healthRouter } from '../modules/health/routes';
@@ -13,7 +13,7 @@ import { errorHandler, notFoundHandler } from './error-handler';
 import { jsonBody, requestId } from './middleware';
 import { openApiRouter } from './openapi-routes';
 import { securityHeaderList, securityHeaders } from './security-headers';
-import { attemptLimiter, ipKey } from './rate-limit';
+import { addressLimiter } from './rate-limit';
 
 export type AppState = { shuttingDown: boolean };
 
@@ -33,15 +33,7 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
 
   const body = jsonBody(config.bodyLimitBytes);
   const user = requireUser(config.jwtSecret);
-  const limiters = [
-    attemptLimiter({ redis: deps.redis, prefix: deps.keys.rateLimit('ip'), perMinute: config.rateLimitIpPerMin, key: ipKey }),
-    attemptLimiter({
-      redis: deps.redis,
-      prefix: deps.keys.rateLimit('user'),
-      perMinute: config.rateLimitUserPerMin,
-      key: (req: Request) => req.principal?.userId ?? ipKey(req),
-    }),
-  ].filter((l) => l !== null);
+  const limiters = [addressLimiter(config.rateLimitIpPerMin)].filter((l) => l !== null);
 
   const api = express.Router();
   // The hot route's router first: fewer layers to walk per attempt.

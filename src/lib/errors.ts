@@ -37,6 +37,8 @@ export const Errors = {
   forbidden: (message = 'This route is for admins') => new AppError('forbidden', 'FORBIDDEN', message),
   notFound: (code: string, message: string) => new AppError('not_found', code, message),
   conflict: (code: string, message: string) => new AppError('conflict', code, message),
+  rateLimited: (retryAfterSeconds: number) =>
+    new AppError('rate_limited', 'RATE_LIMITED', 'Too many purchase attempts; slow down', { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterSeconds)) }),
   overloaded: (retryAfterSeconds: number, message = 'Too many purchases are waiting; try again shortly') =>
     new AppError('unavailable', 'OVERLOADED', message, { retryAfterSeconds }),
   unavailable: (code: string, message: string, retryAfterSeconds = 1) =>

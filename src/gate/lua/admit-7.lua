@@ -1,24 +1,32 @@
 --[[
   Admits one purchase attempt for a sale, atomically: window and cancellation,
-  idempotency key, stock, per-user limit, then the reservation itself.
+  idempotency key, the shopper's attempt rate, stock, per-user limit, then the
+  reservation itself. Nine commands on the admitting path (one sent, eight inside):
+  every one is listed in docs/architecture.md, "Redis per purchase".
 
   Input:
-    KEYS[1] sale meta hash        (startsAt, endsAt, cancelled, perUserLimit)
+    KEYS[1] sale meta hash        (startsAt, endsAt, cancelled, perUserLimit, kept)
     KEYS[2] sale remaining units  (string integer)
-    KEYS[3] per-user units hash   (userId -> units reserved, queued or confirmed)
+    KEYS[3] per-shopper hash      (userId -> units reserved, queued or confirmed;
+                                   r:<userId> -> "attempts|windowStartMs";
+                                   p:<userId> -> the shopper's latest purchase ids here, comma-separated)
     KEYS[4] idempotency hash      (scopedKey -> purchaseId)
     KEYS[5] purchases hash        (purchaseId -> "status|quantity|createdAtMs|userId")
-    KEYS[6] stats hash            (admitted, admittedUnits, pendingUnits, refused:<CODE> for 409s)
+    KEYS[6] stats hash            (admitted, admittedUnits, decidedUnits, refused:<CODE> for 409s)
     KEYS[7] unqueued hash         (purchaseId -> "admittedAtMs|scopedIdemKey"): admitted, no queue
                                   job known yet; the API's marker, the worker's claim or the
-                                  orphan sweep removes the entry
+                                  orphan sweep removes the entry. Its `~` field keeps it from
+                                  ever emptying (and so from losing its expiry).
 
-    ARGV[1] purchaseId (fresh UUID from the caller; a replayed command finds it and returns it)
+    ARGV[1] purchaseId (fresh id from the caller; a replayed command finds it and returns it)
     ARGV[2] userId
     ARGV[3] quantity (integer >= 1)
     ARGV[4] now, epoch ms
     ARGV[5] scoped idempotency key, or "" when the request carried none
     ARGV[6] key retention after the sale ends, ms (keys this script creates expire at endsAt + it)
+    ARGV[7] attempts one shopper may make per window on this sale (0: no limit)
+    ARGV[8] the attempt window, ms
+    ARGV[9] how many of the shopper's latest purchase ids p:<userId> keeps
 
   Output: { code, purchaseId, status, createdAtMs, quantity }
      1  admitted (new purchase, status queued)
@@ -28,6 +36,7 @@
     -5  SOLD_OUT (second element: units remaining, so callers can cache "0 left")
     -6  LIMIT_EXCEEDED
     -7  IDEMPOTENCY_CONFLICT (same key, different quantity)
+    -8  RATE_LIMITED (second element: ms until the shopper's window ends)
 ]]
 --- @include "records"
 local pid = ARGV[1]
@@ -35,6 +44,9 @@ local userId = ARGV[2]
 local qty = tonumber(ARGV[3])
 local now = tonumber(ARGV[4])
 local idemKey = ARGV[5]
+local rateLimit = tonumber(ARGV[7])
+local rateWindow = tonumber(ARGV[8])
+local recentMax = tonumber(ARGV[9])
 
 local function existing(id)
   local rec = redis.call('HGET', KEYS[5], id)
@@ -50,6 +62,7 @@ if replay then return replay end
 local meta = redis.call('HMGET', KEYS[1], 'startsAt', 'endsAt', 'cancelled', 'perUserLimit', 'kept')
 if not meta[1] then return { -1 } end
 
+-- A keyed retry of a purchase that exists is an answer, not a new attempt: not rate counted.
 if idemKey ~= '' then
   local prior = redis.call('HGET', KEYS[4], idemKey)
   if prior then
@@ -61,23 +74,40 @@ if idemKey ~= '' then
   end
 end
 
+-- The shopper's units, attempt window and latest purchases: one read here, one write below.
+local rateField, recentField = 'r:' .. userId, 'p:' .. userId
+local shopper = redis.call('HMGET', KEYS[3], userId, rateField, recentField)
+local rate = nil
+if rateLimit > 0 then
+  local count, start = parseRate(shopper[2])
+  if not start or now >= start + rateWindow then count, start = 0, now end
+  -- Refused attempts over the limit are not written: the window's end does not move.
+  if count >= rateLimit then return { -8, start + rateWindow - now } end
+  rate = formatRate(count + 1, start)
+end
+
 -- Hashes created here after the sale was loaded must expire with the sale's other keys.
--- The users, purchases and stats hashes never empty once created, so after the first
--- admission has given them their expiry (meta `kept`, cleared when the gate is (re)loaded)
--- they are not looked at again: three PTTLs less per admission. The unqueued hash empties
--- as jobs land and the idempotency hash may not exist yet: those are always looked at.
+-- Once the sale's first admission has given them their expiry (meta `kept`, cleared when
+-- the gate is (re)loaded) they are not looked at again: they never empty (the unqueued
+-- hash keeps its `~` field for that). The idempotency hash may not exist yet: always looked at.
 local expireAt = tonumber(meta[2]) + tonumber(ARGV[6])
 local kept = meta[5] == '1'
 local function keep(key)
   if redis.call('PTTL', key) == -1 then redis.call('PEXPIREAT', key, expireAt) end
 end
-local function keepOnce(key)
-  if not kept then keep(key) end
+local function keepAll()
+  if kept then return end
+  redis.call('HSET', KEYS[7], '~', '')
+  for _, i in ipairs({ 3, 5, 6, 7 }) do keep(KEYS[i]) end
+  redis.call('HSET', KEYS[1], 'kept', '1')
+  kept = true
 end
 
+-- A refused attempt still counts against the shopper's rate.
 local function refuse(code, name, extra)
   redis.call('HINCRBY', KEYS[6], 'refused:' .. name, 1)
-  keepOnce(KEYS[6])
+  if rate then redis.call('HSET', KEYS[3], rateField, rate) end
+  keepAll()
   return { code, extra }
 end
 
@@ -88,22 +118,33 @@ if now >= tonumber(meta[2]) then return refuse(-3, 'SALE_ENDED') end
 local remaining = tonumber(redis.call('GET', KEYS[2]) or '0')
 if remaining < qty then return refuse(-5, 'SOLD_OUT', remaining) end
 
-local held = tonumber(redis.call('HGET', KEYS[3], userId) or '0')
+local held = tonumber(shopper[1] or '0')
 if held + qty > tonumber(meta[4]) then return refuse(-6, 'LIMIT_EXCEEDED') end
 
+-- The owner finds a queued purchase through p:<userId> (GET /api/me/purchases); the newest last.
+local recent = pid
+if shopper[3] then
+  local ids = {}
+  for id in string.gmatch(shopper[3], '[^,]+') do ids[#ids + 1] = id end
+  local from = math.max(1, #ids - recentMax + 2)
+  recent = table.concat(ids, ',', from, #ids)
+  recent = (recent == '' and pid) or (recent .. ',' .. pid)
+end
+
 redis.call('DECRBY', KEYS[2], qty)
-redis.call('HINCRBY', KEYS[3], userId, qty)
+if rate then
+  redis.call('HSET', KEYS[3], userId, held + qty, rateField, rate, recentField, recent)
+else
+  redis.call('HSET', KEYS[3], userId, held + qty, recentField, recent)
+end
 redis.call('HSET', KEYS[5], pid, formatRecord('queued', qty, now, userId))
-if idemKey ~= '' then redis.call('HSET', KEYS[4], idemKey, pid) end
 redis.call('HSET', KEYS[7], pid, formatUnqueued(now, idemKey))
+-- Units still pending a worker's decision are admittedUnits - decidedUnits (finalize-6 adds to the latter).
 redis.call('HINCRBY', KEYS[6], 'admitted', 1)
 redis.call('HINCRBY', KEYS[6], 'admittedUnits', qty)
--- Units admitted but not yet decided by a worker: stats compare remaining + these with PostgreSQL.
-redis.call('HINCRBY', KEYS[6], 'pendingUnits', qty)
-keepOnce(KEYS[3])
-keepOnce(KEYS[5])
-keepOnce(KEYS[6])
-if not kept then redis.call('HSET', KEYS[1], 'kept', '1') end
-keep(KEYS[7])
-if idemKey ~= '' then keep(KEYS[4]) end
+if idemKey ~= '' then
+  redis.call('HSET', KEYS[4], idemKey, pid)
+  keep(KEYS[4])
+end
+keepAll()
 return { 1, pid, 'queued', now, qty }

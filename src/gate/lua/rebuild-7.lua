@@ -112,9 +112,19 @@ for _, k in ipairs(p.keyed) do
 end
 
 local remaining = tonumber(p.pgRemaining) - inflightUnits
-redis.call('HSET', KEYS[6], 'pendingUnits', inflightUnits)
 redis.call('SET', KEYS[2], remaining)
+-- The shoppers' attempt windows (r:) and latest purchase ids (p:) are the gate's own: kept.
+local own = {}
+local fields = redis.call('HGETALL', KEYS[3])
+for i = 1, #fields, 2 do
+  local f = fields[i]
+  if string.sub(f, 1, 2) == 'r:' or string.sub(f, 1, 2) == 'p:' then
+    own[#own + 1] = f
+    own[#own + 1] = fields[i + 1]
+  end
+end
 redis.call('DEL', KEYS[3])
+if #own > 0 then redis.call('HSET', KEYS[3], unpack(own)) end
 for userId, units in pairs(users) do
   if units > 0 then redis.call('HSET', KEYS[3], userId, units) end
 end
@@ -127,6 +137,9 @@ if statsGone then
     'confirmed', tonumber(s.confirmed))
   for reason, n in pairs(s.rejected) do redis.call('HSET', KEYS[6], 'rejected:' .. reason, tonumber(n)) end
 end
+-- Pending = admittedUnits - decidedUnits: what is in flight now is what stays pending.
+local admittedUnits = tonumber(redis.call('HGET', KEYS[6], 'admittedUnits') or '0')
+redis.call('HSET', KEYS[6], 'decidedUnits', admittedUnits - inflightUnits)
 
 -- Only a purchase still queued here can be an orphan; the rest are decided or claimed.
 local unqueued = redis.call('HKEYS', KEYS[7])

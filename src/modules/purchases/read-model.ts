@@ -1,37 +1,33 @@
 import { RedisClient } from '../../lib/redis';
 import { Db } from '../../lib/db';
-import { Keys } from '../../gate/keys';
+import { Keys, shopperFields } from '../../gate/keys';
+import { PurchaseSales } from './purchase-id';
 import { isPending, parseGateRecord } from '../../gate/record';
 import { scripts } from '../../gate/scripts';
 import { PurchaseStatus, PurchaseView, purchaseView } from './view';
 
 type Stored = PurchaseView & { userId: string };
 
-/** Pollers read purchases from Redis for this long; PostgreSQL answers afterwards. */
-const READ_MODEL_TTL_S = 24 * 3600;
-const USER_INDEX_MAX = 200;
-
-/** Index members are `<purchaseId>/<saleId>`: the sale says where the gate keeps a queued purchase. */
-const indexMember = (purchaseId: string, saleId: string) => `${purchaseId}/${saleId}`;
-const parseMember = (member: string) => {
-  const [purchaseId, saleId] = member.split('/');
-  return { purchaseId: purchaseId!, saleId };
-};
+/** A sale's purchases may still be queued this long after it ends (the backlog draining). */
+const QUEUED_AFTER_END_MS = 3600_000;
 
 /**
- * Indexes a just-admitted purchase under its owner, for `GET /api/me/purchases` and for
- * reading it while queued. The purchase itself needs no write here: while queued, the
- * gate's own record (status|quantity|createdAt|userId, written by admit-7.lua) is its record.
+ * Writes purchase views into their sales' read models (one script per sale, the views of a
+ * sale sharing its slot). Pollers read them there until the sale's keys expire (48 h after
+ * its end); PostgreSQL answers afterwards. A worker's decisions go in with its finalize.
  */
-export function indexUserPurchase(redis: RedisClient, keys: Keys, userId: string, purchaseId: string, saleId: string, createdAtMs: number): Promise<unknown> {
-  return scripts.indexPurchase(redis, keys.userPurchases(userId), { scoreMs: createdAtMs, member: indexMember(purchaseId, saleId), ttlSeconds: READ_MODEL_TTL_S });
+export async function writeReadModel(redis: RedisClient, keys: Keys, items: Stored[]): Promise<void> {
+  const bySale = new Map<string, [string, string][]>();
+  for (const p of items) {
+    const views = bySale.get(p.saleId) ?? [];
+    views.push([p.purchaseId, JSON.stringify(p)]);
+    bySale.set(p.saleId, views);
+  }
+  await Promise.all([...bySale].map(([saleId, views]) => scripts.writeViews(redis, keys.sale(saleId), views)));
 }
 
-export async function writeReadModel(redis: RedisClient, keys: Keys, items: Stored[]): Promise<void> {
-  // One command per purchase, not a pipeline: each key has its own cluster slot. Auto-pipelining
-  // still sends them in one round trip (per node).
-  await Promise.all(items.map((p) => redis.set(keys.purchase(p.purchaseId), JSON.stringify(p), 'EX', READ_MODEL_TTL_S)));
-}
+/** The JSON a sale's read model keeps for a purchase: its view and its owner. */
+export const storedView = (view: PurchaseView, userId: string): string => JSON.stringify({ ...view, userId });
 
 const strip = ({ userId: _userId, ...view }: Stored): PurchaseView => view;
 
@@ -72,40 +68,52 @@ const pgPurchases = (db: Db) =>
     .leftJoin('orders as o', 'o.purchase_id', 'p.id')
     .select<PgRow[]>('p.id', 'p.sale_id', 'p.user_id', 'p.quantity', 'p.status', 'p.reason', 'p.admitted_at', 'p.hold_expires_at', 'p.paid_at', 'p.hold_ended_at', 'o.id as order_id');
 
-export type ReadDeps = { redis: RedisClient; db: Db; keys: Keys };
+export type ReadDeps = { redis: RedisClient; db: Db; keys: Keys; purchaseSales: PurchaseSales };
 
-/** A purchase the gate still holds as queued (or claimed by a worker, which to the shopper is queued). */
-async function queuedInGate(deps: ReadDeps, purchaseId: string, saleId: string): Promise<Stored | undefined> {
-  const rec = parseGateRecord(await deps.redis.hget(deps.keys.sale(saleId).purchases, purchaseId));
+/** A purchase as its sale's gate has it: the decided view, else the queued record (claimed by a worker is still queued to the shopper). */
+async function inGate(deps: ReadDeps, purchaseId: string, saleId: string): Promise<Stored | undefined> {
+  const k = deps.keys.sale(saleId);
+  const view = await deps.redis.hget(k.views, purchaseId);
+  if (view) return JSON.parse(view) as Stored;
+  const rec = parseGateRecord(await deps.redis.hget(k.purchases, purchaseId));
   if (!rec || !isPending(rec)) return undefined;
   return { purchaseId, saleId, userId: rec.userId, quantity: rec.quantity, status: 'queued', createdAt: new Date(rec.createdAtMs).toISOString() };
 }
 
 /**
- * One purchase: the final view in Redis, else (when the sale is known from the owner's
- * index) the gate's queued record, else PostgreSQL (after the 24 h read model expired).
- * Polling never reaches PostgreSQL while hot.
+ * One purchase: from the gate of the sale its id names (the decided view, else the queued
+ * record), else PostgreSQL (after the sale's keys expired, or an id made before ids carried
+ * their sale). Polling never reaches PostgreSQL while hot (the id's sale is looked up once
+ * per process).
  */
-async function findPurchase(deps: ReadDeps, purchaseId: string, saleOf: () => Promise<string | undefined>): Promise<Stored | undefined> {
-  const cached = await deps.redis.get(deps.keys.purchase(purchaseId));
-  if (cached) return JSON.parse(cached) as Stored;
-  const saleId = await saleOf();
-  const queued = saleId ? await queuedInGate(deps, purchaseId, saleId) : undefined;
-  if (queued) return queued;
+async function findPurchase(deps: ReadDeps, purchaseId: string, knownSale?: string): Promise<Stored | undefined> {
+  for (const saleId of knownSale ? [knownSale] : await deps.purchaseSales.salesOf(purchaseId)) {
+    const found = await inGate(deps, purchaseId, saleId);
+    if (found) return found;
+  }
   const row = await pgPurchases(deps.db).where('p.id', purchaseId).first();
   return row ? fromPg(row as PgRow) : undefined;
 }
 
-/** The sale of one of this user's recent purchases, from their index (the newest USER_INDEX_MAX: a queued purchase is recent). */
-async function saleOfIndexed(deps: ReadDeps, userId: string, purchaseId: string): Promise<string | undefined> {
-  const members = await deps.redis.zrevrange(deps.keys.userPurchases(userId), 0, USER_INDEX_MAX - 1);
-  return members.map(parseMember).find((m) => m.purchaseId === purchaseId)?.saleId;
-}
-
 /** One purchase for its owner; anyone else gets undefined (-> 404). */
 export async function readPurchase(deps: ReadDeps, purchaseId: string, userId: string): Promise<PurchaseView | undefined> {
-  const found = await findPurchase(deps, purchaseId, () => saleOfIndexed(deps, userId, purchaseId));
+  const found = await findPurchase(deps, purchaseId);
   return found && found.userId === userId ? strip(found) : undefined;
+}
+
+/**
+ * The shopper's latest purchases in sales that may still have some queued (open, or ended
+ * within the hour): the ids each sale's gate keeps for them (admit-7's `p:<userId>`).
+ */
+async function recentInGates(deps: ReadDeps, userId: string): Promise<{ purchaseId: string; saleId: string }[]> {
+  const now = Date.now();
+  const sales = await deps.db('sales')
+    .select<{ id: string }[]>('id')
+    .where('starts_at', '<=', new Date(now))
+    .andWhere('ends_at', '>', new Date(now - QUEUED_AFTER_END_MS));
+  const field = shopperFields(userId).recent;
+  const lists = await Promise.all(sales.map((s) => deps.redis.hget(deps.keys.sale(s.id).users, field)));
+  return sales.flatMap((s, i) => (lists[i] ? lists[i]!.split(',').map((purchaseId) => ({ purchaseId, saleId: s.id })) : []));
 }
 
 /**
@@ -113,18 +121,13 @@ export async function readPurchase(deps: ReadDeps, purchaseId: string, userId: s
  * still queued (or decided while the page was read) come from Redis into the first page.
  */
 export async function listUserPurchases(deps: ReadDeps, userId: string, page: { limit: number; offset: number }): Promise<PurchaseView[]> {
-  const rows = (await pgPurchases(deps.db)
-    .where('p.user_id', userId)
-    .orderBy('p.admitted_at', 'desc')
-    .limit(page.limit)
-    .offset(page.offset)) as PgRow[];
+  const [rows, recent] = await Promise.all([
+    pgPurchases(deps.db).where('p.user_id', userId).orderBy('p.admitted_at', 'desc').limit(page.limit).offset(page.offset) as Promise<PgRow[]>,
+    page.offset > 0 ? [] : recentInGates(deps, userId),
+  ]);
   const decided = rows.map(fromPg);
-  if (page.offset > 0) return decided.map(strip);
-  const userKey = deps.keys.userPurchases(userId);
-  await deps.redis.zremrangebyrank(userKey, 0, -USER_INDEX_MAX - 1);
-  const recent = (await deps.redis.zrevrange(userKey, 0, page.limit - 1)).map(parseMember);
   const known = new Set(decided.map((p) => p.purchaseId));
-  const undecided = await Promise.all(recent.filter((m) => !known.has(m.purchaseId)).map((m) => findPurchase(deps, m.purchaseId, async () => m.saleId)));
+  const undecided = await Promise.all(recent.filter((m) => !known.has(m.purchaseId)).map((m) => findPurchase(deps, m.purchaseId, m.saleId)));
   // Not in the page yet: still queued, or decided after the page was read (Redis is fresher).
   const fresher = undecided.filter((p): p is Stored => p !== undefined && p.userId === userId && !known.has(p.purchaseId));
   return [...fresher, ...decided]

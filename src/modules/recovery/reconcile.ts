@@ -75,7 +75,7 @@ export async function reconcileSale(deps: ReconcileDeps, saleId: string, nowMs =
     // Jobs PostgreSQL has not decided are in flight; a lost record is recreated from the job.
     const inflightJobs = [...jobs.values()].filter((j) => !decided.has(j.purchaseId));
     const lostRecords = inflightJobs.filter((j) => !entries.has(j.purchaseId));
-    const released = await releasedBeforeLoss(deps, lostRecords.map((j) => j.purchaseId));
+    const released = await releasedBeforeLoss(deps, saleId, lostRecords.map((j) => j.purchaseId));
 
     const orphans = pendingInGate
       .filter((id) => !decided.has(id) && !jobs.has(id) && entries.get(id)!.createdAtMs < nowMs - deps.graceMs)
@@ -148,10 +148,9 @@ export async function reconcileSale(deps: ReconcileDeps, saleId: string, nowMs =
  * Of queued jobs whose gate record Redis lost, those the API had already released (its
  * enqueue "failed" but landed; the shopper got 503): their poller view says rejected.
  */
-async function releasedBeforeLoss(deps: ReconcileDeps, ids: string[]): Promise<Set<string>> {
+async function releasedBeforeLoss(deps: ReconcileDeps, saleId: string, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  // One GET per purchase: each read-model key has its own cluster slot.
-  const replies = await Promise.all(ids.map((id) => deps.redis.get(deps.keys.purchase(id)).catch(() => null)));
+  const replies = await deps.redis.hmget(deps.keys.sale(saleId).views, ...ids).catch(() => ids.map(() => null));
   const out = new Set<string>();
   replies.forEach((value, i) => {
     if (typeof value !== 'string') return;

@@ -7,6 +7,8 @@
   paid, expired. src/gate/record.ts parses the same format in TypeScript.
 
   Unqueued entry, in the sale's unqueued hash: "admittedAtMs|scopedIdemKey".
+
+  Attempt window, in the sale's per-shopper hash under r:<userId>: "attempts|windowStartMs".
 ]]
 local function parseRecord(rec)
   return string.match(rec, '^(%a+)|(%d+)|(%d+)|(.*)$')
@@ -23,4 +25,13 @@ end
 
 local function formatUnqueued(admittedAtMs, idemKey)
   return admittedAtMs .. '|' .. idemKey
+end
+
+local function parseRate(entry)
+  local attempts, start = string.match(entry or '', '^(%d+)|(%d+)$')
+  return tonumber(attempts), tonumber(start)
+end
+
+local function formatRate(attempts, windowStartMs)
+  return attempts .. '|' .. windowStartMs
 end

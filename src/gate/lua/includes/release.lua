@@ -1,7 +1,7 @@
 --[[
   Gives a still-`queued` purchase's reservation back: its units to the sale and to its
   buyer's total, its record to `rejected`, its idempotency key forgotten (a retry is judged
-  afresh), its admission uncounted. Needs the "records" include before it, and the key
+  afresh), its admission uncounted (which also takes its units out of the pending ones). Needs the "records" include before it, and the key
   layout release-6 and reject-orphans-6 share:
     KEYS[1] remaining, KEYS[2] per-user units, KEYS[3] purchases, KEYS[4] idempotency,
     KEYS[5] stats, KEYS[6] unqueued
@@ -20,7 +20,6 @@ local function releaseQueued(pid, idemKey, reason)
   if idemKey ~= '' and redis.call('HGET', KEYS[4], idemKey) == pid then redis.call('HDEL', KEYS[4], idemKey) end
   redis.call('HINCRBY', KEYS[5], 'admitted', -1)
   redis.call('HINCRBY', KEYS[5], 'admittedUnits', -tonumber(q))
-  redis.call('HINCRBY', KEYS[5], 'pendingUnits', -tonumber(q))
   redis.call('HINCRBY', KEYS[5], 'rejected:' .. reason, 1)
   return q, createdAt, userId
 end

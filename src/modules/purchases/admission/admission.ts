@@ -1,5 +1,4 @@
 import { RedisClient } from '../../../lib/redis';
-import { randomUUID } from 'node:crypto';
 import { Db } from '../../../lib/db';
 import { withDeadline } from '../../../lib/deadline';
 import { Errors } from '../../../lib/errors';
@@ -12,7 +11,8 @@ import { recordNotQueued } from '../not-queued';
 import { AdmittedPurchase } from '../job';
 import { EnqueueBatcher } from './enqueue-batcher';
 import { BacklogMonitor } from './backlog';
-import { indexUserPurchase, readPurchase, writeReadModel } from '../read-model';
+import { readPurchase, writeReadModel } from '../read-model';
+import { newPurchaseId, PurchaseSales } from '../purchase-id';
 import { PurchaseView } from '../view';
 import { SoldOutCache } from './sold-out-cache';
 
@@ -27,6 +27,10 @@ export type AdmissionDeps = {
   logger: Logger;
   /** Rebuilds a sale's gate from PostgreSQL (recovery's reconciler; one run per sale at a time). */
   restoreSale: (saleId: string) => Promise<void>;
+  /** Which sale a purchase id names (for a keyed retry's decided view). */
+  purchaseSales: PurchaseSales;
+  /** Attempts per shopper per minute on one sale (0: no limit), counted by the gate itself. */
+  config: { rateLimitUserPerMin: number };
 };
 
 export type Attempt = { saleId: string; userId: string; quantity: number; idempotencyKey: string | null };
@@ -39,20 +43,21 @@ export type AttemptResult = {
 
 /**
  * Admits one purchase attempt: backlog check (in memory), the Lua gate (one round
- * trip), then the enqueue. A failed enqueue gives the reservation back.
+ * trip: window, the shopper's rate and limit, stock), then the enqueue. A failed enqueue gives the reservation back.
  */
 export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Promise<AttemptResult> {
   if (deps.backlog.isOverloaded()) throw Errors.overloaded(deps.backlog.retryAfterSeconds());
 
   const keys = deps.keys.sale(attempt.saleId);
   const idemKey = attempt.idempotencyKey ? scopedIdempotencyKey(attempt.userId, attempt.idempotencyKey) : '';
-  const purchaseId = randomUUID();
+  const purchaseId = newPurchaseId(attempt.saleId);
   const [code, id, status, createdAtMs, quantity] = await scripts.admit(deps.redis, keys, {
     purchaseId,
     userId: attempt.userId,
     quantity: attempt.quantity,
     nowMs: Date.now(),
     idemKey,
+    shopperRate: { attempts: deps.config.rateLimitUserPerMin, windowMs: 60_000 },
   });
 
   if (code === AdmitCode.notLoaded) {
@@ -67,7 +72,7 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
   }
   if (code < 0) {
     if (code === AdmitCode.soldOut && Number(id) <= 0) deps.soldOut.markSoldOut(attempt.saleId);
-    throw admitRefusal(code);
+    throw admitRefusal(code, Number(id));
   }
 
   const purchase: PurchaseView = { purchaseId: id!, saleId: attempt.saleId, quantity: quantity!, status: 'queued', createdAt: new Date(createdAtMs!).toISOString() };
@@ -79,9 +84,6 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
   // Same key again: the earlier purchase.
   if (code === AdmitCode.existing && !replayOfOurs) {
     if (!pending) return { created: false, purchase: await decidedView(deps, purchase, attempt.userId, status!) };
-    // Its first answer may have been lost with its index write (the owner finds a queued
-    // purchase through the index): write it again (idempotent) so its statusUrl answers.
-    await indexUserPurchase(deps.redis, deps.keys, attempt.userId, purchase.purchaseId, attempt.saleId, createdAtMs!);
     return { created: false, purchase };
   }
 
@@ -94,13 +96,7 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
     idempotencyKey: attempt.idempotencyKey,
   };
   try {
-    // Both ride the same pipelined round trip. The index (how the owner finds a queued
-    // purchase and lists theirs) is a convenience and may fail alone.
-    const index = indexUserPurchase(deps.redis, deps.keys, attempt.userId, purchaseId, attempt.saleId, createdAtMs!).catch((err: Error) =>
-      deps.logger.warn('user purchase index write failed', { purchaseId, err: err.message }),
-    );
     await deps.enqueue.enqueue(job);
-    await index;
   } catch (err) {
     return compensate(deps, attempt, purchase, idemKey, err);
   }

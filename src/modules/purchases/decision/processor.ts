@@ -6,7 +6,7 @@ import { Keys } from '../../../gate/keys';
 import { scripts } from '../../../gate/scripts';
 import { underSaleLock } from '../../../lib/sale-lock';
 import { AdmittedPurchase, DecidedOutcome, outcomeView, PurchaseOutcome } from '../job';
-import { writeReadModel } from '../read-model';
+import { storedView } from '../read-model';
 import { purchaseEvents } from '../webhook-events';
 import { noteStockLevel, recordEvents, stockMarksChange } from '../../webhooks/outbox';
 import {
@@ -151,14 +151,14 @@ export async function processBatch(deps: ProcessorDeps, saleId: string, jobs: Ad
 async function applyOutcomes(deps: ProcessorDeps, saleId: string, jobs: AdmittedPurchase[], outcomes: PurchaseOutcome[]): Promise<void> {
   const final = outcomes.filter((o): o is DecidedOutcome => o.status !== 'skipped');
   if (final.length === 0) return;
-  await scripts.finalize(deps.redis, deps.keys.sale(saleId), final);
   const jobById = new Map(jobs.map((j) => [j.purchaseId, j]));
-  await writeReadModel(
+  // The gate applies the outcomes and keeps their views (the read model) in one script.
+  await scripts.finalize(
     deps.redis,
-    deps.keys,
+    deps.keys.sale(saleId),
     final.map((o) => {
       const job = jobById.get(o.purchaseId)!;
-      return { ...outcomeView(job, o), userId: job.userId };
+      return { ...o, view: storedView(outcomeView(job, o), job.userId) };
     }),
   );
   // Every confirmed purchase gets its expiry scheduled (idempotent: one job id per purchase).

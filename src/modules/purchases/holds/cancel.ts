@@ -1,5 +1,5 @@
 import { Errors } from '../../../lib/errors';
-import { readPurchase } from '../read-model';
+import { readPurchase, ReadDeps } from '../read-model';
 import { PurchaseView } from '../view';
 import { cancelHold, HoldDeps } from './holds';
 import { holdEnded, notYetConfirmed } from './refusals';
@@ -12,7 +12,7 @@ const notCancellable = (status: string) =>
  * sale's lock, so a payment and a cancel can never both win; the units go back on sale at
  * once. Cancelling a cancelled purchase returns it unchanged.
  */
-export async function cancelPurchase(deps: HoldDeps, req: { purchaseId: string; userId: string }): Promise<PurchaseView> {
+export async function cancelPurchase(deps: HoldDeps & ReadDeps, req: { purchaseId: string; userId: string }): Promise<PurchaseView> {
   const view = await readPurchase(deps, req.purchaseId, req.userId);
   if (!view) throw Errors.notFound('PURCHASE_NOT_FOUND', 'Purchase not found');
   if (view.status === 'cancelled') return view;
