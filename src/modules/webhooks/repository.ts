@@ -84,7 +84,7 @@ export async function deliveryToSend(db: Db, deliveryId: string): Promise<Delive
 export async function recordAttempt(
   db: Db,
   deliveryId: string,
-  outcome: { status: 'delivered' | 'dead' | 'dropped' } | { status: 'retrying'; error: string } | { status: 'dead'; error: string },
+  outcome: { status: 'delivered' | 'dropped' } | { status: 'retrying' | 'dead'; error: string },
   attempts: number,
 ): Promise<void> {
   const error = 'error' in outcome ? outcome.error.slice(0, 1000) : null;
