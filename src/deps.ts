@@ -11,6 +11,7 @@ import { SoldOutCache } from './modules/purchases/admission/sold-out-cache';
 import { createOwnerNotifier, NotifyOwner } from './realtime/emitter';
 import { HoldQueues, holdQueuesFor } from './modules/purchases/holds/holds';
 import { Reconciler } from './modules/recovery/reconciler';
+import { createWebhookQueue, WebhookQueue } from './modules/webhooks/queue';
 import { PurchaseSales } from './modules/purchases/purchase-id';
 
 /** Everything the API needs, wired explicitly (no container, no module singletons). */
@@ -79,6 +80,8 @@ export type WorkerDeps = {
   holdQueues: HoldQueues;
   notify: NotifyOwner;
   reconciler: Reconciler;
+  /** Webhook deliveries: the relay adds to it, the delivery worker consumes it. */
+  webhookQueue: WebhookQueue;
 };
 
 export async function createWorkerDeps(config: Config, logger = createLogger(config.logLevel, 'worker')): Promise<WorkerDeps> {
@@ -94,12 +97,14 @@ export async function createWorkerDeps(config: Config, logger = createLogger(con
   for (const q of holdQueues.shards) q.on('error', (err) => logger.debug('hold queue client error', { err: err.message }));
   const notify = createOwnerNotifier(redis, config.redisPrefix);
   const reconciler = new Reconciler({ db, redis, keys, queues, logger, graceMs: config.orphans.graceMs });
-  return { config, logger, db, redis, connection, keys, queues, holdQueues, notify, reconciler };
+  const webhookQueue = createWebhookQueue(redis, keys.webhookBullPrefix);
+  webhookQueue.on('error', (err) => logger.debug('webhook queue client error', { err: err.message }));
+  return { config, logger, db, redis, connection, keys, queues, holdQueues, notify, reconciler, webhookQueue };
 }
 
 /** After the workers have stopped: queues, then Redis, then PostgreSQL. */
 export async function closeWorkerDeps(deps: WorkerDeps): Promise<void> {
-  await Promise.all([deps.queues.close(), deps.holdQueues.close()]);
+  await Promise.all([deps.queues.close(), deps.holdQueues.close(), deps.webhookQueue.close()]);
   await Promise.all([deps.redis.quit().catch(() => undefined), deps.connection.quit().catch(() => undefined)]);
   await deps.db.destroy();
 }

@@ -5,6 +5,9 @@ import { startPurchaseWorker } from './modules/purchases/decision/queue-consumer
 import { scheduleOnShards, startHoldWorker, sweepExpiredHolds } from './modules/purchases/holds/holds';
 import { startOrphanSweep } from './modules/recovery/orphan-sweep';
 import { createPurchaseNotifier } from './realtime/emitter';
+import { DeliveryResult, startDeliveryWorker } from './modules/webhooks/delivery';
+import { startRelay } from './modules/webhooks/relay';
+import { startLifecycleScheduler } from './modules/webhooks/scheduler';
 
 export type RunningWorker = { stop: () => Promise<void> };
 
@@ -12,7 +15,12 @@ export type RunningWorker = { stop: () => Promise<void> };
  * Starts a purchase worker with its own connections (createWorkerDeps). Stop order: the
  * sweep and the workers first (they finish the jobs in hand), then queues, Redis, PostgreSQL.
  */
-export async function startWorker(config: Config, logger: Logger = createLogger(config.logLevel, 'worker')): Promise<RunningWorker> {
+export type WorkerHooks = {
+  /** How each webhook delivery attempt ended (metrics wire in here). */
+  onWebhookResult?: (result: DeliveryResult) => void;
+};
+
+export async function startWorker(config: Config, logger: Logger = createLogger(config.logLevel, 'worker'), hooks: WorkerHooks = {}): Promise<RunningWorker> {
   const deps = await createWorkerDeps(config, logger);
   // Before taking jobs: a sale whose gate Redis lost (no persistence) is rebuilt from PostgreSQL.
   await deps.reconciler.rebuildMissing();
@@ -27,6 +35,11 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
   await Promise.all(running.map((r) => r.worker.waitUntilReady()));
   // Purchases admitted whose job never landed are settled on their own (see orphan-sweep.ts).
   const orphanSweep = startOrphanSweep({ ...deps, graceMs: config.orphans.graceMs }, config.orphans.sweepMs, deps.keys.orphanSweepLease);
+  // Webhooks: the outbox relay, the delivery worker, and the scheduler that records sale.started / sale.ended.
+  const wh = config.webhooks;
+  const deliveries = startDeliveryWorker({ ...deps, ...wh, queue: deps.webhookQueue, onResult: hooks.onWebhookResult });
+  const relay = wh.faultRelayPaused ? { stop: async () => undefined } : startRelay({ ...deps, queue: deps.webhookQueue, attempts: wh.attempts }, wh.relayMs);
+  const lifecycle = startLifecycleScheduler(deps, wh.schedulerMs, wh.retentionDays);
   logger.info('purchase worker ready', {
     queue: config.queueName,
     shards: `${config.workerShards.join(',')} of ${config.queueShards}`,
@@ -36,6 +49,8 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
   return {
     stop: async () => {
       await orphanSweep.stop();
+      await Promise.all([relay.stop(), lifecycle.stop()]);
+      await deliveries.close();
       await Promise.all(running.map((r) => r.close()));
       await Promise.all(holdWorkers.map((w) => w.close()));
       await closeWorkerDeps(deps);

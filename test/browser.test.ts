@@ -880,4 +880,41 @@ describe('Pages in a real browser', () => {
       expect(o.problems).toEqual([]);
     });
   });
+  it('When a purchase ended PROCESSING_FAILED, then the admin page lists it under Dead letters with its error, and Replay attempts it again (confirmed), without a reload', async () => {
+    const { saleId } = await createSale(stack.api.url, { stock: 3, perUserLimit: 1 });
+    const user = `dead-${randomUUID()}`;
+    const token = shopperToken(user);
+    const db = stack.api.deps.db;
+    const fn = `br_${saleId.slice(0, 8)}`;
+    await db.raw(`CREATE FUNCTION ${fn}() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'browser fault'; END $$ LANGUAGE plpgsql`);
+    await db.raw(`CREATE TRIGGER ${fn} BEFORE INSERT ON orders FOR EACH ROW WHEN (NEW.sale_id = '${saleId}') EXECUTE FUNCTION ${fn}()`);
+    let failedId = '';
+    try {
+      const attempt = await call(stack.api.url, 'POST', `/api/sales/${saleId}/purchases`, { token, body: { quantity: 1 } });
+      failedId = attempt.body.purchaseId;
+      await waitFor(async () => ((await call(stack.api.url, 'GET', `/api/purchases/${failedId}`, { token })).body.reason === 'PROCESSING_FAILED' ? true : undefined), 'PROCESSING_FAILED', 30_000);
+    } finally {
+      await db.raw(`DROP TRIGGER IF EXISTS ${fn} ON orders`);
+      await db.raw(`DROP FUNCTION IF EXISTS ${fn}()`);
+    }
+    let o: Opened | undefined;
+    await withScreenshot('admin-dead-letters', () => o?.page, async () => {
+      o = await open(`/admin#token=${adminToken()}`);
+      const { page } = o;
+      const section = page.getByTestId('dead-letters');
+      await section.getByLabel('Show dead letters').selectOption('purchase');
+      const row = section.locator(`tr[data-dead-letter-id="${failedId}"]`);
+      await untilText(row, (t) => t.includes('browser fault') && t.includes(`shopper ${user}`), 'the dead letter row');
+      await row.getByTestId('replay').click();
+      const said = await untilText(section.getByRole('alert'), (t) => t.includes('Purchase attempted again'), 'the replay message');
+      const replayShort = /again: ([0-9a-f]{8})/.exec(said)![1]!;
+      await waitFor(async () => ((await row.count()) === 0 ? true : undefined), 'the row to leave the list', UI_TIMEOUT);
+      const mine = await call(stack.api.url, 'GET', '/api/me/purchases', { token });
+      const replayed = mine.body.items.find((p: { purchaseId: string }) => p.purchaseId.startsWith(replayShort));
+      expect(replayed).toBeDefined();
+      await waitFor(async () => ((await call(stack.api.url, 'GET', `/api/purchases/${replayed.purchaseId}`, { token })).body.status === 'confirmed' ? true : undefined), 'the replay confirmed');
+      expect(o.problems).toEqual([]);
+      await expectSameDocument(o);
+    });
+  });
 });

@@ -35,4 +35,20 @@ describe('loadConfig', () => {
     const c = loadConfig({ RATE_LIMIT_USER_PER_MIN: '0', RATE_LIMIT_IP_PER_MIN: '0' });
     expect([c.rateLimitUserPerMin, c.rateLimitIpPerMin]).toEqual([0, 0]);
   });
+
+  it('When webhook settings are left out, then deliveries use the documented schedule; a bad one is named', () => {
+    expect(loadConfig({}).webhooks).toEqual({
+      timeoutMs: 10_000,
+      attempts: 12,
+      backoffMs: 10_000,
+      backoffMaxMs: 6 * 3600 * 1000,
+      concurrency: 20,
+      relayMs: 250,
+      schedulerMs: 1000,
+      retentionDays: 30,
+      faultRelayPaused: false,
+    });
+    expect(() => loadConfig({ WEBHOOK_ATTEMPTS: '0' })).toThrow(/WEBHOOK_ATTEMPTS/);
+    expect(() => loadConfig({ FAULT_WEBHOOK_RELAY_PAUSED: 'yes' })).toThrow(/FAULT_WEBHOOK_RELAY_PAUSED/);
+  });
 });

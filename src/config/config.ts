@@ -83,6 +83,15 @@ const schema = z.object({
   WORKER_STALLED_INTERVAL_MS: int(30_000, 200, 600_000),
   WORKER_FAULT_HOLD_MS: int(0, 0, 600_000),
   PAYMENT_TIMEOUT_MS: int(5000, 10, 120_000),
+  WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),
+  WEBHOOK_ATTEMPTS: int(12, 1, 50),
+  WEBHOOK_BACKOFF_MS: int(10_000, 1, 3_600_000),
+  WEBHOOK_BACKOFF_MAX_MS: int(6 * 3600 * 1000, 1, 7 * 24 * 3600 * 1000),
+  WEBHOOK_CONCURRENCY: int(20, 1, 500),
+  WEBHOOK_RELAY_MS: int(250, 10, 60_000),
+  WEBHOOK_SCHEDULER_MS: int(1000, 50, 60_000),
+  WEBHOOK_RETENTION_DAYS: int(30, 1, 3650),
+  FAULT_WEBHOOK_RELAY_PAUSED: z.enum(['true', 'false']).optional().default('false').transform((v) => v === 'true'),
   SEED_DEMO: z.enum(['true', 'false']).optional().default('true').transform((v) => v === 'true'),
 });
 
@@ -148,6 +157,25 @@ export type Config = Readonly<{
   }>;
   /** How long a payment may take at the provider before the shopper gets 504 PAYMENT_TIMEOUT. */
   paymentTimeoutMs: number;
+  /**
+   * Webhook delivery (README "Webhooks"): a timeout per attempt; `attempts` tries in all,
+   * the n-th retry after backoffMs x 2^(n-1) (at most backoffMaxMs), each with jitter
+   * (between half and all of it); the relay polls the outbox every relayMs; the lifecycle
+   * scheduler looks for sales that started or ended every schedulerMs.
+   */
+  webhooks: Readonly<{
+    timeoutMs: number;
+    attempts: number;
+    backoffMs: number;
+    backoffMaxMs: number;
+    concurrency: number;
+    relayMs: number;
+    schedulerMs: number;
+    /** Events whose deliveries all finished are deleted after this many days (dead letters are kept). */
+    retentionDays: number;
+    /** Fault-testing only: the relay never runs (outbox rows stay pending, as after a crash). */
+    faultRelayPaused: boolean;
+  }>;
   seedDemo: boolean;
 }>;
 
@@ -222,6 +250,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       faultHoldMs: e.WORKER_FAULT_HOLD_MS,
     }),
     paymentTimeoutMs: e.PAYMENT_TIMEOUT_MS,
+    webhooks: Object.freeze({
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      attempts: e.WEBHOOK_ATTEMPTS,
+      backoffMs: e.WEBHOOK_BACKOFF_MS,
+      backoffMaxMs: e.WEBHOOK_BACKOFF_MAX_MS,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      relayMs: e.WEBHOOK_RELAY_MS,
+      schedulerMs: e.WEBHOOK_SCHEDULER_MS,
+      retentionDays: e.WEBHOOK_RETENTION_DAYS,
+      faultRelayPaused: e.FAULT_WEBHOOK_RELAY_PAUSED,
+    }),
     seedDemo: e.SEED_DEMO,
   });
 }

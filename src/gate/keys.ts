@@ -50,6 +50,8 @@ export function createKeys(prefix: string) {
      * shard 0's workers still find them.
      */
     bullPrefixOf: (shard: number) => bullPrefixOf(prefix, shard),
+    /** BullMQ prefix of the webhook delivery queue: its own hash tag, apart from the purchase shards. */
+    webhookBullPrefix: `{${prefix}:webhooks}`,
   };
 }
 

@@ -7,6 +7,8 @@ import { adminProductsRouter } from '../modules/products/routes';
 import { purchasesRouter } from '../modules/purchases/routes';
 import { adminReconcileRouter } from '../modules/recovery/routes';
 import { adminSalesRouter, publicSalesRouter } from '../modules/sales/routes';
+import { adminWebhooksRouter } from '../modules/webhooks/routes';
+import { adminDeadLettersRouter } from '../modules/dead-letters/routes';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { jsonBody, requestId } from './middleware';
 import { openApiRouter } from './openapi-routes';
@@ -39,7 +41,16 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
   api.use(healthRouter({ ...deps, isShuttingDown: () => state.shuttingDown }));
   api.use(openApiRouter());
   api.use(publicSalesRouter(deps));
-  api.use('/admin', requireAdmin(config.jwtSecret), body, adminProductsRouter(deps), adminSalesRouter(deps), adminReconcileRouter({ ...deps, graceMs: config.orphans.graceMs }));
+  api.use(
+    '/admin',
+    requireAdmin(config.jwtSecret),
+    body,
+    adminProductsRouter(deps),
+    adminSalesRouter(deps),
+    adminReconcileRouter({ ...deps, graceMs: config.orphans.graceMs }),
+    adminWebhooksRouter(deps),
+    adminDeadLettersRouter(deps),
+  );
   app.use('/api', api);
 
   // The shopper page at /, the admin page at /admin: static files, no front-end server.

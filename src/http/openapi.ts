@@ -4,6 +4,8 @@ import { productsOperations } from '../modules/products/openapi';
 import { purchasesOperations } from '../modules/purchases/openapi';
 import { recoveryOperations } from '../modules/recovery/openapi';
 import { salesOperations } from '../modules/sales/openapi';
+import { webhooksOperations } from '../modules/webhooks/openapi';
+import { deadLettersOperations } from '../modules/dead-letters/openapi';
 import { idempotencyKeySchema } from '../modules/purchases/validators';
 import { err, Operation, ResponseSpec, retryable } from './openapi-spec';
 import { namedResponseSchemas, openApiDocumentSchema } from './response-schemas';
@@ -49,6 +51,8 @@ export const operations: Operation[] = [
   ...docsOperations,
   ...productsOperations,
   ...recoveryOperations,
+  ...webhooksOperations,
+  ...deadLettersOperations,
 ];
 
 /* ---------------- what every operation may also answer ---------------- */

@@ -65,6 +65,7 @@ export const saleSchema = z.strictObject({
   priceCents: money,
   holdSeconds: count.describe('How long a confirmed purchase may stay unpaid'),
   listed: z.boolean().describe('false: left out of GET /api/sales; reachable by id'),
+  lowStockThreshold: count.nullable().describe('sale.low_stock webhook fires when remaining falls to this or below; null: never'),
   remaining: count.describe("Units a new attempt could still get right now (the Redis gate's view)"),
 });
 

@@ -1,6 +1,8 @@
 import { Knex } from 'knex';
 import { underSaleLock } from '../../lib/sale-lock';
 import { PurchaseStatus } from './view';
+import { recordEvents } from '../webhooks/outbox';
+import { purchaseEvents } from './webhook-events';
 
 /** Admitted purchases whose queue job never landed, recorded by admission's compensation and the orphan sweep. */
 
@@ -14,7 +16,7 @@ export type NotQueued = { purchaseId: string; saleId: string; userId: string; qu
 export async function recordNotQueued(db: Knex, saleId: string, items: NotQueued[]): Promise<Map<string, PurchaseStatus>> {
   if (items.length === 0) return new Map();
   return underSaleLock(db, saleId, async (trx) => {
-    await trx('purchases')
+    const inserted = await trx('purchases')
       .insert(
         items.map((p) => ({
           id: p.purchaseId,
@@ -28,7 +30,14 @@ export async function recordNotQueued(db: Knex, saleId: string, items: NotQueued
         })),
       )
       .onConflict('id')
-      .ignore();
+      .ignore()
+      .returning<{ id: string }[]>('id');
+    // Only those recorded now (a worker's outcome was kept) are announced: purchase.rejected.
+    const now = new Set(inserted.map((r) => r.id));
+    await recordEvents(
+      trx,
+      purchaseEvents(items.filter((p) => now.has(p.purchaseId)).map((p) => ({ job: p, outcome: { purchaseId: p.purchaseId, status: 'rejected', reason: p.reason } }))),
+    );
     const rows = await trx('purchases')
       .whereIn(
         'id',

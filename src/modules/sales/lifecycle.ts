@@ -8,6 +8,7 @@ import { SaleRecord, SaleView, toSaleView } from './sale';
 import { planSaleChange } from './sale-change';
 import { SalesDeps } from './service';
 import { UpdateSaleInput } from './validators';
+import { noteStockLevel, recordEvents } from '../webhooks/outbox';
 
 /**
  * The admin's changes to a live sale: edit and cancel. Both write PostgreSQL under the
@@ -40,6 +41,8 @@ export async function editSale(deps: LifecycleDeps, saleId: string, input: Updat
       const { sale, inventory } = found;
       const change = planSaleChange(sale, { sold: inventory.stock - inventory.remaining, held: 0 }, input, new Date());
       await saveSaleChange(trx, change.next, change.stockDelta);
+      // More stock or a new threshold may cross the low-stock or sold-out line (the webhook marks move with it).
+      if (change.stockDelta !== 0 || change.next.lowStockThreshold !== sale.lowStockThreshold) await noteStockLevel(trx, saleId);
       if (!change.touchesGate) return change.next;
 
       const gate = await editSaleInGate(deps.redis, deps.keys, change.next, change.stockDelta);
@@ -94,9 +97,14 @@ export async function cancelSale(deps: LifecycleDeps, saleId: string): Promise<C
   const gateKnewSale = await stopAdmissions(deps.redis, deps.keys, saleId);
 
   const { sale, totals } = await underSaleLock(deps.db, saleId, async (trx) => {
+    const wasCancelled = (await findSale(trx, saleId))?.cancelledAt;
     const cancelled = await markCancelled(trx, saleId);
     const t = await saleOutcomes(trx, saleId);
     if (!cancelled || !t) throw saleNotFound();
+    // sale.cancelled commits with the cancellation, once (a repeated cancel changes nothing).
+    if (!wasCancelled) {
+      await recordEvents(trx, [{ type: 'sale.cancelled', data: { saleId, name: cancelled.name, stock: cancelled.stock, remaining: t.remaining } }]);
+    }
     return { sale: cancelled, totals: t };
   });
 

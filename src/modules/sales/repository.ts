@@ -15,6 +15,7 @@ type Row = {
   price_cents: string;
   hold_seconds: number;
   listed: boolean;
+  low_stock_threshold: number | null;
   cancelled_at: Date | null;
 };
 
@@ -29,6 +30,7 @@ const toSale = (r: Row): SaleRecord => ({
   priceCents: Number(r.price_cents),
   holdSeconds: r.hold_seconds,
   listed: r.listed,
+  lowStockThreshold: r.low_stock_threshold,
   cancelledAt: r.cancelled_at,
 });
 
@@ -47,6 +49,7 @@ export async function insertSale(db: Db, input: CreateSaleInput): Promise<SaleRe
         price_cents: String(input.priceCents),
         hold_seconds: input.holdSeconds ?? 600,
         listed: input.listed ?? true,
+        low_stock_threshold: input.lowStockThreshold ?? null,
       })
       .returning('*');
     const sale = toSale(row as Row);
@@ -117,6 +120,7 @@ export async function saveSaleChange(trx: Knex.Transaction, next: SaleRecord, st
     price_cents: String(next.priceCents),
     hold_seconds: next.holdSeconds,
     listed: next.listed,
+    low_stock_threshold: next.lowStockThreshold,
     updated_at: trx.fn.now(),
   });
   const [row] = await trx('sale_inventory')

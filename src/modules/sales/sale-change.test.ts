@@ -13,6 +13,7 @@ const sale: SaleRecord = {
   priceCents: 500,
   holdSeconds: 600,
   listed: true,
+  lowStockThreshold: null,
   cancelledAt: null,
 };
 const before = new Date('2026-01-01T09:00:00Z');

@@ -11,6 +11,8 @@ export type SaleRecord = {
   holdSeconds: number;
   /** false: left out of the public list (load tests, private drops); still reachable by id. */
   listed: boolean;
+  /** `sale.low_stock` fires when PostgreSQL's remaining falls to this or below (null: never). */
+  lowStockThreshold: number | null;
   cancelledAt: Date | null;
 };
 
@@ -29,6 +31,7 @@ export type SaleView = {
   priceCents: number;
   holdSeconds: number;
   listed: boolean;
+  lowStockThreshold: number | null;
   remaining: number;
 };
 
@@ -53,6 +56,7 @@ export function toSaleView(sale: SaleRecord, remaining: number, now: Date): Sale
     priceCents: sale.priceCents,
     holdSeconds: sale.holdSeconds,
     listed: sale.listed,
+    lowStockThreshold: sale.lowStockThreshold,
     remaining,
   };
 }

@@ -16,6 +16,7 @@ export const createSaleSchema = z
     priceCents: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
     holdSeconds: z.number().int().min(1).max(86_400).optional(),
     listed: z.boolean().optional().describe('false: not in GET /api/sales (still reachable by id); default true'),
+    lowStockThreshold: z.number().int().min(0).max(10_000_000).nullable().optional().describe('sale.low_stock fires once each time remaining falls to this or below; null or absent: never'),
   })
   // zod still runs object refinements after a field failed its format check, so the
   // dates may be raw strings here: compare only real dates (the format issue is already reported).
@@ -50,6 +51,7 @@ export const updateSaleSchema = z
     priceCents: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     holdSeconds: z.number().int().min(1).max(86_400).optional(),
     listed: z.boolean().optional(),
+    lowStockThreshold: z.number().int().min(0).max(10_000_000).nullable().optional().describe('sale.low_stock fires once each time remaining falls to this or below; null or absent: never'),
   })
   .refine((s) => Object.values(s).some((v) => v !== undefined), { message: 'send at least one field to change' })
   .refine((s) => !(s.startsAt instanceof Date && s.endsAt instanceof Date) || s.endsAt > s.startsAt, { path: ['endsAt'], message: 'must be after startsAt' })

@@ -7,11 +7,14 @@ import { scripts } from '../../../gate/scripts';
 import { underSaleLock } from '../../../lib/sale-lock';
 import { AdmittedPurchase, DecidedOutcome, outcomeView, PurchaseOutcome } from '../job';
 import { storedView } from '../read-model';
+import { purchaseEvents } from '../webhook-events';
+import { noteStockLevel, recordEvents, stockMarksChange } from '../../webhooks/outbox';
 import {
   ExistingPurchase,
   existingPurchases,
   insertRejected,
   insertDecisions,
+  recordPurchaseFailure,
   OrderInsert,
   PurchaseInsert,
   saleForWrite,
@@ -128,6 +131,10 @@ export async function processBatch(deps: ProcessorDeps, saleId: string, jobs: Ad
     }
     await insertDecisions(trx, purchases, orders);
     await takeStock(trx, saleId, taken);
+    // The outbox: these decisions' webhook events commit with them (or not at all).
+    const jobById = new Map(fresh.map((j) => [j.purchaseId, j]));
+    await recordEvents(trx, purchaseEvents([...decided.values()].map((o) => ({ job: jobById.get(o.purchaseId)!, outcome: o }))));
+    if (sale && taken > 0 && stockMarksChange(sale.stockMarks, remaining)) await noteStockLevel(trx, saleId);
 
     return jobs.map((j): PurchaseOutcome => {
       const prior = existing.get(j.purchaseId);
@@ -164,12 +171,16 @@ async function applyOutcomes(deps: ProcessorDeps, saleId: string, jobs: Admitted
  * A job that exhausted its retries: record it as rejected (PROCESSING_FAILED) and give
  * its units back, unless PostgreSQL already holds an outcome for it. Idempotent.
  */
-export async function markProcessingFailed(deps: ProcessorDeps, job: AdmittedPurchase): Promise<PurchaseOutcome> {
+export async function markProcessingFailed(deps: ProcessorDeps, job: AdmittedPurchase, failure: { error: string; attempts: number }): Promise<PurchaseOutcome> {
   const outcome = await underSaleLock(deps.db, job.saleId, async (trx) => {
     const prior = (await existingPurchases(trx, [job.purchaseId])).get(job.purchaseId);
     if (prior) return fromExisting(prior);
     await insertRejected(trx, job, 'PROCESSING_FAILED');
-    return { purchaseId: job.purchaseId, status: 'rejected', reason: 'PROCESSING_FAILED' } as const;
+    const rejected = { purchaseId: job.purchaseId, status: 'rejected', reason: 'PROCESSING_FAILED' } as const;
+    // A dead letter (listed, replayable) and its webhook event, with the outcome.
+    await recordPurchaseFailure(trx, job, failure);
+    await recordEvents(trx, purchaseEvents([{ job, outcome: rejected }]));
+    return rejected;
   });
   await applyOutcomes(deps, job.saleId, [job], [outcome]);
   return outcome;

@@ -73,7 +73,7 @@ export function startPurchaseWorker(deps: {
     try {
       if ((await job.getState()) !== 'failed') return;
       for (const purchase of job.data.purchases) {
-        const outcome = await markProcessingFailed(processorDeps, purchase);
+        const outcome = await markProcessingFailed(processorDeps, purchase, { error: job.failedReason ?? 'failed', attempts: job.attemptsMade });
         deps.logger.warn('purchase failed permanently', { purchaseId: purchase.purchaseId, outcome: outcome.status, err: job.failedReason });
       }
       await job.remove().catch(() => undefined);

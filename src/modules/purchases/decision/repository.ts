@@ -1,13 +1,34 @@
 import { Knex } from 'knex';
 import { PurchaseStatus } from '../view';
+import { StockMarks } from '../../webhooks/outbox';
 
 /** PostgreSQL access for the worker's write path. All calls run inside the caller's transaction. */
 
-export type SaleForWrite = { perUserLimit: number; priceCents: number; holdSeconds: number; cancelled: boolean; remaining: number };
+export type SaleForWrite = {
+  perUserLimit: number;
+  priceCents: number;
+  holdSeconds: number;
+  cancelled: boolean;
+  remaining: number;
+  /** The webhook stock marks (see webhooks/outbox.ts noteStockLevel): read here so a batch that crosses nothing costs no extra statement. */
+  stockMarks: StockMarks;
+};
 
 export async function saleForWrite(trx: Knex.Transaction, saleId: string): Promise<SaleForWrite | undefined> {
-  const { rows } = await trx.raw<{ rows: { per_user_limit: number; price_cents: string; hold_seconds: number; cancelled_at: Date | null; remaining: number }[] }>(
-    `SELECT s.per_user_limit, s.price_cents, s.hold_seconds, s.cancelled_at, i.remaining
+  const { rows } = await trx.raw<{
+    rows: {
+      per_user_limit: number;
+      price_cents: string;
+      hold_seconds: number;
+      cancelled_at: Date | null;
+      remaining: number;
+      low_stock_threshold: number | null;
+      low_notified: boolean;
+      sold_out_notified: boolean;
+    }[];
+  }>(
+    `SELECT s.per_user_limit, s.price_cents, s.hold_seconds, s.cancelled_at, i.remaining, s.low_stock_threshold,
+            s.low_stock_notified_at IS NOT NULL AS low_notified, s.sold_out_notified_at IS NOT NULL AS sold_out_notified
        FROM sales s JOIN sale_inventory i ON i.sale_id = s.id
       WHERE s.id = ? FOR UPDATE OF i`,
     [saleId],
@@ -20,6 +41,7 @@ export async function saleForWrite(trx: Knex.Transaction, saleId: string): Promi
       holdSeconds: r.hold_seconds,
       cancelled: r.cancelled_at !== null,
       remaining: r.remaining,
+      stockMarks: { threshold: r.low_stock_threshold, lowNotified: r.low_notified, soldOutNotified: r.sold_out_notified },
     }
   );
 }
@@ -112,5 +134,24 @@ export async function insertRejected(
       admitted_at: new Date(p.admittedAt),
     })
     .onConflict('id')
+    .ignore();
+}
+
+/** A purchase whose job ran out of attempts: kept as a dead letter with its last error (replayable, see dead-letters). */
+export async function recordPurchaseFailure(
+  trx: Knex.Transaction,
+  p: { purchaseId: string; saleId: string; userId: string; quantity: number },
+  failure: { error: string; attempts: number },
+): Promise<void> {
+  await trx('purchase_failures')
+    .insert({
+      purchase_id: p.purchaseId,
+      sale_id: p.saleId,
+      user_id: p.userId,
+      quantity: p.quantity,
+      attempts: failure.attempts,
+      last_error: failure.error.slice(0, 1000),
+    })
+    .onConflict('purchase_id')
     .ignore();
 }

@@ -11,6 +11,8 @@ import { AdmittedPurchase } from '../job';
 import { Sharded } from '../queue';
 import { writeReadModel } from '../read-model';
 import { HoldEndReason, PurchaseView, purchaseView } from '../view';
+import { noteStockLevel, recordEvents } from '../../webhooks/outbox';
+import { purchaseEventData } from '../webhook-events';
 
 /**
  * Holds: a confirmed purchase keeps its units until it is paid or its hold ends. The end
@@ -116,7 +118,12 @@ async function endUnpaidHold(deps: HoldDeps, hold: Hold, how: keyof typeof HOW, 
     if (!row) return { status: undefined, endedNow: false };
     if (row.status !== 'confirmed') return { status: row.status, endedAt: row.hold_ended_at ?? undefined, endedNow: false };
     if (opts.onlyWhenDue && !row.due) return { status: 'not-due', endedNow: false };
-    return { status: how as string, endedAt: await endHold(trx, hold, HOW[how]), endedNow: true };
+    const endedAt = await endHold(trx, hold, HOW[how]);
+    // The outbox, in the same transaction: purchase.expired / purchase.cancelled, and the
+    // units back may lift the sale above its low-stock threshold or out of sold out.
+    await recordEvents(trx, [{ type: `purchase.${how}`, data: purchaseEventData(hold, { ...HOW[how], holdEndedAt: endedAt.toISOString() }) }]);
+    await noteStockLevel(trx, hold.saleId);
+    return { status: how as string, endedAt, endedNow: true };
   });
   if (result.status === how) await scripts.settleHold(deps.redis, deps.keys.sale(hold.saleId), hold.purchaseId, how);
   return result;

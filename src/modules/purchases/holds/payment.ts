@@ -9,6 +9,8 @@ import { paymentFacts, recordPayment } from './repository';
 import { readPurchase, ReadDeps, writeReadModel } from '../read-model';
 import { PurchaseView, purchaseView } from '../view';
 import { holdEnded, notYetConfirmed } from './refusals';
+import { recordEvents } from '../../webhooks/outbox';
+import { purchaseEventData } from '../webhook-events';
 
 export const payBodySchema = z.strictObject({ paymentToken: z.string().min(1).max(200) });
 
@@ -58,7 +60,15 @@ export async function payPurchase(deps: PayDeps, req: { purchaseId: string; user
     throw new AppError('payment_required', 'PAYMENT_DECLINED', 'The payment was declined; the purchase stays payable until its hold ends');
   }
 
-  const recorded = await underSaleLock(deps.db, view.saleId, (trx) => recordPayment(trx, req.purchaseId));
+  const recorded = await underSaleLock(deps.db, view.saleId, async (trx) => {
+    const paid = await recordPayment(trx, req.purchaseId);
+    // purchase.paid commits with the payment (once: a payment already recorded is not announced again).
+    if (paid !== 'too-late' && paid.now) {
+      const owner = { purchaseId: view.purchaseId, saleId: view.saleId, userId: req.userId, quantity: view.quantity };
+      await recordEvents(trx, [{ type: 'purchase.paid', data: purchaseEventData(owner, { status: 'paid', orderId: view.orderId, paidAt: paid.paidAt.toISOString() }) }]);
+    }
+    return paid;
+  });
   if (recorded === 'too-late') {
     // A real provider would be asked to refund here; the simulated one keeps no money.
     deps.logger.warn('payment arrived after the hold ended; refused', { purchaseId: req.purchaseId });

@@ -63,18 +63,18 @@ export function paymentFacts(db: Db, purchaseId: string) {
     );
 }
 
-/** Records an approved payment unless its hold ended meanwhile; returns when it was paid (now, or earlier). */
-export async function recordPayment(trx: Knex.Transaction, purchaseId: string): Promise<{ paidAt: Date } | 'too-late'> {
+/** Records an approved payment unless its hold ended meanwhile; returns when it was paid, and whether by this call. */
+export async function recordPayment(trx: Knex.Transaction, purchaseId: string): Promise<{ paidAt: Date; now: boolean } | 'too-late'> {
   const { rows } = await trx.raw<{ rows: { status: string; open: boolean; paid_at: Date | null }[] }>(
     'SELECT status, hold_expires_at > now() AS open, paid_at FROM purchases WHERE id = ? FOR UPDATE',
     [purchaseId],
   );
   const current = rows[0];
-  if (current?.status === 'paid' && current.paid_at) return { paidAt: current.paid_at };
+  if (current?.status === 'paid' && current.paid_at) return { paidAt: current.paid_at, now: false };
   if (current?.status !== 'confirmed' || !current.open) return 'too-late';
   const [row] = await trx('purchases')
     .where({ id: purchaseId })
     .update({ status: 'paid', paid_at: trx.fn.now() })
     .returning<{ paid_at: Date }[]>('paid_at');
-  return { paidAt: row!.paid_at };
+  return { paidAt: row!.paid_at, now: true };
 }
