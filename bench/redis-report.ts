@@ -32,7 +32,7 @@ const WHAT: Record<string, string> = {
   // Inside scripts: what each is, per purchase.
   hincrby: 'inside: admit-7 ×2 (admitted, admittedUnits), finalize-6 one per counter per batch (decidedUnits, confirmed, rejected:<reason>) plus one per rejection (the shopper\'s units)',
   hset: "inside: admit-7 ×3 (the shopper's units + window + latest ids, the record, the `:unqueued` marker), claim-2 and finalize-6 one per batch (records; views); BullMQ job fields",
-  hget: 'inside: admit-7 ×1 (replay check)',
+  hget: 'inside: admit-7 only for a keyed retry or a replayed command (the record it returns)',
   pttl: "inside: finalize-6 and write-views-2, once per batch (the views hash's expiry); admit-7 only on a sale's first admission",
   hmget: "inside: admit-7 ×2 (the sale's meta; the shopper's units, window and latest ids); claim-2 and finalize-6 read a batch's records; BullMQ",
   get: 'inside: admit-7 reads remaining',

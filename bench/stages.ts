@@ -1,7 +1,7 @@
 /**
  * Where does an attempt's API CPU go? Runs the attempt route built up one piece at a time
  * (bench/servers/stages.ts: Express alone, + security headers and request id, + JWT, +
- * body and validation, + the Lua gate, + the owner's index, + the whole admission) and
+ * body and validation, + the Lua gate, + the whole admission) and
  * the engine's API itself, each its own process with the engine's Node flags, all side
  * by side, and loads them in turn, round after round, so the machine's drift hits each
  * alike. Prints each stage's CPU per request (median over rounds) and what it added.

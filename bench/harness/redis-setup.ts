@@ -65,7 +65,7 @@ export function rateLimitsFor(opts: Options): { limits: RateLimits; env: Record<
     ipPerMin: RAISED_IP_LIMIT,
     description:
       `rate limits on: per shopper ${defaults.rateLimitUserPerMin}/min (the engine's default), per IP raised from ` +
-      `${defaults.rateLimitIpPerMin}/min to ${RAISED_IP_LIMIT.toExponential()}/min (one load generator, one IP; the limiter still runs its script per request)`,
+      `${defaults.rateLimitIpPerMin}/min to ${RAISED_IP_LIMIT.toExponential()}/min (one load generator, one IP; the limiter still counts every request, in the API process; the per-shopper count is the gate's)`,
   };
   return { limits, env: { RATE_LIMIT_USER_PER_MIN: String(limits.userPerMin), RATE_LIMIT_IP_PER_MIN: String(limits.ipPerMin) } };
 }
