@@ -10,7 +10,7 @@ import { perPurchase, RedisTotals } from './harness/redis-meter';
 /** What each script or command is for in the engine (src/ is where they are issued). */
 const WHAT: Record<string, string> = {
   // Sent: scripts (EVALSHA) and commands, with the code path that issues them.
-  'admit-7': 'the gate, one per attempt (API, admission.ts)',
+  'admit-8': 'the gate, one per attempt (API, admission.ts)',
   'BullMQ addStandardJob': 'the shared queue job: one per add, the purchases of one event-loop turn (API, enqueue-batcher.ts)',
   'BullMQ moveToActive': 'a worker takes a job (worker, BullMQ)',
   'BullMQ moveToFinished': 'a worker completes a job and takes the next (worker, BullMQ)',
@@ -42,7 +42,7 @@ const WHAT: Record<string, string> = {
   hmset: 'inside: BullMQ job hash, per job',
 };
 
-/** `fsAdmitV3` → `admit-7`, `moveToFinished:6.7.0` → `BullMQ moveToFinished`. */
+/** `fsAdmitV4` → `admit-8`, `moveToFinished:6.7.0` → `BullMQ moveToFinished`. */
 export function scriptLabel(name: string): string {
   const engine = /^fs([A-Za-z]+?)V\d+$/.exec(name);
   if (engine) {

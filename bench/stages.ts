@@ -37,7 +37,7 @@ const ADDS: Record<Stage | 'engine', string> = {
   headers: "+ helmet's headers, request id",
   auth: '+ JWT verification',
   body: '+ JSON body, zod validation',
-  gate: '+ Lua gate (admit-7)',
+  gate: '+ Lua gate (admit-8)',
   admission: '+ shared queue add (attemptPurchase)',
   engine: "the engine's API process (all routes, Socket.io, sold-out lane)",
 };

@@ -37,7 +37,7 @@ export async function startApi(config: Config, deps?: ApiDeps): Promise<RunningA
   });
   // Longer than nginx's upstream keepalive_timeout, so nginx never reuses a socket Node closed.
   server.keepAliveTimeout = config.http.keepAliveTimeoutMs;
-  const realtime = await attachRealtime(server, { ...config, redisTarget: config.redis, redis: d.redis, keys: d.keys, logger: d.logger });
+  const realtime = await attachRealtime(server, { ...config, redisTarget: config.redis, redis: d.redis, keys: d.keys, logger: d.logger, line: d.line });
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;

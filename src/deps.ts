@@ -13,6 +13,7 @@ import { HoldQueues, holdQueuesFor } from './modules/purchases/holds/holds';
 import { Reconciler } from './modules/recovery/reconciler';
 import { createWebhookQueue, WebhookQueue } from './modules/webhooks/queue';
 import { PurchaseSales } from './modules/purchases/purchase-id';
+import { WaitingRooms } from './modules/waiting-room/room';
 
 /** Everything the API needs, wired explicitly (no container, no module singletons). */
 export type ApiDeps = {
@@ -33,6 +34,10 @@ export type ApiDeps = {
   restoreSale: (saleId: string) => Promise<void>;
   /** Which sale a purchase id names (its gate holds it while queued). */
   purchaseSales: PurchaseSales;
+  /** Waiting rooms: lines, passes; moves the lines this node serves every LINE_TICK_MS. */
+  line: WaitingRooms;
+  /** A `Sale-Pass` header checked in Node (admission's injected pass check): its place id. */
+  checkPass: (token: string, who: { saleId: string; userId: string }) => string;
 };
 
 export async function createApiDeps(config: Config, logger = createLogger(config.logLevel, 'api')): Promise<ApiDeps> {
@@ -54,11 +59,20 @@ export async function createApiDeps(config: Config, logger = createLogger(config
   soldOut.start();
   const notify = createOwnerNotifier(redis, config.redisPrefix);
   const reconciler = new Reconciler({ db, redis, keys, queues, logger, graceMs: config.orphans.graceMs });
-  return { config, logger, db, redis, keys, queues, enqueue, backlog, soldOut, notify, restoreSale: (saleId) => reconciler.request(saleId), purchaseSales: new PurchaseSales(db) };
+  const line = new WaitingRooms({ db, redis, keys, logger, config });
+  line.start();
+  return {
+    config, logger, db, redis, keys, queues, enqueue, backlog, soldOut, notify,
+    restoreSale: (saleId) => reconciler.request(saleId),
+    purchaseSales: new PurchaseSales(db),
+    line,
+    checkPass: (token, who) => line.checkPass(token, who),
+  };
 }
 
 export async function closeApiDeps(deps: ApiDeps): Promise<void> {
   deps.backlog.stop();
+  deps.line.stop();
   await deps.soldOut.stop();
   await deps.queues.close();
   await deps.redis.quit().catch(() => undefined);

@@ -24,7 +24,7 @@ import { Redis } from 'ioredis';
 export type CensusCounts = {
   /** Commands sent, by the server's name for them (`evalsha`, `set`, `config|set`, ...). */
   calls: Record<string, number>;
-  /** EVALSHA/EVAL sent, by script name (`fsAdmitV3`, `moveToFinished:6.7.0`, ...). */
+  /** EVALSHA/EVAL sent, by script name (`fsAdmitV4`, `moveToFinished:6.7.0`, ...). */
   scripts: Record<string, number>;
   /**
    * Arguments sent (after the command name), by script name for EVALSHA, else by command: a

@@ -8,7 +8,7 @@
  *   headers    + helmet's security headers and the request id
  *   auth       + JWT verification (requireUser)
  *   body       + JSON body parsing and zod validation of the body and the sale id
- *   gate       + the Lua gate (admit-7) on a real sale
+ *   gate       + the Lua gate (admit-8) on a real sale
  *   admission  the whole attemptPurchase (backlog check, gate, shared queue add)
  *
  * Prints `READY <port>` on stdout once listening.

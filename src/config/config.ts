@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { RedisTarget } from '../lib/redis';
 
 const DEV_JWT_SECRET = 'dev-only-secret-change-me-0123456789abcdef';
+const DEV_LINE_PASS_SECRET = 'dev-only-line-pass-secret-change-me-0123456789';
 
 /** Non-negative integer read from an env string. */
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
@@ -92,6 +93,8 @@ const schema = z.object({
   WEBHOOK_SCHEDULER_MS: int(1000, 50, 60_000),
   WEBHOOK_RETENTION_DAYS: int(30, 1, 3650),
   FAULT_WEBHOOK_RELAY_PAUSED: z.enum(['true', 'false']).optional().default('false').transform((v) => v === 'true'),
+  LINE_PASS_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  LINE_TICK_MS: int(200, 20, 5000),
   SEED_DEMO: z.enum(['true', 'false']).optional().default('true').transform((v) => v === 'true'),
 });
 
@@ -176,6 +179,12 @@ export type Config = Readonly<{
     /** Fault-testing only: the relay never runs (outbox rows stay pending, as after a crash). */
     faultRelayPaused: boolean;
   }>;
+  /**
+   * Waiting rooms (README "Waiting room"): passes are signed with `passSecret` (never
+   * logged; a dev default outside production); each API node moves the lines it serves
+   * every `tickMs`.
+   */
+  line: Readonly<{ passSecret: string; tickMs: number }>;
   seedDemo: boolean;
 }>;
 
@@ -198,6 +207,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   if (e.NODE_ENV === 'production' && !e.JWT_SECRET) {
     throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production');
+  }
+  if (e.NODE_ENV === 'production' && !e.LINE_PASS_SECRET) {
+    throw new ConfigError('Invalid configuration:\n  LINE_PASS_SECRET: required when NODE_ENV=production');
   }
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('Invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (Node requires it)');
@@ -261,6 +273,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retentionDays: e.WEBHOOK_RETENTION_DAYS,
       faultRelayPaused: e.FAULT_WEBHOOK_RELAY_PAUSED,
     }),
+    line: Object.freeze({ passSecret: e.LINE_PASS_SECRET ?? DEV_LINE_PASS_SECRET, tickMs: e.LINE_TICK_MS }),
     seedDemo: e.SEED_DEMO,
   });
 }

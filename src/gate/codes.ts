@@ -2,7 +2,7 @@ import { AppError, Errors } from '../lib/errors';
 
 export const SOLD_OUT_MESSAGE = 'Not enough units left for this request';
 
-/** admit-7.lua's return codes (listed in its header). No bare numbers elsewhere. */
+/** admit-8.lua's return codes (listed in its header). No bare numbers elsewhere. */
 export const AdmitCode = {
   admitted: 1,
   existing: 2,
@@ -14,14 +14,23 @@ export const AdmitCode = {
   limitExceeded: -6,
   idempotencyConflict: -7,
   rateLimited: -8,
+  passRequired: -9,
+  passUsed: -10,
+  passExpired: -11,
 } as const;
 
 /** restock-2.lua's return codes (listed in its header). */
 export const RestockCode = { applied: 1, notLoaded: -1, belowZero: -2, cancelled: -3 } as const;
 
-/** Translates admit-7.lua's refusals into domain errors (codes listed in the script header). */
+/** Translates admit-8.lua's refusals into domain errors (codes listed in the script header). */
 export function admitRefusal(code: number, detail?: number): AppError {
   switch (code) {
+    case AdmitCode.passRequired:
+      return new AppError('forbidden', 'PASS_REQUIRED', 'This sale has a waiting room: join the line and buy with the pass your turn gives (header Sale-Pass)');
+    case AdmitCode.passUsed:
+      return Errors.conflict('PASS_USED', 'This pass has already been used for a purchase');
+    case AdmitCode.passExpired:
+      return new AppError('forbidden', 'PASS_EXPIRED', 'This pass has expired; your turn has passed');
     case AdmitCode.rateLimited:
       return Errors.rateLimited((detail ?? 60_000) / 1000);
     case AdmitCode.notStarted:

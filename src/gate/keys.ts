@@ -13,6 +13,20 @@ export type SaleKeys = Readonly<{
   unqueued: string;
   /** The read model: purchaseId -> the JSON view pollers get once decided (and its owner). */
   views: string;
+  /** The waiting room's live passes (placeId -> expiresAtMs): admit-8 takes one off as it is used. */
+  linePasses: string;
+}>;
+
+/** A sale's waiting room: all in the sale's slot, so its scripts and admit-8 may touch them together. */
+export type LineKeys = Readonly<{
+  /** Settings, seed, cursor and counters (hash). */
+  room: string;
+  /** The order of service: placeId -> score (the draw before the start, 2^52 + arrival after it). */
+  order: string;
+  /** placeId -> "userId|joinedAtMs|seq". */
+  places: string;
+  /** Same key as SaleKeys.linePasses. */
+  passes: string;
 }>;
 
 export type Keys = ReturnType<typeof createKeys>;
@@ -33,7 +47,12 @@ export function createKeys(prefix: string) {
         stats: `${base}:stats`,
         unqueued: `${base}:unqueued`,
         views: `${base}:views`,
+        linePasses: `${base}:line:passes`,
       };
+    },
+    line(saleId: string): LineKeys {
+      const base = `${prefix}:sale:{${saleId}}:line`;
+      return { room: base, order: `${base}:order`, places: `${base}:places`, passes: `${base}:passes` };
     },
     /** Readiness writes here (and under each queue shard's prefix, in its slot) to prove Redis takes writes. */
     healthProbe: `${prefix}:health:probe`,

@@ -2,11 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Result } from 'ioredis';
 import { RedisClient } from '../lib/redis';
-import { SALE_KEY_RETENTION_MS, SaleKeys } from './keys';
+import { LineKeys, SALE_KEY_RETENTION_MS, SaleKeys } from './keys';
 
 /** The engine's Lua scripts, one file each, named `<name>-<numberOfKeys>.lua`. */
 export const SCRIPT_FILES = [
-  'admit-7',
+  'admit-8',
+  'line-join-4',
+  'line-read-6',
+  'line-advance-6',
   'release-6',
   'claim-2',
   'finalize-6',
@@ -19,20 +22,23 @@ export const SCRIPT_FILES = [
 ] as const;
 
 // Versioned command names: a deploy with changed Lua never calls an old cached body.
-const VERSION = 'v3';
+const VERSION = 'v4';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    fsAdmitV3(...args: (string | number)[]): Result<[number, string?, string?, number?, number?], Context>;
-    fsReleaseV3(...args: (string | number)[]): Result<number, Context>;
-    fsClaimV3(...args: string[]): Result<string[], Context>;
-    fsFinalizeV3(...args: string[]): Result<number[], Context>;
-    fsWriteViewsV3(...args: string[]): Result<number, Context>;
-    fsSettleHoldV3(...args: string[]): Result<number, Context>;
-    fsRebuildV3(...args: string[]): Result<[number, number, number, number, number, number], Context>;
-    fsRestockV3(...args: (string | number)[]): Result<[number, number], Context>;
-    fsOrphanCandidatesV3(...args: (string | number)[]): Result<string[], Context>;
-    fsRejectOrphansV3(...args: string[]): Result<[string, number, number, string][], Context>;
+    fsAdmitV4(...args: (string | number)[]): Result<[number, string?, string?, number?, number?], Context>;
+    fsReleaseV4(...args: (string | number)[]): Result<number, Context>;
+    fsClaimV4(...args: string[]): Result<string[], Context>;
+    fsFinalizeV4(...args: string[]): Result<number[], Context>;
+    fsWriteViewsV4(...args: string[]): Result<number, Context>;
+    fsSettleHoldV4(...args: string[]): Result<number, Context>;
+    fsRebuildV4(...args: string[]): Result<[number, number, number, number, number, number], Context>;
+    fsRestockV4(...args: (string | number)[]): Result<[number, number], Context>;
+    fsOrphanCandidatesV4(...args: (string | number)[]): Result<string[], Context>;
+    fsRejectOrphansV4(...args: string[]): Result<[string, number, number, string][], Context>;
+    fsLineJoinV4(...args: (string | number)[]): Result<[number, number], Context>;
+    fsLineReadV4(...args: (string | number)[]): Result<(number | string)[], Context>;
+    fsLineAdvanceV4(...args: (string | number)[]): Result<(number | string)[], Context>;
   }
 }
 
@@ -71,10 +77,10 @@ export function loadScripts(client: RedisClient): void {
 
 export type AdmitReply = [number, string?, string?, number?, number?];
 
-/** The per-shopper attempt limit admit-7 applies on each sale (attempts 0: none). */
+/** The per-shopper attempt limit admit-8 applies on each sale (attempts 0: none). */
 export type ShopperRate = { attempts: number; windowMs: number };
 
-/** How many of a shopper's latest purchase ids admit-7 keeps per sale (`p:<userId>`): what their list shows while queued. */
+/** How many of a shopper's latest purchase ids admit-8 keeps per sale (`p:<userId>`): what their list shows while queued. */
 export const RECENT_PURCHASES_KEPT = 20;
 
 /** Typed wrappers so callers never spell key order by hand. */
@@ -82,31 +88,31 @@ export const scripts = {
   admit(
     client: RedisClient,
     k: SaleKeys,
-    a: { purchaseId: string; userId: string; quantity: number; nowMs: number; idemKey: string; shopperRate?: ShopperRate },
+    a: { purchaseId: string; userId: string; quantity: number; nowMs: number; idemKey: string; shopperRate?: ShopperRate; passPlace?: string },
   ) {
-    return client.fsAdmitV3(
-      k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats, k.unqueued,
+    return client.fsAdmitV4(
+      k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats, k.unqueued, k.linePasses,
       a.purchaseId, a.userId, a.quantity, a.nowMs, a.idemKey, SALE_KEY_RETENTION_MS,
-      a.shopperRate?.attempts ?? 0, a.shopperRate?.windowMs ?? 60_000, RECENT_PURCHASES_KEPT,
+      a.shopperRate?.attempts ?? 0, a.shopperRate?.windowMs ?? 60_000, RECENT_PURCHASES_KEPT, a.passPlace ?? '',
     ) as Promise<AdmitReply>;
   },
   release(client: RedisClient, k: SaleKeys, a: { purchaseId: string; idemKey: string; reason: string }) {
-    return client.fsReleaseV3(k.remaining, k.users, k.purchases, k.idempotency, k.stats, k.unqueued, a.purchaseId, a.idemKey, a.reason);
+    return client.fsReleaseV4(k.remaining, k.users, k.purchases, k.idempotency, k.stats, k.unqueued, a.purchaseId, a.idemKey, a.reason);
   },
   claim(client: RedisClient, k: SaleKeys, purchaseIds: string[]) {
-    return client.fsClaimV3(k.purchases, k.unqueued, ...purchaseIds);
+    return client.fsClaimV4(k.purchases, k.unqueued, ...purchaseIds);
   },
   settleHold(client: RedisClient, k: SaleKeys, purchaseId: string, outcome: 'paid' | 'expired' | 'cancelled') {
-    return client.fsSettleHoldV3(k.remaining, k.users, k.purchases, k.stats, purchaseId, outcome);
+    return client.fsSettleHoldV4(k.remaining, k.users, k.purchases, k.stats, purchaseId, outcome);
   },
   /** A batch's outcomes, each with the JSON view pollers read (the sale's read model), in one script. */
   finalize(client: RedisClient, k: SaleKeys, outcomes: { purchaseId: string; status: 'confirmed' | 'rejected'; reason?: string; view?: string }[]) {
     const args = outcomes.flatMap((o) => [o.purchaseId, o.status, o.reason ?? '', o.view ?? '']);
-    return client.fsFinalizeV3(k.remaining, k.users, k.purchases, k.stats, k.unqueued, k.views, ...args);
+    return client.fsFinalizeV4(k.remaining, k.users, k.purchases, k.stats, k.unqueued, k.views, ...args);
   },
   /** Purchase views into the sale's read model (purchaseId -> JSON). */
   writeViews(client: RedisClient, k: SaleKeys, views: [purchaseId: string, json: string][]) {
-    return client.fsWriteViewsV3(k.views, k.purchases, ...views.flat());
+    return client.fsWriteViewsV4(k.views, k.purchases, ...views.flat());
   },
   restock(
     client: RedisClient,
@@ -114,18 +120,30 @@ export const scripts = {
     a: { stockDelta: number; mode: 'checked' | 'force'; expireAtMs: number; meta: Record<string, string | number> },
   ) {
     const fields = Object.entries(a.meta).flat();
-    return client.fsRestockV3(k.meta, k.remaining, a.stockDelta, a.mode, a.expireAtMs, ...fields);
+    return client.fsRestockV4(k.meta, k.remaining, a.stockDelta, a.mode, a.expireAtMs, ...fields);
   },
   /** Reconciliation (rebuild-7): `payload` is the JSON documented in the script's header. */
   rebuild(client: RedisClient, k: SaleKeys, payload: string) {
-    return client.fsRebuildV3(k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats, k.unqueued, payload);
+    return client.fsRebuildV4(k.meta, k.remaining, k.users, k.idempotency, k.purchases, k.stats, k.unqueued, payload);
   },
   /** Purchases admitted before `cutoffMs` that no queue job is known to hold (at most `limit`). */
   orphanCandidates(client: RedisClient, k: SaleKeys, cutoffMs: number, limit: number) {
-    return client.fsOrphanCandidatesV3(k.unqueued, cutoffMs, limit);
+    return client.fsOrphanCandidatesV4(k.unqueued, cutoffMs, limit);
   },
   /** Rejects those still queued and still without a known job; returns them as [id, quantity, createdAtMs, userId]. */
   rejectOrphans(client: RedisClient, k: SaleKeys, reason: string, purchaseIds: string[]) {
-    return client.fsRejectOrphansV3(k.remaining, k.users, k.purchases, k.idempotency, k.stats, k.unqueued, reason, ...purchaseIds);
+    return client.fsRejectOrphansV4(k.remaining, k.users, k.purchases, k.idempotency, k.stats, k.unqueued, reason, ...purchaseIds);
+  },
+  /** A shopper's place in the waiting room (line-join-4): `record` is "userId|joinedAtMs". */
+  lineJoin(client: RedisClient, k: SaleKeys, l: LineKeys, a: { placeId: string; record: string; nowMs: number; draw: number }) {
+    return client.fsLineJoinV4(l.room, l.order, l.places, k.meta, a.placeId, a.record, a.nowMs, a.draw, SALE_KEY_RETENTION_MS);
+  },
+  /** One place and the room around it (line-read-6); the reply's fields are listed in the script. */
+  lineRead(client: RedisClient, k: SaleKeys, l: LineKeys, placeId: string) {
+    return client.fsLineReadV4(l.room, l.order, l.passes, k.remaining, k.meta, k.stats, placeId);
+  },
+  /** Sweeps expired passes and gives the next places their turn (line-advance-6). */
+  lineAdvance(client: RedisClient, k: SaleKeys, l: LineKeys, a: { nowMs: number; maxBatch: number }) {
+    return client.fsLineAdvanceV4(l.room, l.order, l.passes, k.remaining, k.meta, l.places, a.nowMs, a.maxBatch, SALE_KEY_RETENTION_MS);
   },
 };

@@ -9,6 +9,7 @@ import { adminReconcileRouter } from '../modules/recovery/routes';
 import { adminSalesRouter, publicSalesRouter } from '../modules/sales/routes';
 import { adminWebhooksRouter } from '../modules/webhooks/routes';
 import { adminDeadLettersRouter } from '../modules/dead-letters/routes';
+import { adminLineRouter, lineRouter } from '../modules/waiting-room/routes';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { jsonBody, requestId } from './middleware';
 import { openApiRouter } from './openapi-routes';
@@ -41,6 +42,7 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
   api.use(healthRouter({ ...deps, isShuttingDown: () => state.shuttingDown }));
   api.use(openApiRouter());
   api.use(publicSalesRouter(deps));
+  api.use(lineRouter(deps, { user }));
   api.use(
     '/admin',
     requireAdmin(config.jwtSecret),
@@ -50,6 +52,7 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
     adminReconcileRouter({ ...deps, graceMs: config.orphans.graceMs }),
     adminWebhooksRouter(deps),
     adminDeadLettersRouter(deps),
+    adminLineRouter(deps),
   );
   app.use('/api', api);
 

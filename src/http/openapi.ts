@@ -6,6 +6,7 @@ import { recoveryOperations } from '../modules/recovery/openapi';
 import { salesOperations } from '../modules/sales/openapi';
 import { webhooksOperations } from '../modules/webhooks/openapi';
 import { deadLettersOperations } from '../modules/dead-letters/openapi';
+import { lineOperations } from '../modules/waiting-room/openapi';
 import { idempotencyKeySchema } from '../modules/purchases/validators';
 import { err, Operation, ResponseSpec, retryable } from './openapi-spec';
 import { namedResponseSchemas, openApiDocumentSchema } from './response-schemas';
@@ -53,6 +54,7 @@ export const operations: Operation[] = [
   ...recoveryOperations,
   ...webhooksOperations,
   ...deadLettersOperations,
+  ...lineOperations,
 ];
 
 /* ---------------- what every operation may also answer ---------------- */

@@ -1,7 +1,7 @@
 import { RedisClient } from '../lib/redis';
 import { AdmittedPurchase, outcomeView, PurchaseOutcome } from '../modules/purchases/job';
 import { shardOf } from '../modules/purchases/queue';
-import { PurchaseUpdate, rooms, socketKey } from './events';
+import { LineTurn, PurchaseUpdate, rooms, socketKey } from './events';
 
 /** Sends one purchase update to its owner's sockets, wherever they are connected. */
 export type NotifyOwner = (userId: string, update: PurchaseUpdate) => void;
@@ -26,13 +26,22 @@ export const roomChannel = (redisPrefix: string, room: string) => `${socketKey(r
  * to the real adapter. At-most-once, like all Socket.io delivery.
  */
 export function createOwnerNotifier(redis: RedisClient, redisPrefix: string): NotifyOwner {
-  return (userId, update) => {
+  const toUser = createUserEmitter(redis, redisPrefix);
+  return (userId, update) => toUser(userId, 'purchase:update', update);
+}
+
+/** Events any node may send to one user's sockets, wherever they are connected. */
+export type UserEvents = { 'purchase:update': PurchaseUpdate; 'line:turn': LineTurn };
+
+/** One event to one user's sockets (the sharded adapter's broadcast format, as above). */
+export function createUserEmitter(redis: RedisClient, redisPrefix: string) {
+  return <E extends keyof UserEvents>(userId: string, event: E, payload: UserEvents[E]): void => {
     const room = rooms.user(userId);
     const message = {
       uid: 'engine-notifier',
       nsp: '/',
       type: BROADCAST,
-      data: { packet: { type: EVENT, data: ['purchase:update', update], nsp: '/' }, opts: { rooms: [room], except: [], flags: {} } },
+      data: { packet: { type: EVENT, data: [event, payload], nsp: '/' }, opts: { rooms: [room], except: [], flags: {} } },
     };
     // Not awaited: on an API client that fails fast while Redis is down, a lost push is allowed.
     redis.spublish(roomChannel(redisPrefix, room), JSON.stringify(message)).catch(() => 0);

@@ -8,7 +8,9 @@ import { verificationKey, verifyToken } from '../modules/auth/tokens';
 import { uuidSchema } from '../http/validate';
 import { ClientToServerEvents, rooms, ServerToClientEvents, socketKey, SocketData } from './events';
 import { SaleTicker } from './sale-ticker';
-import { OUTCOME_CHANNELS, outcomeChannel, OutcomeMessage } from './emitter';
+import { createUserEmitter, OUTCOME_CHANNELS, outcomeChannel, OutcomeMessage } from './emitter';
+import { attachLinePush } from './line-push';
+import type { WaitingRooms } from '../modules/waiting-room/room';
 
 export type Realtime = { io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>; close: () => Promise<void> };
 
@@ -19,7 +21,7 @@ export type Realtime = { io: Server<ClientToServerEvents, ServerToClientEvents, 
  */
 export async function attachRealtime(
   server: http.Server,
-  deps: { redisTarget: RedisTarget; redisPrefix: string; jwtSecret: string; redis: RedisClient; keys: Keys; logger: Logger },
+  deps: { redisTarget: RedisTarget; redisPrefix: string; jwtSecret: string; redis: RedisClient; keys: Keys; logger: Logger; line?: WaitingRooms },
 ): Promise<Realtime> {
   const pub = reportConnection(createSocketRedis(deps.redisTarget, 'fs-socket-pub'), deps.logger, 'socket-pub');
   const sub = reportConnection(createSocketRedis(deps.redisTarget, 'fs-socket-sub'), deps.logger, 'socket-sub');
@@ -35,6 +37,7 @@ export async function attachRealtime(
   const key = verificationKey(deps.jwtSecret);
   const ticker = new SaleTicker(io, deps.redis, deps.keys);
   ticker.start();
+  const watchLine = deps.line ? attachLinePush(io, deps.line, createUserEmitter(deps.redis, deps.redisPrefix), deps.logger) : undefined;
 
   io.use((socket, next) => {
     const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
@@ -50,6 +53,7 @@ export async function attachRealtime(
     // (the client reconnects with a fresh token). setTimeout caps at ~24.8 days.
     const expiry = setTimeout(() => socket.disconnect(true), Math.min(Math.max(0, socket.data.validUntilMs - Date.now()), 2 ** 31 - 1));
     socket.once('disconnect', () => clearTimeout(expiry));
+    watchLine?.(socket);
 
     socket.on('sale:watch', async (req, ack) => {
       const parsed = uuidSchema.safeParse(req?.saleId);

@@ -14,7 +14,8 @@ export const purchasesOperations: Operation[] = [
     description:
       'Admits the attempt (Redis gate) and queues it; poll `statusUrl` or listen on Socket.io for the outcome. ' +
       'The same `Idempotency-Key` with the same body returns the same purchase; with a different quantity, 409 IDEMPOTENCY_CONFLICT. ' +
-      'Refused attempts are not remembered under their key.',
+      'Refused attempts are not remembered under their key. ' +
+      'On a sale with a waiting room the request needs header `Sale-Pass`: the pass your turn in the line gave (README, Waiting room).',
     tags: ['purchases'],
     auth: 'shopper',
     params: saleIdParam,
@@ -28,7 +29,8 @@ export const purchasesOperations: Operation[] = [
       },
       200: { description: 'The purchase this Idempotency-Key already made, as it stands now (nothing taken again)', schema: attemptReplySchema },
       404: saleNotFound,
-      409: err('Refused: nothing was taken', 'SOLD_OUT', 'LIMIT_EXCEEDED', 'SALE_NOT_STARTED', 'SALE_ENDED', 'SALE_CANCELLED', 'IDEMPOTENCY_CONFLICT'),
+      403: err('The sale has a waiting room and the Sale-Pass is missing, not ours, another shopper\'s, or expired', 'PASS_REQUIRED', 'PASS_INVALID', 'PASS_NOT_YOURS', 'PASS_EXPIRED'),
+      409: err('Refused: nothing was taken', 'SOLD_OUT', 'LIMIT_EXCEEDED', 'SALE_NOT_STARTED', 'SALE_ENDED', 'SALE_CANCELLED', 'IDEMPOTENCY_CONFLICT', 'PASS_USED'),
       429: retryable('Too many attempts from this shopper or IP', 'RATE_LIMITED'),
       503: retryable(
         'Not admitted now (queue backlog over its bound, sale being restored, queue unreachable): the attempt will not go through. ' +

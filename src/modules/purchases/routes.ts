@@ -25,7 +25,8 @@ export function purchasesRouter(deps: PurchaseRouteDeps, guard: { user: RequestH
     const body = parse(attemptBodySchema, req.body);
     const rawKey = req.header('idempotency-key');
     const idempotencyKey = rawKey === undefined ? null : parse(idempotencyKeySchema, rawKey, 'Idempotency-Key header');
-    const result = await attemptPurchase(deps, { saleId, userId, quantity: body?.quantity ?? 1, idempotencyKey });
+    const pass = req.header('sale-pass') ?? null;
+    const result = await attemptPurchase(deps, { saleId, userId, quantity: body?.quantity ?? 1, idempotencyKey, pass });
     const statusUrl = `/api/purchases/${result.purchase.purchaseId}`;
     res
       .status(result.created ? 202 : 200)

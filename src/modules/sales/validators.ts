@@ -70,3 +70,39 @@ export const cancelSaleSchema = z.strictObject({}).optional();
 export const auditQuerySchema = z.strictObject({
   bucketMs: z.coerce.number().int().min(10).max(60_000).optional(),
 });
+
+/**
+ * A sale's waiting room (README "Waiting room"). Off unless `enabled`; `opensAt` defaults
+ * to 10 minutes before the sale starts. `margin`: passes allowed out beyond the units left
+ * (shoppers who drop out or buy fewer than the limit). (Proof of work on join: not built yet.)
+ */
+const waitingRoomFields = {
+  enabled: z.boolean().describe('false (default): no line, purchases need no pass'),
+  opensAt: isoDate.nullable().describe('when shoppers may join; null: 10 minutes before startsAt'),
+  admitPerSecond: z.number().min(0.1).max(100_000).describe('shoppers given their turn per second'),
+  passSeconds: z.number().int().min(10).max(3600).describe('how long a turn (its pass) lasts'),
+  margin: z.number().int().min(0).max(1_000_000).describe('passes allowed out beyond the units left'),
+  paused: z.boolean().describe('true: nobody new is given a turn'),
+};
+
+export const WAITING_ROOM_DEFAULTS = { enabled: false, opensAt: null, admitPerSecond: 50, passSeconds: 120, margin: 0, paused: false } as const;
+
+/** PUT /api/admin/sales/:saleId/waiting-room: the whole settings (missing fields take the defaults). */
+export const waitingRoomSchema = z.strictObject({
+  enabled: waitingRoomFields.enabled,
+  opensAt: waitingRoomFields.opensAt.optional(),
+  admitPerSecond: waitingRoomFields.admitPerSecond.optional(),
+  passSeconds: waitingRoomFields.passSeconds.optional(),
+  margin: waitingRoomFields.margin.optional(),
+  paused: waitingRoomFields.paused.optional(),
+});
+
+/** PATCH /api/admin/sales/:saleId/waiting-room: live changes (pause, resume, the rate, ...). */
+export const waitingRoomPatchSchema = z
+  .strictObject(Object.fromEntries(Object.entries(waitingRoomFields).map(([k, v]) => [k, v.optional()])) as { [K in keyof typeof waitingRoomFields]: z.ZodOptional<(typeof waitingRoomFields)[K]> })
+  .refine((s) => Object.values(s).some((v) => v !== undefined), { message: 'send at least one field to change' });
+
+export type WaitingRoomInput = z.infer<typeof waitingRoomSchema>;
+export type WaitingRoomPatch = z.infer<typeof waitingRoomPatchSchema>;
+/** Stored on the sale (`sales.waiting_room`), every field set. */
+export type WaitingRoomSettings = { enabled: boolean; opensAt: Date | null; admitPerSecond: number; passSeconds: number; margin: number; paused: boolean };

@@ -31,9 +31,11 @@ export type AdmissionDeps = {
   purchaseSales: PurchaseSales;
   /** Attempts per shopper per minute on one sale (0: no limit), counted by the gate itself. */
   config: { rateLimitUserPerMin: number };
+  /** Checks a `Sale-Pass` (signature, owner, sale, expiry; the waiting room's, injected): its place id. Single use is admit-8's. */
+  checkPass: (token: string, who: { saleId: string; userId: string }) => string;
 };
 
-export type Attempt = { saleId: string; userId: string; quantity: number; idempotencyKey: string | null };
+export type Attempt = { saleId: string; userId: string; quantity: number; idempotencyKey: string | null; /** The `Sale-Pass` header, if sent. */ pass?: string | null };
 
 export type AttemptResult = {
   /** true: a new purchase was admitted now (202); false: an earlier one was returned (200). */
@@ -51,6 +53,8 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
   const keys = deps.keys.sale(attempt.saleId);
   const idemKey = attempt.idempotencyKey ? scopedIdempotencyKey(attempt.userId, attempt.idempotencyKey) : '';
   const purchaseId = newPurchaseId(attempt.saleId);
+  // A pass is verified here, before the gate; whether the sale needs one is the gate's (meta `room`).
+  const passPlace = attempt.pass ? deps.checkPass(attempt.pass, attempt) : '';
   const [code, id, status, createdAtMs, quantity] = await scripts.admit(deps.redis, keys, {
     purchaseId,
     userId: attempt.userId,
@@ -58,6 +62,7 @@ export async function attemptPurchase(deps: AdmissionDeps, attempt: Attempt): Pr
     nowMs: Date.now(),
     idemKey,
     shopperRate: { attempts: deps.config.rateLimitUserPerMin, windowMs: 60_000 },
+    passPlace,
   });
 
   if (code === AdmitCode.notLoaded) {

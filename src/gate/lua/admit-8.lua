@@ -2,10 +2,13 @@
   Admits one purchase attempt for a sale, atomically: window and cancellation,
   idempotency key, the shopper's attempt rate, stock, per-user limit, then the
   reservation itself. Ten commands on the admitting path (one sent, nine inside):
-  every one is listed in docs/architecture.md, "Redis per purchase".
+  every one is listed in docs/architecture.md, "Redis per purchase". With the sale's
+  waiting room on (meta `room` = 1, read by the same HMGET), the pass is taken off the
+  room's live passes in the same step, so a pass admits once; with the room off, KEYS[8]
+  is never touched and admission costs what it did.
 
   Input:
-    KEYS[1] sale meta hash        (startsAt, endsAt, cancelled, perUserLimit, kept)
+    KEYS[1] sale meta hash        (startsAt, endsAt, cancelled, perUserLimit, kept, room)
     KEYS[2] sale remaining units  (string integer)
     KEYS[3] per-shopper hash      (userId -> units reserved, queued or confirmed;
                                    r:<userId> -> "attempts|windowStartMs";
@@ -17,6 +20,7 @@
                                   job known yet; the API's marker, the worker's claim or the
                                   orphan sweep removes the entry. Its `~` field keeps it from
                                   ever emptying (and so from losing its expiry).
+    KEYS[8] the waiting room's live passes (zset placeId -> expiresAtMs); only with the room on
 
     ARGV[1] purchaseId (fresh id from the caller; a replayed command finds it among the
             shopper's latest ids and returns it)
@@ -28,6 +32,8 @@
     ARGV[7] attempts one shopper may make per window on this sale (0: no limit)
     ARGV[8] the attempt window, ms
     ARGV[9] how many of the shopper's latest purchase ids p:<userId> keeps
+    ARGV[10] the place id of the shopper's pass ("" when the request carried none); its
+             signature, owner, sale and expiry were checked by the API before this call
 
   Output: { code, purchaseId, status, createdAtMs, quantity }
      1  admitted (new purchase, status queued)
@@ -38,6 +44,9 @@
     -6  LIMIT_EXCEEDED
     -7  IDEMPOTENCY_CONFLICT (same key, different quantity)
     -8  RATE_LIMITED (second element: ms until the shopper's window ends)
+    -9  PASS_REQUIRED (the room is on and the request carried no pass)
+    -10 PASS_USED (the pass already admitted a purchase, or was never issued)
+    -11 PASS_EXPIRED (its turn ran out; the room swept it or is about to)
 ]]
 --- @include "records"
 local pid = ARGV[1]
@@ -48,6 +57,7 @@ local idemKey = ARGV[5]
 local rateLimit = tonumber(ARGV[7])
 local rateWindow = tonumber(ARGV[8])
 local recentMax = tonumber(ARGV[9])
+local passPlace = ARGV[10]
 
 local function existing(id)
   local rec = redis.call('HGET', KEYS[5], id)
@@ -56,7 +66,7 @@ local function existing(id)
   return { 2, id, status, tonumber(createdAt), tonumber(q) }
 end
 
-local meta = redis.call('HMGET', KEYS[1], 'startsAt', 'endsAt', 'cancelled', 'perUserLimit', 'kept')
+local meta = redis.call('HMGET', KEYS[1], 'startsAt', 'endsAt', 'cancelled', 'perUserLimit', 'kept', 'room')
 if not meta[1] then return { -1 } end
 
 -- A keyed retry of a purchase that exists is an answer, not a new attempt: not rate counted.
@@ -80,6 +90,15 @@ local shopper = redis.call('HMGET', KEYS[3], userId, rateField, recentField)
 if shopper[3] and string.find(shopper[3], pid, 1, true) then
   local replay = existing(pid)
   if replay then return replay end
+end
+
+-- The room's pass: checked before the rate so a shopper without one spends no attempt.
+local roomOn = meta[6] == '1'
+if roomOn then
+  if passPlace == '' then return { -9 } end
+  local expires = redis.call('ZSCORE', KEYS[8], passPlace)
+  if not expires then return { -10 } end
+  if tonumber(expires) <= now then return { -11 } end
 end
 
 local rate = nil
@@ -137,6 +156,8 @@ if shopper[3] then
 end
 
 redis.call('DECRBY', KEYS[2], qty)
+-- Single use: the pass goes with the reservation (a refusal above leaves it for a retry).
+if roomOn then redis.call('ZREM', KEYS[8], passPlace) end
 if rate then
   redis.call('HSET', KEYS[3], userId, held + qty, rateField, rate, recentField, recent)
 else
