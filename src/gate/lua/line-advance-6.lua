@@ -33,7 +33,7 @@ if expired > 0 then redis.call('HINCRBY', KEYS[1], 'expired', expired) end
 local remaining = tonumber(redis.call('GET', KEYS[4]) or '0')
 local cursor = tonumber(r[6] or '0')
 local credit = tonumber(r[7] or '0')
-local last = tonumber(r[8] or ARGV[1])
+local last = tonumber(r[8] or '0')
 local total = redis.call('ZCARD', KEYS[2])
 local outstanding = redis.call('ZCARD', KEYS[3])
 local rate = tonumber(r[3] or '0')

@@ -167,7 +167,9 @@ export class WaitingRooms {
         ? { ...base, pass: mintPass(this.deps.config.line.passSecret, { saleId, userId, placeId, expiresAtMs: r.passExpiresAtMs }), passExpiresAt: new Date(r.passExpiresAtMs).toISOString() }
         : base;
     if (this.polls.size >= POLL_CACHE_MAX) this.polls.clear();
-    this.polls.set(cacheKey, { state, nextAtMs: nowMs + state.pollAfterMs });
+    // A turn is not remembered: the pass may be used any moment, and the next read must say so.
+    if (state.state !== 'your_turn') this.polls.set(cacheKey, { state, nextAtMs: nowMs + state.pollAfterMs });
+    else this.polls.delete(cacheKey);
     return state;
   }
 

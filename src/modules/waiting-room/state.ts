@@ -68,6 +68,8 @@ export function lineStateOf(r: RoomRead, ids: { saleId: string; placeId: string 
   const base = { ...ids, remaining: r.remaining, position: null, aheadOfYou: null, etaSeconds: null, etaRange: null, likelyToGetOne: null };
   if (r.cancelled || nowMs >= r.endsAt || !r.enabled) return { ...base, state: 'closed', pollAfterMs: POLL_MAX_MS, likelyToGetOne: false };
   if (r.rank >= 0 && r.rank < r.cursor) {
+    // A live pass on a sold-out sale is no use until units come back: sold out, like the line.
+    if (r.passExpiresAtMs > nowMs && r.remaining <= 0) return { ...base, state: 'sold_out', pollAfterMs: 5000, likelyToGetOne: false };
     if (r.passExpiresAtMs > nowMs) return { ...base, state: 'your_turn', pollAfterMs: clamp(r.passExpiresAtMs - nowMs, POLL_MIN_MS, 5000), likelyToGetOne: r.remaining > 0 };
     return { ...base, state: 'passed', pollAfterMs: POLL_MAX_MS };
   }
