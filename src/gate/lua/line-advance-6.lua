@@ -50,18 +50,22 @@ if running then
   local n = math.min(math.floor(credit), room, total - cursor, maxBatch)
   if n > 0 then
     local ids = redis.call('ZRANGE', KEYS[2], cursor, cursor + n - 1)
-    local zargs = {}
-    for _, id in ipairs(ids) do
-      zargs[#zargs + 1] = passExpires
-      zargs[#zargs + 1] = id
+    -- In chunks: unpack() takes at most a few thousand values.
+    for from = 1, #ids, 500 do
+      local chunk, zargs = {}, {}
+      for i = from, math.min(from + 499, #ids) do
+        chunk[#chunk + 1] = ids[i]
+        zargs[#zargs + 1] = passExpires
+        zargs[#zargs + 1] = ids[i]
+      end
+      redis.call('ZADD', KEYS[3], unpack(zargs))
+      local recs = redis.call('HMGET', KEYS[6], unpack(chunk))
+      for i, id in ipairs(chunk) do
+        turned[#turned + 1] = id
+        turned[#turned + 1] = recs[i] or ''
+      end
     end
-    redis.call('ZADD', KEYS[3], unpack(zargs))
     redis.call('PEXPIREAT', KEYS[3], endsAt + tonumber(ARGV[3]))
-    local recs = redis.call('HMGET', KEYS[6], unpack(ids))
-    for i, id in ipairs(ids) do
-      turned[#turned + 1] = id
-      turned[#turned + 1] = recs[i] or ''
-    end
     cursor = cursor + #ids
     credit = credit - #ids
     outstanding = outstanding + #ids
