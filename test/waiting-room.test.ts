@@ -160,6 +160,34 @@ describe('Waiting room', () => {
     }
   });
 
+  it('When stock is short, then passes out never exceed units left + margin, and units coming back move the line again', async () => {
+    const saleId = await openRoom({ stock: 2, perUserLimit: 1 }, { admitPerSecond: 1000, margin: 1, paused: true });
+    const line = stack.api.deps.line;
+    const users = Array.from({ length: 10 }, (_, i) => `st${i}-${randomUUID()}`);
+    for (const u of users) await join(saleId, shopperToken(u));
+    line.stop(); // this test moves the line itself
+    try {
+      await setRoom(saleId, { paused: false }, 'PATCH');
+      const t0 = Date.now();
+      const first = await line.advance(saleId, t0);
+      expect(first.turns.map((t) => t.userId)).toEqual(users.slice(0, 3)); // 2 units + margin 1
+      expect((await line.advance(saleId, t0 + 1000)).turns).toHaveLength(0);
+      for (const t of first.turns.slice(0, 2)) expect((await buy(saleId, shopperToken(t.userId), t.pass)).status).toBe(202);
+      const out = await line.advance(saleId, t0 + 2000);
+      expect(out.tick).toMatchObject({ soldOut: true, running: false });
+      expect(out.turns).toHaveLength(0);
+      expect((await read(saleId, shopperToken(users[5]!))).body).toMatchObject({ state: 'sold_out', likelyToGetOne: false });
+
+      // Three units come back (an admin adds stock): 3 + margin 1 − the one pass still out = 3 more turns.
+      expect((await call(url(), 'PATCH', `/api/admin/sales/${saleId}`, { token: admin, body: { stock: 5 } })).status).toBe(200);
+      const again = await line.advance(saleId, t0 + 3000);
+      expect(again.turns.map((t) => t.userId)).toEqual(users.slice(3, 6));
+      expect((await read(saleId, shopperToken(users[3]!))).body.state).toBe('your_turn');
+    } finally {
+      line.start();
+    }
+  });
+
   it('When the room is off, then purchases need no pass and the gate never reads the room', async () => {
     const { saleId } = await createSale(url(), { stock: 5 });
     expect((await buy(saleId, shopperToken(`free-${randomUUID()}`))).status).toBe(202);
