@@ -1,8 +1,8 @@
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { RedisTarget } from '../lib/redis';
 
 const DEV_JWT_SECRET = 'dev-only-secret-change-me-0123456789abcdef';
-const DEV_LINE_PASS_SECRET = 'dev-only-line-pass-secret-change-me-0123456789';
 
 /** Non-negative integer read from an env string. */
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
@@ -181,8 +181,8 @@ export type Config = Readonly<{
   }>;
   /**
    * Waiting rooms (README "Waiting room"): passes are signed with `passSecret` (never
-   * logged; a dev default outside production); each API node moves the lines it serves
-   * every `tickMs`.
+   * logged; LINE_PASS_SECRET, else derived from JWT_SECRET); each API node moves the lines
+   * it serves every `tickMs`.
    */
   line: Readonly<{ passSecret: string; tickMs: number }>;
   seedDemo: boolean;
@@ -207,9 +207,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   if (e.NODE_ENV === 'production' && !e.JWT_SECRET) {
     throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production');
-  }
-  if (e.NODE_ENV === 'production' && !e.LINE_PASS_SECRET) {
-    throw new ConfigError('Invalid configuration:\n  LINE_PASS_SECRET: required when NODE_ENV=production');
   }
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('Invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (Node requires it)');
@@ -273,7 +270,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retentionDays: e.WEBHOOK_RETENTION_DAYS,
       faultRelayPaused: e.FAULT_WEBHOOK_RELAY_PAUSED,
     }),
-    line: Object.freeze({ passSecret: e.LINE_PASS_SECRET ?? DEV_LINE_PASS_SECRET, tickMs: e.LINE_TICK_MS }),
+    // Unset: a key derived from JWT_SECRET (already the same secret on every node), never the JWT key itself.
+    line: Object.freeze({ passSecret: e.LINE_PASS_SECRET ?? createHmac('sha256', e.JWT_SECRET ?? DEV_JWT_SECRET).update('flashsale line pass').digest('hex'), tickMs: e.LINE_TICK_MS }),
     seedDemo: e.SEED_DEMO,
   });
 }

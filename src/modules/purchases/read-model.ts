@@ -103,7 +103,7 @@ export async function readPurchase(deps: ReadDeps, purchaseId: string, userId: s
 
 /**
  * The shopper's latest purchases in sales that may still have some queued (open, or ended
- * within the hour): the ids each sale's gate keeps for them (admit-7's `p:<userId>`).
+ * within the hour): the ids each sale's gate keeps for them (admit-8's `p:<userId>`).
  */
 async function recentInGates(deps: ReadDeps, userId: string): Promise<{ purchaseId: string; saleId: string }[]> {
   const now = Date.now();

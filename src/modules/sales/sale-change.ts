@@ -7,7 +7,7 @@ export type SaleChange = {
   next: SaleRecord;
   /** Units added to (or, before the start, removed from) stock and remaining alike. */
   stockDelta: number;
-  /** True when a field admit-7 reads (window, limit, stock) changes. */
+  /** True when a field admit-8 reads (window, limit, stock) changes. */
   touchesGate: boolean;
 };
 
