@@ -77,7 +77,7 @@ export function createKeys(prefix: string) {
 const bullPrefixOf = (prefix: string, shard: number) => (shard === 0 ? `{${prefix}:bull}` : `{${prefix}:bull:${shard}}`);
 
 /**
- * A shopper's fields in a sale's per-shopper hash: units held, the attempt window admit-7
+ * A shopper's fields in a sale's per-shopper hash: units held, the attempt window admit-8
  * counts, and the latest purchase ids (how the owner's list finds one still queued).
  */
 export function shopperFields(userId: string) {

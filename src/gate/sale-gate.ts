@@ -24,7 +24,7 @@ export async function loadSaleIntoGate(redis: RedisClient, keys: Keys, sale: Gat
     stock: sale.stock,
   });
   tx.set(k.remaining, remaining, 'NX');
-  // Keys that exist now; hashes admit-7 creates later take the same expiry there (once, `kept`).
+  // Keys that exist now; hashes admit-8 creates later take the same expiry there (once, `kept`).
   tx.hdel(k.meta, 'kept');
   for (const key of Object.values(k)) tx.pexpireat(key, expireAt);
   await tx.exec();
@@ -57,7 +57,7 @@ const EDIT_OUTCOMES: Record<number, GateEdit['outcome']> = {
 
 /**
  * Applies an edited sale to a loaded gate in one script (restock-2): the window, limit
- * and stock that admit-7 reads, and `remaining` moved by `stockDelta`; both keys then
+ * and stock that admit-8 reads, and `remaining` moved by `stockDelta`; both keys then
  * expire with the sale's (possibly new) end. `force` is for undoing an edit PostgreSQL
  * did not commit: no cancellation or floor check.
  */
@@ -91,7 +91,7 @@ export async function expireSaleKeysWithSale(redis: RedisClient, keys: Keys, sal
 }
 
 /**
- * Stops admissions for a sale at once: admit-7 refuses a cancelled sale before anything
+ * Stops admissions for a sale at once: admit-8 refuses a cancelled sale before anything
  * else. Returns false when the gate had no record of the sale (the flag alone is then
  * all it has; the caller loads the rest).
  */

@@ -8,7 +8,7 @@ import { Errors } from '../lib/errors';
  * trip). Behind the bundled nginx, `hash $remote_addr consistent` sends one address to one
  * API process, so each count is whole; nginx's own `limit_req` bounds an address across
  * every process. (The per-shopper limit is exact across processes: the gate counts it,
- * inside admit-7.) A limit of 0 turns it off: express-rate-limit itself reads 0 as "block all".
+ * inside admit-8.) A limit of 0 turns it off: express-rate-limit itself reads 0 as "block all".
  */
 export function addressLimiter(perMinute: number): RequestHandler | null {
   if (perMinute === 0) return null;

@@ -45,7 +45,7 @@ local statsGone = redis.call('EXISTS', KEYS[6]) == 0
 
 local wasCancelled = redis.call('HGET', KEYS[1], 'cancelled') == '1'
 redis.call('HSET', KEYS[1], unpack(p.meta))
--- Hashes this rebuild does not create get their expiry from the next admission (admit-7's `kept`).
+-- Hashes this rebuild does not create get their expiry from the next admission (admit-8's `kept`).
 redis.call('HDEL', KEYS[1], 'kept')
 -- Cancellation is one-way: a flag the gate already has (set before PostgreSQL commits it) stays.
 if wasCancelled then redis.call('HSET', KEYS[1], 'cancelled', 1) end

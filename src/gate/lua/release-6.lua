@@ -1,5 +1,5 @@
 --[[
-  Compensation for admit-7: gives a reservation back when the purchase could not
+  Compensation for admit-8: gives a reservation back when the purchase could not
   be enqueued. Only a purchase still `queued` (not yet claimed by a worker) is
   released, so a purchase a worker already holds is never given back twice.
 

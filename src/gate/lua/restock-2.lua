@@ -1,6 +1,6 @@
 --[[
   Applies an admin's edit of a loaded sale to the gate, atomically: the metadata
-  admit-7 reads, and the remaining units moved by the stock delta (queued and
+  admit-8 reads, and the remaining units moved by the stock delta (queued and
   confirmed units stay taken). A cut the gate has already given away is refused,
   and then nothing changes. `cancelled` is never written here: only cancel sets it.
 
