@@ -11,6 +11,10 @@ import { SoldOutCache } from './modules/purchases/admission/sold-out-cache';
 import { createOwnerNotifier, NotifyOwner } from './realtime/emitter';
 import { HoldQueues, holdQueuesFor } from './modules/purchases/holds/holds';
 import { Reconciler } from './modules/recovery/reconciler';
+import { createMetricsRegistry } from './lib/metrics';
+import { ApiMetrics, createApiMetrics } from './modules/metrics/api-metrics';
+import { registerStateGauges } from './modules/metrics/state-gauges';
+import { createWorkerMetrics, WorkerMetrics } from './modules/metrics/worker-metrics';
 
 /** Everything the API needs, wired explicitly (no container, no module singletons). */
 export type ApiDeps = {
@@ -21,6 +25,10 @@ export type ApiDeps = {
   keys: Keys;
   /** The purchase queue's shards (QUEUE_SHARDS), chosen by sale. */
   queues: PurchaseQueues;
+  /** The hold queues beside them (the API only shows and counts them: the queue dashboard, the metrics). */
+  holdQueues: HoldQueues;
+  /** This process's Prometheus registry and instruments (served on METRICS_PORT by startApi). */
+  metrics: ApiMetrics;
   /** Groups the purchases admitted in one event-loop turn into one job per shard. */
   enqueue: EnqueueBatcher;
   backlog: BacklogMonitor;
@@ -39,6 +47,12 @@ export async function createApiDeps(config: Config, logger = createLogger(config
   const queues = purchaseQueuesFor(redis, config, keys);
   // Its client's outages are logged once by reportConnection; BullMQ would print each to stderr.
   for (const q of queues.shards) q.on('error', (err) => logger.debug('queue client error', { err: err.message }));
+  const holdQueues = holdQueuesFor(redis, { purchaseQueueName: config.queueName, shards: config.queueShards, prefixOf: keys.bullPrefixOf });
+  for (const q of holdQueues.shards) q.on('error', (err) => logger.debug('hold queue client error', { err: err.message }));
+  const metrics = createApiMetrics(createMetricsRegistry());
+  registerStateGauges(metrics.registry, { db, redis, keys, queues: { purchases: queues.shards, holds: holdQueues.shards } });
+  // Until dead letters have a list of their own: purchase jobs out of retries that the worker has not settled yet.
+  metrics.countDeadLetters('purchase', async () => (await Promise.all(queues.shards.map((q) => q.getFailedCount()))).reduce((a, b) => a + b, 0));
   const backlog = new BacklogMonitor(queues, config.queueMaxBacklog, config.backlogPollMs, logger);
   await backlog.start();
   const enqueue = new EnqueueBatcher(queues, backlog, config.enqueueBatchMax, {
@@ -50,13 +64,13 @@ export async function createApiDeps(config: Config, logger = createLogger(config
   soldOut.start();
   const notify = createOwnerNotifier(redis, config.redisPrefix);
   const reconciler = new Reconciler({ db, redis, keys, queues, logger, graceMs: config.orphans.graceMs });
-  return { config, logger, db, redis, keys, queues, enqueue, backlog, soldOut, notify, restoreSale: (saleId) => reconciler.request(saleId) };
+  return { config, logger, db, redis, keys, queues, holdQueues, metrics, enqueue, backlog, soldOut, notify, restoreSale: (saleId) => reconciler.request(saleId) };
 }
 
 export async function closeApiDeps(deps: ApiDeps): Promise<void> {
   deps.backlog.stop();
   await deps.soldOut.stop();
-  await deps.queues.close();
+  await Promise.all([deps.queues.close(), deps.holdQueues.close()]);
   await deps.redis.quit().catch(() => undefined);
   await deps.db.destroy();
 }
@@ -76,6 +90,8 @@ export type WorkerDeps = {
   holdQueues: HoldQueues;
   notify: NotifyOwner;
   reconciler: Reconciler;
+  /** This process's Prometheus registry and instruments (served on WORKER_METRICS_PORT by startWorker). */
+  metrics: WorkerMetrics;
 };
 
 export async function createWorkerDeps(config: Config, logger = createLogger(config.logLevel, 'worker')): Promise<WorkerDeps> {
@@ -91,7 +107,8 @@ export async function createWorkerDeps(config: Config, logger = createLogger(con
   for (const q of holdQueues.shards) q.on('error', (err) => logger.debug('hold queue client error', { err: err.message }));
   const notify = createOwnerNotifier(redis, config.redisPrefix);
   const reconciler = new Reconciler({ db, redis, keys, queues, logger, graceMs: config.orphans.graceMs });
-  return { config, logger, db, redis, connection, keys, queues, holdQueues, notify, reconciler };
+  const metrics = createWorkerMetrics(createMetricsRegistry());
+  return { config, logger, db, redis, connection, keys, queues, holdQueues, notify, reconciler, metrics };
 }
 
 /** After the workers have stopped: queues, then Redis, then PostgreSQL. */

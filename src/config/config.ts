@@ -84,6 +84,10 @@ const schema = z.object({
   WORKER_FAULT_HOLD_MS: int(0, 0, 600_000),
   PAYMENT_TIMEOUT_MS: int(5000, 10, 120_000),
   SEED_DEMO: z.enum(['true', 'false']).optional().default('true').transform((v) => v === 'true'),
+  METRICS_HOST: z.string().min(1).optional().default('127.0.0.1'),
+  METRICS_PORT: int(9464, 0, 65535),
+  WORKER_METRICS_PORT: int(9465, 0, 65535),
+  QUEUE_DASHBOARD_READ_ONLY: z.enum(['true', 'false']).optional().default('true').transform((v) => v === 'true'),
 });
 
 const hostPort = (node: string) => {
@@ -149,6 +153,14 @@ export type Config = Readonly<{
   /** How long a payment may take at the provider before the shopper gets 504 PAYMENT_TIMEOUT. */
   paymentTimeoutMs: number;
   seedDemo: boolean;
+  /**
+   * Prometheus `GET /metrics`, on a listener of its own (not the API's port, so nginx never
+   * exposes it): the API process on `apiPort`, a worker process (or `npm start`'s worker
+   * thread) on `workerPort`; 0 picks a free port (tests). Loopback by default.
+   */
+  metrics: Readonly<{ host: string; apiPort: number; workerPort: number }>;
+  /** The queue dashboard (/admin/queues) offers no retry/clean/remove actions unless this is false. */
+  queueDashboardReadOnly: boolean;
 }>;
 
 export class ConfigError extends Error {
@@ -223,5 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }),
     paymentTimeoutMs: e.PAYMENT_TIMEOUT_MS,
     seedDemo: e.SEED_DEMO,
+    metrics: Object.freeze({ host: e.METRICS_HOST, apiPort: e.METRICS_PORT, workerPort: e.WORKER_METRICS_PORT }),
+    queueDashboardReadOnly: e.QUEUE_DASHBOARD_READ_ONLY,
   });
 }

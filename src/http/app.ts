@@ -1,5 +1,5 @@
 import path from 'node:path';
-import express, { Express, Request } from 'express';
+import express, { Express, Request, RequestHandler } from 'express';
 import { ApiDeps } from '../deps';
 import { requireAdmin, requireUser } from '../modules/auth/middleware';
 import { healthRouter } from '../modules/health/routes';
@@ -7,6 +7,9 @@ import { adminProductsRouter } from '../modules/products/routes';
 import { purchasesRouter } from '../modules/purchases/routes';
 import { adminReconcileRouter } from '../modules/recovery/routes';
 import { adminSalesRouter, publicSalesRouter } from '../modules/sales/routes';
+import { boardShards, queueBoard } from '../modules/queue-dashboard/board';
+import { adminSessionRouter, requireDashboardAdmin } from '../modules/queue-dashboard/routes';
+import { DASHBOARD_PATH } from '../modules/queue-dashboard/session';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { jsonBody, requestId } from './middleware';
 import { openApiRouter } from './openapi-routes';
@@ -14,6 +17,11 @@ import { securityHeaderList, securityHeaders } from './security-headers';
 import { attemptLimiter, ipKey } from './rate-limit';
 
 export type AppState = { shuttingDown: boolean };
+
+const onPost =
+  (handler: RequestHandler): RequestHandler =>
+  (req, res, next) =>
+    req.method === 'POST' ? handler(req, res, next) : next();
 
 /**
  * Builds the Express app from explicit dependencies. Tests call this and listen on port 0.
@@ -42,13 +50,21 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
   ].filter((l) => l !== null);
 
   const api = express.Router();
+  // Metrics count answers at the response's end, so the routes and use-cases stay as they are.
+  // (Middleware, not routes: the routes stay registered once, in their routers.)
+  api.use('/sales/:saleId/purchases', onPost(deps.metrics.countAttempt));
+  api.use('/purchases/:purchaseId/pay', onPost(deps.metrics.countPayment));
   // The hot route's router first: fewer layers to walk per attempt.
   api.use(purchasesRouter(deps, { user, limiters, body }));
   api.use(healthRouter({ ...deps, isShuttingDown: () => state.shuttingDown }));
   api.use(openApiRouter());
   api.use(publicSalesRouter(deps));
-  api.use('/admin', requireAdmin(config.jwtSecret), body, adminProductsRouter(deps), adminSalesRouter(deps), adminReconcileRouter({ ...deps, graceMs: config.orphans.graceMs }));
+  api.use('/admin', requireAdmin(config.jwtSecret), body, adminProductsRouter(deps), adminSalesRouter(deps), adminReconcileRouter({ ...deps, graceMs: config.orphans.graceMs }), adminSessionRouter(deps));
   app.use('/api', api);
+
+  // The queue dashboard (bull-board): every queue the engine uses; a new queue is one more line.
+  const queues = [...boardShards('purchases', deps.queues.shards), ...boardShards('holds', deps.holdQueues.shards)];
+  app.use(DASHBOARD_PATH, requireDashboardAdmin(config.jwtSecret), queueBoard(queues, { readOnly: config.queueDashboardReadOnly }));
 
   // The shopper page at /, the admin page at /admin: static files, no front-end server.
   const pages = path.join(__dirname, '..', '..', 'public');

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { healthOperations } from '../modules/health/openapi';
 import { productsOperations } from '../modules/products/openapi';
 import { purchasesOperations } from '../modules/purchases/openapi';
+import { queueDashboardOperations } from '../modules/queue-dashboard/openapi';
 import { recoveryOperations } from '../modules/recovery/openapi';
 import { salesOperations } from '../modules/sales/openapi';
 import { idempotencyKeySchema } from '../modules/purchases/validators';
@@ -49,6 +50,7 @@ export const operations: Operation[] = [
   ...docsOperations,
   ...productsOperations,
   ...recoveryOperations,
+  ...queueDashboardOperations,
 ];
 
 /* ---------------- what every operation may also answer ---------------- */
