@@ -623,6 +623,26 @@ describe('Pages in a real browser', () => {
     });
   });
 
+  it('When an admin presses "Queue dashboard", then bull-board opens in a new tab on the session cookie (HttpOnly: the page cannot read it) and lists the queues', async () => {
+    let admin: Opened | undefined;
+    let board: Page | undefined;
+    await withScreenshot('admin-queue-dashboard', () => board, async () => {
+      admin = await open(`/admin#token=${adminToken()}`);
+      const { page } = admin;
+      const link = page.getByTestId('open-queues');
+      await link.waitFor({ state: 'visible', timeout: UI_TIMEOUT });
+      [board] = await Promise.all([page.context().waitForEvent('page', { timeout: UI_TIMEOUT }), link.click()]);
+      await board.waitForLoadState('domcontentloaded');
+      expect(new URL(board.url()).pathname).toBe('/admin/queues/');
+      await board.getByText('purchases', { exact: false }).first().waitFor({ timeout: UI_TIMEOUT });
+      const cookies = await page.context().cookies(`${stack.api.url}/admin/queues/`);
+      expect(cookies.find((c) => c.name === 'fs_queue_dashboard')).toEqual(expect.objectContaining({ httpOnly: true, sameSite: 'Strict', path: '/admin/queues' }));
+      expect(await page.evaluate(() => document.cookie)).toBe('');
+      await expectSameDocument(admin);
+      expect(admin.problems).toEqual([]);
+    });
+  });
+
   it('When an admin creates an unlisted sale through the form, then the sales table marks it, the shop does not list it, its link still sells, and the live view lists and unlists it', async () => {
     const name = `Unlisted drop ${randomUUID().slice(0, 8)}`;
     let admin: Opened | undefined;
