@@ -47,8 +47,9 @@ export async function startApi(config: Config, deps?: ApiDeps): Promise<RunningA
   const app = createApp(d, state, headers);
   const soldOut = soldOutLane({ soldOut: d.soldOut, jwtSecret: config.jwtSecret, headers, logger: d.logger });
   const server = http.createServer(serverOptions(config.http), (req, res) => {
-    if (soldOut(req, res)) d.metrics.soldOutLaneAnswered();
-    else app(req, res);
+    if (soldOut(req, res)) return d.metrics.soldOutLaneAnswered();
+    d.metrics.watch(req, res);
+    app(req, res);
   });
   // Longer than nginx's upstream keepalive_timeout, so nginx never reuses a socket Node closed.
   server.keepAliveTimeout = config.http.keepAliveTimeoutMs;

@@ -631,13 +631,20 @@ describe('Pages in a real browser', () => {
       const { page } = admin;
       const link = page.getByTestId('open-queues');
       await link.waitFor({ state: 'visible', timeout: UI_TIMEOUT });
+      // The dashboard's own errors too (a CSP refusal of its scripts or styles shows here).
+      const boardProblems: string[] = [];
+      page.context().on('page', (p) => {
+        p.on('console', (m) => void (m.type() === 'error' && boardProblems.push(`console.error: ${m.text()}`)));
+        p.on('pageerror', (err) => boardProblems.push(`pageerror: ${err.message}`));
+      });
       [board] = await Promise.all([page.context().waitForEvent('page', { timeout: UI_TIMEOUT }), link.click()]);
       await board.waitForLoadState('domcontentloaded');
       expect(new URL(board.url()).pathname).toBe('/admin/queues/');
       await board.getByText('purchases', { exact: false }).first().waitFor({ timeout: UI_TIMEOUT });
       const cookies = await page.context().cookies(`${stack.api.url}/admin/queues/`);
       expect(cookies.find((c) => c.name === 'fs_queue_dashboard')).toEqual(expect.objectContaining({ httpOnly: true, sameSite: 'Strict', path: '/admin/queues' }));
-      expect(await page.evaluate(() => document.cookie)).toBe('');
+      expect(await page.evaluate('document.cookie')).toBe('');
+      expect(boardProblems).toEqual([]);
       await expectSameDocument(admin);
       expect(admin.problems).toEqual([]);
     });

@@ -20,7 +20,7 @@ describe('The queue dashboard', () => {
   async function session(token: string) {
     const res = await fetch(`${stack.api.url}/api/admin/session`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
     const setCookie = res.headers.get('set-cookie') ?? '';
-    return { res, body: await res.json(), setCookie, cookie: setCookie.split(';')[0]! };
+    return { res, body: (await res.json()) as any, setCookie, cookie: setCookie.split(';')[0]! };
   }
 
   it('When nobody signed in asks for it, then it is 401 with the JSON error envelope (page and its JSON alike)', async () => {
@@ -28,7 +28,7 @@ describe('The queue dashboard', () => {
       const res = await get(path);
       expect([path, res.status]).toEqual([path, 401]);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-      expect((await res.json()).error.code).toBe('UNAUTHENTICATED');
+      expect(((await res.json()) as any).error.code).toBe('UNAUTHENTICATED');
     }
   });
 

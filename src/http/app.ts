@@ -1,5 +1,5 @@
 import path from 'node:path';
-import express, { Express, Request, RequestHandler } from 'express';
+import express, { Express, Request } from 'express';
 import { ApiDeps } from '../deps';
 import { requireAdmin, requireUser } from '../modules/auth/middleware';
 import { healthRouter } from '../modules/health/routes';
@@ -17,11 +17,6 @@ import { securityHeaderList, securityHeaders } from './security-headers';
 import { attemptLimiter, ipKey } from './rate-limit';
 
 export type AppState = { shuttingDown: boolean };
-
-const onPost =
-  (handler: RequestHandler): RequestHandler =>
-  (req, res, next) =>
-    req.method === 'POST' ? handler(req, res, next) : next();
 
 /**
  * Builds the Express app from explicit dependencies. Tests call this and listen on port 0.
@@ -50,10 +45,6 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
   ].filter((l) => l !== null);
 
   const api = express.Router();
-  // Metrics count answers at the response's end, so the routes and use-cases stay as they are.
-  // (Middleware, not routes: the routes stay registered once, in their routers.)
-  api.use('/sales/:saleId/purchases', onPost(deps.metrics.countAttempt));
-  api.use('/purchases/:purchaseId/pay', onPost(deps.metrics.countPayment));
   // The hot route's router first: fewer layers to walk per attempt.
   api.use(purchasesRouter(deps, { user, limiters, body }));
   api.use(healthRouter({ ...deps, isShuttingDown: () => state.shuttingDown }));

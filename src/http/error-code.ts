@@ -1,3 +1,4 @@
+import { ServerResponse } from 'node:http';
 import { Response } from 'express';
 
 /**
@@ -8,7 +9,8 @@ export function rememberErrorCode(res: Response, code: string): void {
   res.locals.errorCode = code;
 }
 
-export function errorCodeOf(res: Response): string | undefined {
-  const code: unknown = res.locals.errorCode;
+/** Works on the raw response too (Express added `locals` to it). */
+export function errorCodeOf(res: ServerResponse): string | undefined {
+  const code: unknown = (res as { locals?: { errorCode?: unknown } }).locals?.errorCode;
   return typeof code === 'string' ? code : undefined;
 }
