@@ -186,6 +186,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('Invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (Node requires it)');
   }
+  if (e.METRICS_PORT !== 0 && e.METRICS_PORT === e.WORKER_METRICS_PORT) {
+    // `npm start` runs both in one process: they would fight over the port.
+    throw new ConfigError('Invalid configuration:\n  WORKER_METRICS_PORT: must differ from METRICS_PORT (0 for both picks free ports)');
+  }
   if (e.WORKER_QUEUE_SHARDS !== 'all' && e.WORKER_QUEUE_SHARDS.split(',').some((n) => Number(n) >= e.QUEUE_SHARDS)) {
     throw new ConfigError(`Invalid configuration:\n  WORKER_QUEUE_SHARDS: shards are numbered 0 to ${e.QUEUE_SHARDS - 1} (QUEUE_SHARDS=${e.QUEUE_SHARDS})`);
   }
