@@ -14,7 +14,8 @@ import { scrape } from './support/prometheus';
  */
 const ROOT = path.join(__dirname, '..');
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
-const yamlOf = (file: string) => parseYaml(read(file)) as any;
+// merge: compose's `<<: *anchor` keys resolved, as docker compose does.
+const yamlOf = (file: string) => parseYaml(read(file), { merge: true }) as any;
 
 /** The engine metric families an expression names (histogram series by their family). */
 const metricsIn = (expr: string) => [...new Set([...expr.matchAll(/\bflashsale_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, '')))];
@@ -67,6 +68,8 @@ describe('The operations config (ops/, docker-compose.yml)', () => {
       const env = compose.services[service].environment;
       expect([name, String(sd.port)]).toEqual([name, env[variable]]);
       expect(env.METRICS_HOST).toBe('0.0.0.0');
+      // Its own settings are added to the shared ones, not in their place.
+      expect(Object.keys(env)).toEqual(expect.arrayContaining(['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'NODE_ENV']));
       expect(compose.services[service].ports).toBeUndefined();
     }
   });
