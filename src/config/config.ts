@@ -93,6 +93,10 @@ const schema = z.object({
   WEBHOOK_RETENTION_DAYS: int(30, 1, 3650),
   FAULT_WEBHOOK_RELAY_PAUSED: z.enum(['true', 'false']).optional().default('false').transform((v) => v === 'true'),
   SEED_DEMO: z.enum(['true', 'false']).optional().default('true').transform((v) => v === 'true'),
+  METRICS_HOST: z.string().min(1).optional().default('127.0.0.1'),
+  METRICS_PORT: int(9464, 0, 65535),
+  WORKER_METRICS_PORT: int(9465, 0, 65535),
+  QUEUE_DASHBOARD_READ_ONLY: z.enum(['true', 'false']).optional().default('true').transform((v) => v === 'true'),
 });
 
 const hostPort = (node: string) => {
@@ -177,6 +181,14 @@ export type Config = Readonly<{
     faultRelayPaused: boolean;
   }>;
   seedDemo: boolean;
+  /**
+   * Prometheus `GET /metrics`, on a listener of its own (not the API's port, so nginx never
+   * exposes it): the API process on `apiPort`, a worker process (or `npm start`'s worker
+   * thread) on `workerPort`; 0 picks a free port (tests). Loopback by default.
+   */
+  metrics: Readonly<{ host: string; apiPort: number; workerPort: number }>;
+  /** The queue dashboard (/admin/queues) offers no retry/clean/remove actions unless this is false. */
+  queueDashboardReadOnly: boolean;
 }>;
 
 export class ConfigError extends Error {
@@ -201,6 +213,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('Invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (Node requires it)');
+  }
+  if (e.METRICS_PORT !== 0 && e.METRICS_PORT === e.WORKER_METRICS_PORT) {
+    // `npm start` runs both in one process: they would fight over the port.
+    throw new ConfigError('Invalid configuration:\n  WORKER_METRICS_PORT: must differ from METRICS_PORT (0 for both picks free ports)');
   }
   if (e.WORKER_QUEUE_SHARDS !== 'all' && e.WORKER_QUEUE_SHARDS.split(',').some((n) => Number(n) >= e.QUEUE_SHARDS)) {
     throw new ConfigError(`Invalid configuration:\n  WORKER_QUEUE_SHARDS: shards are numbered 0 to ${e.QUEUE_SHARDS - 1} (QUEUE_SHARDS=${e.QUEUE_SHARDS})`);
@@ -262,5 +278,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       faultRelayPaused: e.FAULT_WEBHOOK_RELAY_PAUSED,
     }),
     seedDemo: e.SEED_DEMO,
+    metrics: Object.freeze({ host: e.METRICS_HOST, apiPort: e.METRICS_PORT, workerPort: e.WORKER_METRICS_PORT }),
+    queueDashboardReadOnly: e.QUEUE_DASHBOARD_READ_ONLY,
   });
 }

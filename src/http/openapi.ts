@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { healthOperations } from '../modules/health/openapi';
 import { productsOperations } from '../modules/products/openapi';
 import { purchasesOperations } from '../modules/purchases/openapi';
+import { queueDashboardOperations } from '../modules/queue-dashboard/openapi';
 import { recoveryOperations } from '../modules/recovery/openapi';
 import { salesOperations } from '../modules/sales/openapi';
 import { webhooksOperations } from '../modules/webhooks/openapi';
@@ -53,6 +54,7 @@ export const operations: Operation[] = [
   ...recoveryOperations,
   ...webhooksOperations,
   ...deadLettersOperations,
+  ...queueDashboardOperations,
 ];
 
 /* ---------------- what every operation may also answer ---------------- */
