@@ -23,7 +23,8 @@
  */
 const behindNginx = { HOST: '127.0.0.1', TRUST_PROXY_HOPS: 1 };
 
-const api = (name, port) => ({
+/** Each process's Prometheus listener (127.0.0.1 by default; docs/operations.md lists the targets). */
+const api = (name, port, metricsPort) => ({
   name,
   script: 'dist/src/api.js',
   // Flags: src/config/node-flags.ts says why.
@@ -35,14 +36,14 @@ const api = (name, port) => ({
   exp_backoff_restart_delay: 200,
   // On SIGINT the API stops accepting, finishes requests in flight, then closes Redis/PostgreSQL.
   kill_timeout: 15000,
-  env: { NODE_ENV: 'development', PORT: port, ...behindNginx },
-  env_production: { NODE_ENV: 'production', PORT: port, ...behindNginx },
+  env: { NODE_ENV: 'development', PORT: port, METRICS_PORT: metricsPort, ...behindNginx },
+  env_production: { NODE_ENV: 'production', PORT: port, METRICS_PORT: metricsPort, ...behindNginx },
 });
 
 module.exports = {
   apps: [
-    api('flashsale-api-1', 3001),
-    api('flashsale-api-2', 3002),
+    api('flashsale-api-1', 3001, 9464),
+    api('flashsale-api-2', 3002, 9466),
     {
       name: 'flashsale-worker',
       script: 'dist/workers/purchase-worker.js',
@@ -54,8 +55,8 @@ module.exports = {
       // The worker finishes the jobs in hand before exiting; give it longer than a job lock
       // (WORKER_LOCK_MS, 30 s) so pm2 never SIGKILLs it mid-commit.
       kill_timeout: 40000,
-      env: { NODE_ENV: 'development' },
-      env_production: { NODE_ENV: 'production' },
+      env: { NODE_ENV: 'development', WORKER_METRICS_PORT: 9465 },
+      env_production: { NODE_ENV: 'production', WORKER_METRICS_PORT: 9465 },
     },
   ],
 };

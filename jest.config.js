@@ -7,7 +7,7 @@ const common = {
 const recorder = '<rootDir>/test/support/record-responses.cjs';
 
 /** The suites that also run against a 3-master Redis Cluster (the same code, REDIS_CLUSTER_NODES). */
-const ON_CLUSTER = ['cluster', 'http-edges', 'contention', 'admission', 'worker-faults', 'reconcile', 'holds', 'realtime', 'purchase-views', 'sale-life', 'queue-shards', 'multi-node', 'webhooks', 'dead-letters', 'waiting-room', 'waiting-room-fairness'];
+const ON_CLUSTER = ['cluster', 'http-edges', 'contention', 'admission', 'worker-faults', 'reconcile', 'holds', 'realtime', 'purchase-views', 'sale-life', 'queue-shards', 'multi-node', 'webhooks', 'dead-letters', 'metrics', 'queue-dashboard', 'waiting-room', 'waiting-room-fairness'];
 
 module.exports = {
   testTimeout: 60000,

@@ -48,6 +48,9 @@ export function childEnv(secret: string, queueName: string, extra: Record<string
     REDIS_URL,
     HOST,
     PORT: '0',
+    // Metrics listeners on free ports (the engine serves them in every run, so their cost is in the figures).
+    METRICS_PORT: '0',
+    WORKER_METRICS_PORT: '0',
     // Node flags for every server alike (e.g. heap sizing), so the comparison stays fair.
     ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
     // Engine settings to compare (e.g. WORKER_CONCURRENCY=20 npm run bench): taken from the bench's own environment.

@@ -306,7 +306,9 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
   const env = { ...(opts.env ?? process.env) };
   const output = opts.output ?? ((label, line) => process.stdout.write(`[${label}] ${line}\n`));
   const nginxBin = findNginx(opts.nginx);
-  const apiEnv = (i: number) => ({ ...env, ...(opts.apiEnv?.(i) ?? {}), HOST: '127.0.0.1', PORT: '0', TRUST_PROXY_HOPS: '1' });
+  // Several APIs and workers on one host: each metrics listener on a free port (the READY lines print them).
+  const apiEnv = (i: number) => ({ ...env, ...(opts.apiEnv?.(i) ?? {}), HOST: '127.0.0.1', PORT: '0', TRUST_PROXY_HOPS: '1', METRICS_PORT: '0' });
+  const workerEnv = { ...env, WORKER_METRICS_PORT: '0' };
   // Fail here, naming the variable, rather than in N children at once.
   loadConfig(apiEnv(0));
   const config = loadConfig(env);
@@ -349,7 +351,7 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
       }),
       ...Array.from({ length: workerCount }, async (_, i) => {
         const label = `worker-${i + 1}`;
-        const { child } = await spawnReady(label, process.execPath, [...tsx, path.join(ROOT, 'workers', 'purchase-worker.ts')], env, /WORKER_READY/, output);
+        const { child } = await spawnReady(label, process.execPath, [...tsx, path.join(ROOT, 'workers', 'purchase-worker.ts')], workerEnv, /WORKER_READY/, output);
         return track(label, child);
       }),
     ];

@@ -14,6 +14,11 @@ import { Reconciler } from './modules/recovery/reconciler';
 import { createWebhookQueue, WebhookQueue } from './modules/webhooks/queue';
 import { PurchaseSales } from './modules/purchases/purchase-id';
 import { WaitingRooms } from './modules/waiting-room/room';
+import { createMetricsRegistry } from './lib/metrics';
+import { listDeadLetters } from './modules/dead-letters/repository';
+import { ApiMetrics, createApiMetrics } from './modules/metrics/api-metrics';
+import { registerStateGauges } from './modules/metrics/state-gauges';
+import { createWorkerMetrics, WorkerMetrics } from './modules/metrics/worker-metrics';
 
 /** Everything the API needs, wired explicitly (no container, no module singletons). */
 export type ApiDeps = {
@@ -24,6 +29,12 @@ export type ApiDeps = {
   keys: Keys;
   /** The purchase queue's shards (QUEUE_SHARDS), chosen by sale. */
   queues: PurchaseQueues;
+  /** The hold queues beside them (the API only shows and counts them: the queue dashboard, the metrics). */
+  holdQueues: HoldQueues;
+  /** The webhook delivery queue (the API only shows and counts it). */
+  webhookQueue: WebhookQueue;
+  /** This process's Prometheus registry and instruments (served on METRICS_PORT by startApi). */
+  metrics: ApiMetrics;
   /** Groups the purchases admitted in one event-loop turn into one job per shard. */
   enqueue: EnqueueBatcher;
   backlog: BacklogMonitor;
@@ -48,6 +59,15 @@ export async function createApiDeps(config: Config, logger = createLogger(config
   const queues = purchaseQueuesFor(redis, config, keys);
   // Its client's outages are logged once by reportConnection; BullMQ would print each to stderr.
   for (const q of queues.shards) q.on('error', (err) => logger.debug('queue client error', { err: err.message }));
+  const holdQueues = holdQueuesFor(redis, { purchaseQueueName: config.queueName, shards: config.queueShards, prefixOf: keys.bullPrefixOf });
+  for (const q of holdQueues.shards) q.on('error', (err) => logger.debug('hold queue client error', { err: err.message }));
+  const metrics = createApiMetrics(createMetricsRegistry());
+  // Shown by the queue dashboard and the queue gauges; the workers' relay is its producer.
+  const webhookQueue = createWebhookQueue(redis, keys.webhookBullPrefix);
+  webhookQueue.on('error', (err) => logger.debug('webhook queue client error', { err: err.message }));
+  registerStateGauges(metrics.registry, { db, redis, keys, queues: { purchases: queues.shards, holds: holdQueues.shards, webhooks: [webhookQueue] } });
+  // The open dead letters, as GET /api/admin/dead-letters lists them (read at each scrape).
+  for (const kind of ['purchase', 'webhook'] as const) metrics.countDeadLetters(kind, async () => (await listDeadLetters(db, { limit: 1, offset: 0, kind })).total);
   const backlog = new BacklogMonitor(queues, config.queueMaxBacklog, config.backlogPollMs, logger);
   await backlog.start();
   const enqueue = new EnqueueBatcher(queues, backlog, config.enqueueBatchMax, {
@@ -62,7 +82,7 @@ export async function createApiDeps(config: Config, logger = createLogger(config
   const line = new WaitingRooms({ db, redis, keys, logger, config });
   line.start();
   return {
-    config, logger, db, redis, keys, queues, enqueue, backlog, soldOut, notify,
+    config, logger, db, redis, keys, queues, holdQueues, webhookQueue, metrics, enqueue, backlog, soldOut, notify,
     restoreSale: (saleId) => reconciler.request(saleId),
     purchaseSales: new PurchaseSales(db),
     line,
@@ -74,7 +94,7 @@ export async function closeApiDeps(deps: ApiDeps): Promise<void> {
   deps.backlog.stop();
   deps.line.stop();
   await deps.soldOut.stop();
-  await deps.queues.close();
+  await Promise.all([deps.queues.close(), deps.holdQueues.close(), deps.webhookQueue.close()]);
   await deps.redis.quit().catch(() => undefined);
   await deps.db.destroy();
 }
@@ -96,6 +116,8 @@ export type WorkerDeps = {
   reconciler: Reconciler;
   /** Webhook deliveries: the relay adds to it, the delivery worker consumes it. */
   webhookQueue: WebhookQueue;
+  /** This process's Prometheus registry and instruments (served on WORKER_METRICS_PORT by startWorker). */
+  metrics: WorkerMetrics;
 };
 
 export async function createWorkerDeps(config: Config, logger = createLogger(config.logLevel, 'worker')): Promise<WorkerDeps> {
@@ -113,7 +135,8 @@ export async function createWorkerDeps(config: Config, logger = createLogger(con
   const reconciler = new Reconciler({ db, redis, keys, queues, logger, graceMs: config.orphans.graceMs });
   const webhookQueue = createWebhookQueue(redis, keys.webhookBullPrefix);
   webhookQueue.on('error', (err) => logger.debug('webhook queue client error', { err: err.message }));
-  return { config, logger, db, redis, connection, keys, queues, holdQueues, notify, reconciler, webhookQueue };
+  const metrics = createWorkerMetrics(createMetricsRegistry());
+  return { config, logger, db, redis, connection, keys, queues, holdQueues, notify, reconciler, webhookQueue, metrics };
 }
 
 /** After the workers have stopped: queues, then Redis, then PostgreSQL. */

@@ -33,7 +33,9 @@ async function main(): Promise<void> {
     `Flash-sale engine is up at ${base}`,
     `  shop:    ${base}/#token=${shopper}`,
     `  admin:   ${base}/admin#token=${admin}`,
+    `  queues:  ${base}/admin/queues (open the admin page, then its "Queue dashboard" button)`,
     `  health:  curl -s ${base}/api/health`,
+    `  metrics: curl -s ${api.metricsUrl} (API), curl -s ${worker.metricsUrl} (worker)`,
     `  sales:   curl -s ${base}/api/sales`,
   ];
   if (demo) {

@@ -9,7 +9,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { loadConfig } from './config/config';
 import { startWorker } from './worker-process';
 
-export type WorkerThread = { stop: () => Promise<void> };
+export type WorkerThread = { stop: () => Promise<void>; metricsUrl: string };
 
 /** Starts the worker thread and resolves once it is ready. */
 export function startWorkerThread(env: NodeJS.ProcessEnv = process.env): Promise<WorkerThread> {
@@ -20,9 +20,10 @@ export function startWorkerThread(env: NodeJS.ProcessEnv = process.env): Promise
     : new Worker(file, { workerData: { env: { ...env } } });
   return new Promise((resolve, reject) => {
     thread.once('error', reject);
-    thread.once('message', (m) => {
-      if (m !== 'ready') return reject(new Error(`worker thread: ${String(m)}`));
+    thread.once('message', (m: { ready: true; metricsUrl: string } | string) => {
+      if (typeof m === 'string') return reject(new Error(`worker thread: ${m}`));
       resolve({
+        metricsUrl: m.metricsUrl,
         stop: () =>
           new Promise<void>((done) => {
             thread.once('exit', () => done());
@@ -41,7 +42,7 @@ if (!isMainThread && parentPort) {
         // Finish the jobs in hand, close connections, then let the thread end.
         if (m === 'stop') void worker.stop().then(() => port.close());
       });
-      port.postMessage('ready');
+      port.postMessage({ ready: true, metricsUrl: worker.metricsUrl });
     })
     .catch((err: Error) => port.postMessage(err.message));
 }

@@ -623,6 +623,40 @@ describe('Pages in a real browser', () => {
     });
   });
 
+  it('When an admin presses "Queue dashboard", then bull-board opens in a new tab on the session cookie (HttpOnly: the page cannot read it) and lists the queues', async () => {
+    let admin: Opened | undefined;
+    let board: Page | undefined;
+    await withScreenshot('admin-queue-dashboard', () => board, async () => {
+      admin = await open(`/admin#token=${adminToken()}`);
+      const { page } = admin;
+      const link = page.getByTestId('open-queues');
+      await link.waitFor({ state: 'visible', timeout: UI_TIMEOUT });
+      // The dashboard's own errors too (a CSP refusal of its scripts or styles shows here). Its
+      // template links Google Fonts, unreachable here: it falls back to system fonts, not an error of ours.
+      const boardProblems: string[] = [];
+      const fontRefusals: string[] = [];
+      const externalFont = (m: ConsoleMessage) => /^https:\/\/fonts\.(googleapis|gstatic)\.com\//.test(m.location().url);
+      page.context().on('page', (p) => {
+        p.on('console', (m) => {
+          if (m.type() === 'error') (externalFont(m) ? fontRefusals : boardProblems).push(`console.error: ${m.text()} (${m.location().url})`);
+        });
+        p.on('pageerror', (err) => boardProblems.push(`pageerror: ${err.message}`));
+      });
+      [board] = await Promise.all([page.context().waitForEvent('page', { timeout: UI_TIMEOUT }), link.click()]);
+      // 'load': after its stylesheets (the external font's included) are loaded or refused.
+      await board.waitForLoadState('load');
+      expect(new URL(board.url()).pathname).toBe('/admin/queues/');
+      await board.getByText('purchases', { exact: false }).first().waitFor({ timeout: UI_TIMEOUT });
+      const cookies = await page.context().cookies(`${stack.api.url}/admin/queues/`);
+      expect(cookies.find((c) => c.name === 'fs_queue_dashboard')).toEqual(expect.objectContaining({ httpOnly: true, sameSite: 'Strict', path: '/admin/queues' }));
+      expect(await page.evaluate('document.cookie')).toBe('');
+      expect(boardProblems).toEqual([]);
+      console.log(`[browser] queue dashboard: ${fontRefusals.length} external font load(s) failed: ${fontRefusals.join('; ')}`);
+      await expectSameDocument(admin);
+      expect(admin.problems).toEqual([]);
+    });
+  });
+
   it('When an admin creates an unlisted sale through the form, then the sales table marks it, the shop does not list it, its link still sells, and the live view lists and unlists it', async () => {
     const name = `Unlisted drop ${randomUUID().slice(0, 8)}`;
     let admin: Opened | undefined;

@@ -26,6 +26,9 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     RATE_LIMIT_USER_PER_MIN: '0',
     RATE_LIMIT_IP_PER_MIN: '0',
     SEED_DEMO: 'false',
+    // Free ports: test files run processes side by side.
+    METRICS_PORT: '0',
+    WORKER_METRICS_PORT: '0',
     ...overrides,
   };
 }

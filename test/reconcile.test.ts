@@ -333,7 +333,7 @@ describe('Reconcile as an admin operation', () => {
     const { saleId } = await createSale(stack.api.url, { stock: 5, perUserLimit: 1 });
     const { redis, keys } = stack.api.deps;
     const k = keys.sale(saleId);
-    // What admit-7 leaves when the API's enqueue and its compensation both failed.
+    // What admit-8 leaves when the API's enqueue and its compensation both failed.
     const admitWithoutJob = async (purchaseId: string, userId: string, atMs: number) => {
       await redis.hset(k.purchases, purchaseId, `queued|1|${atMs}|${userId}`);
       await redis.decrby(k.remaining, 1);

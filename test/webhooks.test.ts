@@ -5,6 +5,7 @@ import { pruneEvents } from '../src/modules/webhooks/scheduler';
 import { testEnv } from './env';
 import { adminToken, call, createSale, killed, shopperToken, spawnWorker, Stack, startStack, testConfig, waitFor } from './helpers';
 import { startReceiver } from './support/webhook-receiver';
+import { moved, scrape, value } from './support/prometheus';
 
 /** The README's signature check, exactly as documented (the block after the marker). */
 function readmeVerifier(): (secret: string, rawBody: string, header: string) => boolean {
@@ -197,6 +198,7 @@ describe('Webhooks', () => {
     const receiver = await startReceiver(() => (healthy ? 200 : 503));
     const endpoint = await register(stack, { url: receiver.url, eventTypes: ['sale.cancelled'] });
     try {
+      const [workerBefore, apiBefore] = await Promise.all([scrape(stack.worker!.metricsUrl), scrape(stack.api.metricsUrl)]);
       const { saleId } = await createSale(stack.api.url);
       await call(stack.api.url, 'POST', `/api/admin/sales/${saleId}/cancel`, { token: adminToken() });
       const delivery = await waitFor(
@@ -204,6 +206,11 @@ describe('Webhooks', () => {
         'the delivery to die',
       );
       expect(receiver.received).toHaveLength(4); // WEBHOOK_ATTEMPTS
+      // The metrics saw it: three failed attempts and one dead, and one more open dead letter.
+      const [workerAfter, apiAfter] = await Promise.all([scrape(stack.worker!.metricsUrl), scrape(stack.api.metricsUrl)]);
+      expect(moved(workerBefore, workerAfter, 'flashsale_webhook_deliveries_total', { result: 'failed' })).toBe(3);
+      expect(moved(workerBefore, workerAfter, 'flashsale_webhook_deliveries_total', { result: 'dead' })).toBe(1);
+      expect(moved(apiBefore, apiAfter, 'flashsale_dead_letters', { kind: 'webhook' })).toBe(1);
       const listed = await call(stack.api.url, 'GET', '/api/admin/dead-letters?kind=webhook&limit=100', { token: adminToken() });
       expect(listed.status).toBe(200);
       expect(listed.body.items.find((d: { id: string }) => d.id === delivery.id)).toMatchObject({
@@ -222,6 +229,8 @@ describe('Webhooks', () => {
       // The same event (receivers deduplicate on its id), now delivered; it left the dead letters.
       expect(new Set(receiver.received.map((r) => r.eventId)).size).toBe(1);
       await waitFor(async () => ((await stack.api.deps.db('webhook_deliveries').where({ id: delivery.id }).first()).status === 'delivered' ? true : undefined), 'delivered');
+      expect(value(await scrape(stack.worker!.metricsUrl), 'flashsale_webhook_deliveries_total', { result: 'delivered' }) - value(workerBefore, 'flashsale_webhook_deliveries_total', { result: 'delivered' })).toBe(1);
+      expect(value(await scrape(stack.api.metricsUrl), 'flashsale_dead_letters', { kind: 'webhook' })).toBe(value(apiBefore, 'flashsale_dead_letters', { kind: 'webhook' }));
       const after = await call(stack.api.url, 'GET', '/api/admin/dead-letters?kind=webhook&limit=100', { token: adminToken() });
       expect(after.body.items.some((d: { id: string }) => d.id === delivery.id)).toBe(false);
       const again = await call(stack.api.url, 'POST', `/api/admin/dead-letters/${delivery.id}/replay`, { token: adminToken() });

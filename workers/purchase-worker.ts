@@ -9,7 +9,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, 'worker');
   const worker = await startWorker(config, logger);
   // Tests that kill a worker wait for this line on stdout.
-  process.stdout.write(`WORKER_READY pid=${process.pid}\n`);
+  process.stdout.write(`WORKER_READY pid=${process.pid} metrics=${worker.metricsUrl}\n`);
   onShutdownSignal(logger, 'finishing jobs in hand, then closing', () => worker.stop());
 }
 

@@ -7,7 +7,7 @@
  *
  * It wraps ioredis's `Redis.prototype.sendCommand` (every command, pipelined or not, passes
  * there once) and `defineCommand` (the engine's and BullMQ's scripts: name ↔ SHA1 of the
- * Lua, as ioredis computes it); `SCRIPT LOAD` bodies (rate-limit-redis) are named too. Cost:
+ * Lua, as ioredis computes it); bodies loaded with `SCRIPT LOAD` are named by their SHA1. Cost:
  * one Map increment per command in the measured processes.
  *
  * Loaded with `node --require dist/bench/servers/redis-census.js` into the engine and the
@@ -48,10 +48,8 @@ const shas = new Map<string, string>();
 let installed = false;
 let seq = 0;
 
-/** A name for a script loaded with SCRIPT LOAD (not defineCommand): rate-limit-redis's two. */
+/** A name for a script loaded with SCRIPT LOAD (not defineCommand; the engine loads none today). */
 function loadedScriptName(lua: string): string {
-  if (lua.includes('timeToExpire') && lua.includes('INCR')) return 'rate-limit-redis increment';
-  if (lua.includes('timeToExpire')) return 'rate-limit-redis get';
   return `script ${sha1(lua).slice(0, 8)}`;
 }
 

@@ -7,6 +7,7 @@ import { startSession, tokens } from './session.js';
 import './socket.js';
 import './forms.js';
 import './dead-letters.js';
+import './queues.js';
 import { route } from './live.js';
 
 // A link with a new token (#token=...) signs in again; any other fragment change is navigation.

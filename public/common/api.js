@@ -22,7 +22,7 @@ function parseRetryAfter(value) {
  * answer (`error` is the `{code, message, details?}` envelope); throws NetworkError when there
  * is no answer.
  */
-export async function api(path, { token, method = 'GET', body, headers = {} } = {}) {
+export async function api(path, { token, method = 'GET', body, headers = {}, credentials = 'omit' } = {}) {
   const h2 = { Accept: 'application/json', ...headers };
   if (token) h2.Authorization = `Bearer ${token}`;
   let payload;
@@ -33,7 +33,8 @@ export async function api(path, { token, method = 'GET', body, headers = {} } = 
   let res;
   let text;
   try {
-    res = await fetch(path, { method, headers: h2, body: payload, cache: 'no-store', credentials: 'omit' });
+    // 'omit' unless asked: only the queue dashboard's session call wants a cookie set.
+    res = await fetch(path, { method, headers: h2, body: payload, cache: 'no-store', credentials });
     text = await res.text();
   } catch (err) {
     throw new NetworkError(err);

@@ -25,6 +25,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PORT: 'x', TRUST_PROXY_HOPS: 'y' })).toThrow(/PORT[\s\S]*TRUST_PROXY_HOPS/);
   });
 
+  it('When the metrics listeners are configured, then the defaults are loopback 9464 / 9465, and one port for both is refused', () => {
+    expect(loadConfig({}).metrics).toEqual({ host: '127.0.0.1', apiPort: 9464, workerPort: 9465 });
+    expect(loadConfig({}).queueDashboardReadOnly).toBe(true);
+    expect(loadConfig({ QUEUE_DASHBOARD_READ_ONLY: 'false' }).queueDashboardReadOnly).toBe(false);
+    expect(() => loadConfig({ METRICS_PORT: '9500', WORKER_METRICS_PORT: '9500' })).toThrow(/WORKER_METRICS_PORT/);
+    expect(() => loadConfig({ METRICS_PORT: 'x' })).toThrow(/METRICS_PORT/);
+    expect(loadConfig({ METRICS_PORT: '0', WORKER_METRICS_PORT: '0' }).metrics).toMatchObject({ apiPort: 0, workerPort: 0 });
+  });
+
   it('When NODE_ENV is production without JWT_SECRET, then start-up stops', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET/);

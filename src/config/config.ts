@@ -96,6 +96,10 @@ const schema = z.object({
   LINE_PASS_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LINE_TICK_MS: int(200, 20, 5000),
   SEED_DEMO: z.enum(['true', 'false']).optional().default('true').transform((v) => v === 'true'),
+  METRICS_HOST: z.string().min(1).optional().default('127.0.0.1'),
+  METRICS_PORT: int(9464, 0, 65535),
+  WORKER_METRICS_PORT: int(9465, 0, 65535),
+  QUEUE_DASHBOARD_READ_ONLY: z.enum(['true', 'false']).optional().default('true').transform((v) => v === 'true'),
 });
 
 const hostPort = (node: string) => {
@@ -186,6 +190,14 @@ export type Config = Readonly<{
    */
   line: Readonly<{ passSecret: string; tickMs: number }>;
   seedDemo: boolean;
+  /**
+   * Prometheus `GET /metrics`, on a listener of its own (not the API's port, so nginx never
+   * exposes it): the API process on `apiPort`, a worker process (or `npm start`'s worker
+   * thread) on `workerPort`; 0 picks a free port (tests). Loopback by default.
+   */
+  metrics: Readonly<{ host: string; apiPort: number; workerPort: number }>;
+  /** The queue dashboard (/admin/queues) offers no retry/clean/remove actions unless this is false. */
+  queueDashboardReadOnly: boolean;
 }>;
 
 export class ConfigError extends Error {
@@ -210,6 +222,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('Invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (Node requires it)');
+  }
+  if (e.METRICS_PORT !== 0 && e.METRICS_PORT === e.WORKER_METRICS_PORT) {
+    // `npm start` runs both in one process: they would fight over the port.
+    throw new ConfigError('Invalid configuration:\n  WORKER_METRICS_PORT: must differ from METRICS_PORT (0 for both picks free ports)');
   }
   if (e.WORKER_QUEUE_SHARDS !== 'all' && e.WORKER_QUEUE_SHARDS.split(',').some((n) => Number(n) >= e.QUEUE_SHARDS)) {
     throw new ConfigError(`Invalid configuration:\n  WORKER_QUEUE_SHARDS: shards are numbered 0 to ${e.QUEUE_SHARDS - 1} (QUEUE_SHARDS=${e.QUEUE_SHARDS})`);
@@ -273,5 +289,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Unset: a key derived from JWT_SECRET (already the same secret on every node), never the JWT key itself.
     line: Object.freeze({ passSecret: e.LINE_PASS_SECRET ?? createHmac('sha256', e.JWT_SECRET ?? DEV_JWT_SECRET).update('flashsale line pass').digest('hex'), tickMs: e.LINE_TICK_MS }),
     seedDemo: e.SEED_DEMO,
+    metrics: Object.freeze({ host: e.METRICS_HOST, apiPort: e.METRICS_PORT, workerPort: e.WORKER_METRICS_PORT }),
+    queueDashboardReadOnly: e.QUEUE_DASHBOARD_READ_ONLY,
   });
 }

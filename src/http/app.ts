@@ -10,6 +10,9 @@ import { adminSalesRouter, publicSalesRouter } from '../modules/sales/routes';
 import { adminWebhooksRouter } from '../modules/webhooks/routes';
 import { adminDeadLettersRouter } from '../modules/dead-letters/routes';
 import { adminLineRouter, lineRouter } from '../modules/waiting-room/routes';
+import { boardShards, queueBoard } from '../modules/queue-dashboard/board';
+import { adminSessionRouter, requireDashboardAdmin } from '../modules/queue-dashboard/routes';
+import { DASHBOARD_PATH } from '../modules/queue-dashboard/session';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { jsonBody, requestId } from './middleware';
 import { openApiRouter } from './openapi-routes';
@@ -53,8 +56,13 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
     adminWebhooksRouter(deps),
     adminDeadLettersRouter(deps),
     adminLineRouter(deps),
+    adminSessionRouter(deps),
   );
   app.use('/api', api);
+
+  // The queue dashboard (bull-board): every queue the engine uses; a new queue is one more line.
+  const queues = [...boardShards('purchases', deps.queues.shards), ...boardShards('holds', deps.holdQueues.shards), ...boardShards('webhooks', [deps.webhookQueue])];
+  app.use(DASHBOARD_PATH, requireDashboardAdmin(config.jwtSecret), queueBoard(queues, { readOnly: config.queueDashboardReadOnly }));
 
   // The shopper page at /, the admin page at /admin: static files, no front-end server.
   const pages = path.join(__dirname, '..', '..', 'public');

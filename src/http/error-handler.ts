@@ -3,6 +3,7 @@ import { isDatabaseUnavailable, pgCode, PgCodes } from '../lib/db';
 import { AppError, Errors, ErrorType } from '../lib/errors';
 import { Logger } from '../lib/logger';
 import { isRedisUnavailable } from '../lib/redis';
+import { rememberErrorCode } from './error-code';
 
 /** The one place domain error types become HTTP statuses. */
 const STATUS: Record<ErrorType, number> = {
@@ -61,6 +62,7 @@ export function errorHandler(logger: Logger) {
     }
     if (appErr.options.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(appErr.options.retryAfterSeconds));
     if (res.headersSent) return;
+    rememberErrorCode(res, appErr.code);
     res.status(status).json({
       error: {
         code: appErr.code,

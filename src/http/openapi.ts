@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { healthOperations } from '../modules/health/openapi';
 import { productsOperations } from '../modules/products/openapi';
 import { purchasesOperations } from '../modules/purchases/openapi';
+import { queueDashboardOperations } from '../modules/queue-dashboard/openapi';
 import { recoveryOperations } from '../modules/recovery/openapi';
 import { salesOperations } from '../modules/sales/openapi';
 import { webhooksOperations } from '../modules/webhooks/openapi';
@@ -55,6 +56,7 @@ export const operations: Operation[] = [
   ...webhooksOperations,
   ...deadLettersOperations,
   ...lineOperations,
+  ...queueDashboardOperations,
 ];
 
 /* ---------------- what every operation may also answer ---------------- */

@@ -27,3 +27,27 @@ export async function checkRedisDurability(redis: RedisClient, logger: Logger): 
   for (const w of warnings) logger.warn(w);
   return warnings;
 }
+
+/** One master's persistence, from `INFO persistence` (readable where CONFIG GET is refused). */
+export type PersistenceStatus = { node: string; aofEnabled: boolean; aofLastWriteOk: boolean; rdbLastSaveOk: boolean };
+
+/**
+ * Reads every master's persistence now (the metrics read it at each scrape): whether AOF
+ * is on and whether its last write, and the last RDB save, succeeded. A Redis whose disk
+ * filled up keeps answering while it stops persisting; this is how an alert sees it.
+ */
+export async function persistenceStatus(redis: RedisClient): Promise<PersistenceStatus[]> {
+  const nodes = masters(redis);
+  return Promise.all(
+    nodes.map(async (node) => {
+      const info = await node.info('persistence');
+      const field = (name: string) => new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1];
+      return {
+        node: `${node.options.host ?? '127.0.0.1'}:${node.options.port ?? 6379}`,
+        aofEnabled: field('aof_enabled') === '1',
+        aofLastWriteOk: field('aof_last_write_status') === 'ok',
+        rdbLastSaveOk: field('rdb_last_bgsave_status') === 'ok',
+      };
+    }),
+  );
+}

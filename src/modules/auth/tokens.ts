@@ -30,10 +30,10 @@ const LEEWAY_S = 30;
  * `exp` required, `sub` a non-empty string of at most 128 characters.
  * Returns null for any token that is not acceptable.
  */
-export function verifyToken(token: string, key: KeyObject | string): Principal | null {
+export function verifyToken(token: string, key: KeyObject | string, opts: { audience?: string } = {}): Principal | null {
   let payload: string | jwt.JwtPayload;
   try {
-    payload = jwt.verify(token, key, { algorithms: ['HS256'], clockTolerance: LEEWAY_S });
+    payload = jwt.verify(token, key, { algorithms: ['HS256'], clockTolerance: LEEWAY_S, ...(opts.audience ? { audience: opts.audience } : {}) });
   } catch {
     return null;
   }
@@ -48,10 +48,11 @@ export function verifyToken(token: string, key: KeyObject | string): Principal |
  * Signs a token the way the storefront would (for the CLI, tests and load tools).
  * @example signToken({ sub: 'alice', role: 'admin' }, secret, 3600)
  */
-export function signToken(claims: { sub: string; role?: 'admin' | 'shopper' }, secret: string, ttlSeconds = 3600): string {
+export function signToken(claims: { sub: string; role?: 'admin' | 'shopper' }, secret: string, ttlSeconds = 3600, audience?: string): string {
   return jwt.sign(claims.role ? { role: claims.role } : {}, secret, {
     algorithm: 'HS256',
     subject: claims.sub,
     expiresIn: ttlSeconds,
+    ...(audience ? { audience } : {}),
   });
 }

@@ -30,6 +30,8 @@ export function startPurchaseWorker(deps: {
   logger: Logger;
   onOutcomes?: ProcessorDeps['onOutcomes'];
   onConfirmed?: ProcessorDeps['onConfirmed'];
+  /** Told the size of each group-commit batch before it is written (metrics). */
+  onBatch?: (size: number) => void;
 }): PurchaseWorker {
   const w = deps.config.worker;
   const processorDeps: ProcessorDeps = {
@@ -41,7 +43,14 @@ export function startPurchaseWorker(deps: {
     onOutcomes: deps.onOutcomes,
     onConfirmed: deps.onConfirmed,
   };
-  const batcher = new SaleBatcher((saleId, jobs) => processBatch(processorDeps, saleId, jobs), w.batchSize, w.batchWaitMs);
+  const batcher = new SaleBatcher(
+    (saleId, jobs) => {
+      deps.onBatch?.(jobs.length);
+      return processBatch(processorDeps, saleId, jobs);
+    },
+    w.batchSize,
+    w.batchWaitMs,
+  );
 
   // A job's purchases join the per-sale batches; the job completes when all of them are
   // decided. If one fails, the job is retried: the decided ones are found in PostgreSQL

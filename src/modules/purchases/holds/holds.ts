@@ -95,7 +95,7 @@ export function scheduleHoldExpiries(queue: HoldQueue, held: { job: Hold; holdEx
   );
 }
 
-export type HoldDeps = { db: Db; redis: RedisClient; keys: Keys; logger: Logger; notify?: NotifyOwner };
+export type HoldDeps = { db: Db; redis: RedisClient; keys: Keys; logger: Logger; notify?: NotifyOwner; onHoldExpired?: () => void };
 
 /** How an unpaid hold ends: its time ran out, or its shopper gave it up. */
 const HOW = {
@@ -135,6 +135,7 @@ export async function expireHold(deps: HoldDeps, job: Hold): Promise<'expired' |
   if (r.status === 'not-due') return 'not-due';
   if (!r.endedNow || !r.endedAt) return 'settled';
   await announceHoldEnd(deps, job, 'expired', r.endedAt);
+  deps.onHoldExpired?.();
   return 'expired';
 }
 
