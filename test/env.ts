@@ -25,6 +25,7 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     JWT_SECRET: TEST_JWT_SECRET,
     RATE_LIMIT_USER_PER_MIN: '0',
     RATE_LIMIT_IP_PER_MIN: '0',
+    LINE_JOIN_IP_PER_MIN: '0',
     SEED_DEMO: 'false',
     // Free ports: test files run processes side by side.
     METRICS_PORT: '0',

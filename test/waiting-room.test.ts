@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { io as connect, Socket } from 'socket.io-client';
+import { solveChallenge } from 'altcha-lib';
+import { deriveKey } from 'altcha-lib/algorithms/sha';
 import { mintPass } from '../src/modules/waiting-room/passes';
 import { placeIdOf } from '../src/modules/waiting-room/fairness';
 import { adminToken, call, createSale, pool, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
@@ -37,7 +39,7 @@ describe('Waiting room', () => {
 
     const set = await setRoom(saleId, { enabled: true, admitPerSecond: 5 });
     expect(set.status).toBe(200);
-    expect(set.body.settings).toMatchObject({ enabled: true, admitPerSecond: 5, passSeconds: 120, margin: 0, paused: false });
+    expect(set.body.settings).toMatchObject({ enabled: true, admitPerSecond: 5, passSeconds: 120, margin: 0, paused: false, proofOfWork: false });
     // Opens 10 minutes before the start by default.
     const sale = (await call(url(), 'GET', `/api/sales/${saleId}`)).body;
     expect(Date.parse(set.body.settings.opensAt)).toBe(Date.parse(sale.startsAt) - 600_000);
@@ -49,6 +51,25 @@ describe('Waiting room', () => {
     expect(paused.body.seedHash).toBe(set.body.seedHash); // the commitment never changes
     expect(await stack.api.deps.redis.hmget(stack.api.deps.keys.line(saleId).room, 'paused', 'admitPerSecond')).toEqual(['1', '12.5']);
     expect((await setRoom(saleId, {}, 'PATCH')).status).toBe(400);
+  });
+
+  it('When the room asks a proof of work, then joining needs a solved challenge issued to that shopper for that sale', async () => {
+    const saleId = await openRoom({ stock: 10 }, { proofOfWork: 2000 });
+    const [alice, bob] = [`pow-a-${randomUUID()}`, `pow-b-${randomUUID()}`].map(shopperToken) as [string, string];
+    expect((await join(saleId, alice)).body.error.code).toBe('PROOF_REQUIRED');
+    const issued = await call(url(), 'GET', `/api/sales/${saleId}/line/challenge`, { token: alice });
+    expect(issued.body.required).toBe(true);
+    const solution = await solveChallenge({ challenge: issued.body.challenge, deriveKey });
+    const proof = Buffer.from(JSON.stringify({ challenge: issued.body.challenge, solution })).toString('base64url');
+    const joinWith = (token: string, header: string) => call(url(), 'POST', `/api/sales/${saleId}/line`, { token, headers: { 'line-proof': header } });
+    expect((await joinWith(bob, proof)).body.error.code).toBe('PROOF_INVALID'); // alice's, not bob's
+    const wrong = Buffer.from(JSON.stringify({ challenge: issued.body.challenge, solution: { ...solution, derivedKey: 'ab'.repeat(32) } })).toString('base64url');
+    expect((await joinWith(alice, wrong)).body.error.code).toBe('PROOF_INVALID');
+    expect((await joinWith(alice, 'not-base64-json')).body.error.code).toBe('PROOF_INVALID');
+    expect((await joinWith(alice, proof)).status).toBe(201);
+    // Off: no challenge needed.
+    const open = await openRoom({ stock: 10 }, {});
+    expect((await call(url(), 'GET', `/api/sales/${open}/line/challenge`, { token: alice })).body).toEqual({ required: false, challenge: null });
   });
 
   it('When a shopper joins twice, then they keep one place, and polls before pollAfterMs are answered from memory', async () => {

@@ -95,6 +95,7 @@ const schema = z.object({
   FAULT_WEBHOOK_RELAY_PAUSED: z.enum(['true', 'false']).optional().default('false').transform((v) => v === 'true'),
   LINE_PASS_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LINE_TICK_MS: int(200, 20, 5000),
+  LINE_JOIN_IP_PER_MIN: int(60),
   SEED_DEMO: z.enum(['true', 'false']).optional().default('true').transform((v) => v === 'true'),
   METRICS_HOST: z.string().min(1).optional().default('127.0.0.1'),
   METRICS_PORT: int(9464, 0, 65535),
@@ -188,7 +189,7 @@ export type Config = Readonly<{
    * logged; LINE_PASS_SECRET, else derived from JWT_SECRET); each API node moves the lines
    * it serves every `tickMs`.
    */
-  line: Readonly<{ passSecret: string; tickMs: number }>;
+  line: Readonly<{ passSecret: string; tickMs: number; /** Joins and challenges per client address per minute (0: off). */ joinIpPerMin: number }>;
   seedDemo: boolean;
   /**
    * Prometheus `GET /metrics`, on a listener of its own (not the API's port, so nginx never
@@ -287,7 +288,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       faultRelayPaused: e.FAULT_WEBHOOK_RELAY_PAUSED,
     }),
     // Unset: a key derived from JWT_SECRET (already the same secret on every node), never the JWT key itself.
-    line: Object.freeze({ passSecret: e.LINE_PASS_SECRET ?? createHmac('sha256', e.JWT_SECRET ?? DEV_JWT_SECRET).update('flashsale line pass').digest('hex'), tickMs: e.LINE_TICK_MS }),
+    line: Object.freeze({ passSecret: e.LINE_PASS_SECRET ?? createHmac('sha256', e.JWT_SECRET ?? DEV_JWT_SECRET).update('flashsale line pass').digest('hex'), tickMs: e.LINE_TICK_MS, joinIpPerMin: e.LINE_JOIN_IP_PER_MIN }),
     seedDemo: e.SEED_DEMO,
     metrics: Object.freeze({ host: e.METRICS_HOST, apiPort: e.METRICS_PORT, workerPort: e.WORKER_METRICS_PORT }),
     queueDashboardReadOnly: e.QUEUE_DASHBOARD_READ_ONLY,

@@ -135,8 +135,8 @@ export const scripts = {
     return client.fsRejectOrphansV4(k.remaining, k.users, k.purchases, k.idempotency, k.stats, k.unqueued, reason, ...purchaseIds);
   },
   /** A shopper's place in the waiting room (line-join-4): `record` is "userId|joinedAtMs". */
-  lineJoin(client: RedisClient, k: SaleKeys, l: LineKeys, a: { placeId: string; record: string; nowMs: number; draw: number }) {
-    return client.fsLineJoinV4(l.room, l.order, l.places, k.meta, a.placeId, a.record, a.nowMs, a.draw, SALE_KEY_RETENTION_MS);
+  lineJoin(client: RedisClient, k: SaleKeys, l: LineKeys, a: { placeId: string; record: string; nowMs: number; draw: number; proved: boolean }) {
+    return client.fsLineJoinV4(l.room, l.order, l.places, k.meta, a.placeId, a.record, a.nowMs, a.draw, SALE_KEY_RETENTION_MS, a.proved ? '1' : '0');
   },
   /** One place and the room around it (line-read-6); the reply's fields are listed in the script. */
   lineRead(client: RedisClient, k: SaleKeys, l: LineKeys, placeId: string) {

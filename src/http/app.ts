@@ -45,7 +45,8 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
   api.use(healthRouter({ ...deps, isShuttingDown: () => state.shuttingDown }));
   api.use(openApiRouter());
   api.use(publicSalesRouter(deps));
-  api.use(lineRouter(deps, { user }));
+  // Joins (and challenges) per address: LINE_JOIN_IP_PER_MIN, counted in this process like the attempt limiter.
+  api.use(lineRouter(deps, { user, limiters: [addressLimiter(config.line.joinIpPerMin)].filter((l) => l !== null) }));
   api.use(
     '/admin',
     requireAdmin(config.jwtSecret),

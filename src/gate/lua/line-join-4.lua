@@ -15,16 +15,18 @@
     ARGV[3] now, epoch ms
     ARGV[4] the place's draw (integer < 2^52)
     ARGV[5] how long the line's keys outlive the sale's end, ms (as the sale's other keys)
+    ARGV[6] "1" when the request carried a proof of work the API verified, else "0"
 
   Output: { code, score }
      1  joined now          2  already in line (its score)
     -1  room not loaded     -2 room off     -3 not open yet (second: opensAt)
     -4  sale closed (ended or cancelled)
+    -5  the room asks a proof of work (room `pow` > 0) and none came
 ]]
 local placeId = ARGV[1]
 local now = tonumber(ARGV[3])
 
-local room = redis.call('HMGET', KEYS[1], 'enabled', 'opensAt')
+local room = redis.call('HMGET', KEYS[1], 'enabled', 'opensAt', 'pow')
 if not room[1] then return { -1 } end
 local existing = redis.call('ZSCORE', KEYS[2], placeId)
 if existing then return { 2, existing } end
@@ -34,6 +36,7 @@ local meta = redis.call('HMGET', KEYS[4], 'startsAt', 'endsAt', 'cancelled')
 if not meta[1] then return { -1 } end
 if meta[3] == '1' or now >= tonumber(meta[2]) then return { -4 } end
 if now < tonumber(room[2]) then return { -3, room[2] } end
+if tonumber(room[3] or '0') > 0 and ARGV[6] ~= '1' then return { -5 } end
 
 local score
 if now < tonumber(meta[1]) then

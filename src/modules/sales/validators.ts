@@ -74,7 +74,7 @@ export const auditQuerySchema = z.strictObject({
 /**
  * A sale's waiting room (README "Waiting room"). Off unless `enabled`; `opensAt` defaults
  * to 10 minutes before the sale starts. `margin`: passes allowed out beyond the units left
- * (shoppers who drop out or buy fewer than the limit). (Proof of work on join: not built yet.)
+ * (shoppers who drop out or buy fewer than the limit). `proofOfWork`: false, or what joining costs.
  */
 const waitingRoomFields = {
   enabled: z.boolean().describe('false (default): no line, purchases need no pass'),
@@ -83,9 +83,12 @@ const waitingRoomFields = {
   passSeconds: z.number().int().min(10).max(3600).describe('how long a turn (its pass) lasts'),
   margin: z.number().int().min(0).max(1_000_000).describe('passes allowed out beyond the units left'),
   paused: z.boolean().describe('true: nobody new is given a turn'),
+  proofOfWork: z
+    .union([z.literal(false), z.number().int().min(100).max(50_000_000)])
+    .describe('false, or the difficulty of the proof of work joining costs (about difficulty / 2 SHA-256 runs; GET .../line/challenge)'),
 };
 
-export const WAITING_ROOM_DEFAULTS = { enabled: false, opensAt: null, admitPerSecond: 50, passSeconds: 120, margin: 0, paused: false } as const;
+export const WAITING_ROOM_DEFAULTS = { enabled: false, opensAt: null, admitPerSecond: 50, passSeconds: 120, margin: 0, paused: false, proofOfWork: false } as const;
 
 /** PUT /api/admin/sales/:saleId/waiting-room: the whole settings (missing fields take the defaults). */
 export const waitingRoomSchema = z.strictObject({
@@ -95,6 +98,7 @@ export const waitingRoomSchema = z.strictObject({
   passSeconds: waitingRoomFields.passSeconds.optional(),
   margin: waitingRoomFields.margin.optional(),
   paused: waitingRoomFields.paused.optional(),
+  proofOfWork: waitingRoomFields.proofOfWork.optional(),
 });
 
 /** PATCH /api/admin/sales/:saleId/waiting-room: live changes (pause, resume, the rate, ...). */
@@ -105,4 +109,4 @@ export const waitingRoomPatchSchema = z
 export type WaitingRoomInput = z.infer<typeof waitingRoomSchema>;
 export type WaitingRoomPatch = z.infer<typeof waitingRoomPatchSchema>;
 /** Stored on the sale (`sales.waiting_room`), every field set. */
-export type WaitingRoomSettings = { enabled: boolean; opensAt: Date | null; admitPerSecond: number; passSeconds: number; margin: number; paused: boolean };
+export type WaitingRoomSettings = { enabled: boolean; opensAt: Date | null; admitPerSecond: number; passSeconds: number; margin: number; paused: boolean; proofOfWork: false | number };

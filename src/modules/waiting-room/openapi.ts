@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { err, Operation, saleIdParam, saleNotFound } from '../../http/openapi-spec';
+import { err, Operation, retryable, saleIdParam, saleNotFound } from '../../http/openapi-spec';
 import { waitingRoomPatchSchema, waitingRoomSchema } from '../sales/validators';
 import type { Fairness, PublishedPlace } from './published';
 import type { RoomAdminView } from './room';
@@ -31,6 +31,7 @@ const settingsSchema = z.strictObject({
   passSeconds: count,
   margin: count,
   paused: z.boolean(),
+  proofOfWork: z.union([z.literal(false), z.number().int()]),
 });
 export const roomAdminSchema = z.strictObject({
   saleId: z.uuid(),
@@ -60,6 +61,16 @@ export type LineSchemasMatch = [
 export const lineSchemasMatch: LineSchemasMatch = true;
 
 const noRoom = err('The sale has no waiting room', 'LINE_NOT_ENABLED');
+const perAddress = retryable('Too many joins from this address (LINE_JOIN_IP_PER_MIN)', 'RATE_LIMITED');
+
+/** altcha-lib's challenge (v2): solve it with altcha-lib's solveChallenge (or the widget) and send {challenge, solution}. */
+export const challengeReplySchema = z.strictObject({
+  required: z.boolean(),
+  challenge: z
+    .strictObject({ parameters: z.record(z.string(), z.unknown()), signature: z.string().optional() })
+    .nullable()
+    .describe('null when the room asks no proof of work'),
+});
 
 /** The waiting room (README "Waiting room"). */
 export const lineOperations: Operation[] = [
@@ -68,16 +79,30 @@ export const lineOperations: Operation[] = [
     path: '/api/sales/:saleId/line',
     operationId: 'joinLine',
     summary: 'Join the sale\'s line (once; again: the same place)',
-    description: 'Before the start places are ordered by the published draw; after it, by arrival. No body.',
+    description:
+      'Before the start places are ordered by the published draw; after it, by arrival. No body. ' +
+      'When the room asks a proof of work: header `Line-Proof` = base64url(JSON {challenge, solution}) of a solved GET .../line/challenge.',
     tags: ['waiting room'],
     auth: 'shopper',
     params: saleIdParam,
     responses: {
       201: { description: 'Joined: your place', schema: lineStateSchema },
       200: { description: 'Already in line: the same place', schema: lineStateSchema },
+      403: err('The room asks a proof of work and none (or a wrong one) came', 'PROOF_REQUIRED', 'PROOF_INVALID'),
       404: saleNotFound,
+      429: perAddress,
       409: err('Not joinable: no room, not open yet, or the sale is over', 'LINE_NOT_ENABLED', 'LINE_NOT_OPEN', 'LINE_CLOSED'),
     },
+  },
+  {
+    method: 'get',
+    path: '/api/sales/:saleId/line/challenge',
+    operationId: 'lineChallenge',
+    summary: 'A proof-of-work challenge for joining (bound to you and this sale, 10 minutes)',
+    tags: ['waiting room'],
+    auth: 'shopper',
+    params: saleIdParam,
+    responses: { 200: { description: 'The challenge, or none needed', schema: challengeReplySchema }, 404: saleNotFound, 409: noRoom, 429: perAddress },
   },
   {
     method: 'get',

@@ -1,14 +1,14 @@
 import { Db } from '../../lib/db';
 import { WaitingRoomSettings } from '../sales/validators';
 
-type Stored = { enabled: boolean; opensAt: string | null; admitPerSecond: number; passSeconds: number; margin: number; paused: boolean };
+type Stored = { enabled: boolean; opensAt: string | null; admitPerSecond: number; passSeconds: number; margin: number; paused: boolean; proofOfWork?: false | number };
 
 /** A sale's room settings and seed (`sales.waiting_room`, `sales.line_seed`); undefined: no such sale. */
 export async function findRoom(db: Db, saleId: string): Promise<{ settings: WaitingRoomSettings | null; seed: string | null } | undefined> {
   const row = await db('sales').where({ id: saleId }).first<{ waiting_room: Stored | null; line_seed: string | null } | undefined>('waiting_room', 'line_seed');
   if (!row) return undefined;
   const s = row.waiting_room;
-  return { settings: s ? { ...s, opensAt: s.opensAt ? new Date(s.opensAt) : null } : null, seed: row.line_seed };
+  return { settings: s ? { ...s, proofOfWork: s.proofOfWork ?? false, opensAt: s.opensAt ? new Date(s.opensAt) : null } : null, seed: row.line_seed };
 }
 
 /** Saves the settings; the seed is written only once (the published hash must stay true). */

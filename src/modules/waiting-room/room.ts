@@ -8,6 +8,7 @@ import { findSale } from '../sales/repository';
 import { WAITING_ROOM_DEFAULTS, WaitingRoomInput, WaitingRoomPatch, WaitingRoomSettings } from '../sales/validators';
 import { drawOf, newSeed, placeIdOf, seedHash } from './fairness';
 import { mintPass, verifyPass } from './passes';
+import { checkJoinProof, JoinChallenge, newJoinChallenge } from './proof';
 import { findRoom, saveRoom } from './repository';
 import { LineState, lineStateOf, parseRoomRead } from './state';
 
@@ -100,6 +101,7 @@ export class WaitingRooms {
         margin: settings.margin,
         opensAt: opensAt.getTime(),
         seed,
+        pow: settings.proofOfWork === false ? 0 : settings.proofOfWork,
       })
       .hset(k.meta, 'room', settings.enabled ? 1 : 0)
       .pexpireat(l.room, sale.endsAt.getTime() + SALE_KEY_RETENTION_MS)
@@ -120,8 +122,10 @@ export class WaitingRooms {
   /* ---------------- shoppers ---------------- */
 
   /** Joins the line (once per shopper per sale: again, the same place) and answers the place's state. */
-  async join(saleId: string, userId: string): Promise<{ created: boolean; state: LineState }> {
+  async join(saleId: string, userId: string, proof?: string): Promise<{ created: boolean; state: LineState }> {
     const placeId = placeIdOf(saleId, userId);
+    // Checked here, needed or not; whether the room asks one is the script's (room `pow`).
+    if (proof) await checkJoinProof(this.deps.config.line.passSecret, proof, { saleId, userId });
     const run = async () => {
       const seed = await this.seedOf(saleId);
       const nowMs = Date.now();
@@ -130,6 +134,7 @@ export class WaitingRooms {
         record: `${userId}|${nowMs}`,
         nowMs,
         draw: drawOf(seed, placeId),
+        proved: proof !== undefined,
       });
     };
     let [code, detail] = await run();
@@ -140,6 +145,7 @@ export class WaitingRooms {
     if (code === -2 || code === -1) throw Errors.conflict('LINE_NOT_ENABLED', 'This sale has no waiting room: buy directly');
     if (code === -3) throw new AppError('conflict', 'LINE_NOT_OPEN', `The line opens at ${new Date(Number(detail)).toISOString()}`);
     if (code === -4) throw Errors.conflict('LINE_CLOSED', 'This sale has ended or was cancelled');
+    if (code === -5) throw new AppError('forbidden', 'PROOF_REQUIRED', 'This line asks a proof of work: GET .../line/challenge, solve it, join with header Line-Proof');
     this.polls.delete(`${saleId}|${userId}`);
     return { created: code === 1, state: await this.read(saleId, userId) };
   }
@@ -171,6 +177,20 @@ export class WaitingRooms {
     if (state.state !== 'your_turn') this.polls.set(cacheKey, { state, nextAtMs: nowMs + state.pollAfterMs });
     else this.polls.delete(cacheKey);
     return state;
+  }
+
+  /** A proof-of-work challenge for joining, bound to this shopper and sale (null when the room asks none). */
+  async challenge(saleId: string, userId: string): Promise<{ required: boolean; challenge: JoinChallenge | null }> {
+    const room = this.deps.keys.line(saleId).room;
+    let [enabled, pow] = await this.deps.redis.hmget(room, 'enabled', 'pow');
+    if (enabled === null) {
+      await this.reload(saleId);
+      [enabled, pow] = await this.deps.redis.hmget(room, 'enabled', 'pow');
+    }
+    if (enabled !== '1') throw Errors.conflict('LINE_NOT_ENABLED', 'This sale has no waiting room: buy directly');
+    const difficulty = Number(pow ?? 0);
+    if (difficulty <= 0) return { required: false, challenge: null };
+    return { required: true, challenge: await newJoinChallenge(this.deps.config.line.passSecret, { saleId, userId, difficulty }) };
   }
 
   /** The `Sale-Pass` header, checked in Node (signature, owner, sale, expiry): its place id for admit-8. */

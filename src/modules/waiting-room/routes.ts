@@ -13,12 +13,17 @@ type Deps = { db: Db; redis: RedisClient; keys: Keys; line: WaitingRooms };
 const saleIdOf = (raw: unknown) => parseId(raw, 'SALE_NOT_FOUND', 'Sale');
 
 /** Shopper and public line routes: join, read one's place, the commitment and the published order. */
-export function lineRouter(deps: Deps, guard: { user: RequestHandler }): Router {
+export function lineRouter(deps: Deps, guard: { user: RequestHandler; limiters: RequestHandler[] }): Router {
   const router = Router();
-  router.post('/sales/:saleId/line', guard.user, async (req, res) => {
+  router.post('/sales/:saleId/line', guard.user, ...guard.limiters, async (req, res) => {
     const { userId } = principalOf(req);
-    const { created, state } = await deps.line.join(saleIdOf(req.params.saleId), userId);
+    const proof = req.header('line-proof');
+    const { created, state } = await deps.line.join(saleIdOf(req.params.saleId), userId, proof);
     res.status(created ? 201 : 200).json(state);
+  });
+  router.get('/sales/:saleId/line/challenge', guard.user, ...guard.limiters, async (req, res) => {
+    const { userId } = principalOf(req);
+    res.json(await deps.line.challenge(saleIdOf(req.params.saleId), userId));
   });
   router.get('/sales/:saleId/line', guard.user, async (req, res) => {
     const { userId } = principalOf(req);
