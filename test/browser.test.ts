@@ -518,6 +518,62 @@ describe('Pages in a real browser', () => {
     });
   });
 
+  it('When a sale has a waiting room, then the shopper joins the line, sees their place, ETA range, progress and chances, and on their turn buys with the pass', async () => {
+    const name = `Line drop ${randomUUID().slice(0, 8)}`;
+    const { saleId } = await createSale(stack.api.url, { name, stock: 5, perUserLimit: 1, startsAt: new Date(Date.now() - 1000).toISOString() });
+    const admin = adminToken();
+    const room = await call(stack.api.url, 'PUT', `/api/admin/sales/${saleId}/waiting-room`, {
+      token: admin,
+      body: { enabled: true, admitPerSecond: 2, passSeconds: 60, margin: 0, paused: true },
+    });
+    expect(room.status).toBe(200);
+    // Three shoppers ahead.
+    for (let i = 0; i < 3; i++) await call(stack.api.url, 'POST', `/api/sales/${saleId}/line`, { token: shopperToken(`ahead-${i}-${randomUUID()}`) });
+    const sub = `liner-${randomUUID()}`;
+    let o: Opened | undefined;
+    await withScreenshot('shopper-line-turn', () => o?.page, async () => {
+      // The page asks whether the shopper is in line yet: a 404 LINE_PLACE_NOT_FOUND the browser logs.
+      o = await open(`/#token=${shopperToken(sub)}&sale=${saleId}`, { allow: (m) => /\b404\b/.test(m.text()) && m.location().url.endsWith('/line') });
+      const { page } = o;
+      const panel = page.getByTestId('line-panel');
+      await untilText(panel, (t) => t.includes('Join the line'), 'the offer to join');
+      expect(await page.getByTestId('buy-button').isVisible()).toBe(false);
+      await page.getByTestId('join-line').click();
+      await untilText(page.getByTestId('line-position'), (t) => t === '4', 'place 4 in line');
+      await untilText(page.getByTestId('line-likely'), (t) => t.startsWith('Likely'), 'likely to get one');
+      await call(stack.api.url, 'PATCH', `/api/admin/sales/${saleId}/waiting-room`, { token: admin, body: { paused: false } });
+      await untilText(page.getByTestId('line-eta'), (t) => /Your turn in about \d+–\d+ s/.test(t), 'the ETA range');
+      await screenshot(page, 'shopper-line-waiting');
+      // The turn comes (pushed: line:turn, then the page reads its pass).
+      await untilText(page.getByTestId('line-pass'), (t) => /Pass valid for \d\d:\d\d/.test(t), 'the pass countdown');
+      expect(await panel.getAttribute('data-state')).toBe('your_turn');
+      await page.getByTestId('buy-button').click();
+      await untilText(page.getByTestId('purchase-status'), (t) => t.includes('Reserved — pay within'), 'the purchase reserved');
+      const mine = await call(stack.api.url, 'GET', `/api/sales/${saleId}/line`, { token: shopperToken(sub) });
+      expect(mine.body.state).toBe('passed'); // the pass was used
+      await untilText(page.getByTestId('line-text'), (t) => t.startsWith('You used your turn'), 'the used turn');
+      expect(o.problems).toEqual([]);
+    });
+
+    // The admin's live view: the line's counters, and its controls take effect.
+    let a: Opened | undefined;
+    await withScreenshot('admin-line', () => a?.page, async () => {
+      a = await open(`/admin#token=${admin}&sale=${saleId}`);
+      const { page } = a;
+      const card = page.getByTestId('line-card');
+      await untilText(card.getByTestId('stat-line-joined'), (t) => t === '4', '4 joined');
+      await untilText(card.getByTestId('stat-line-served'), (t) => t === '4', '4 served');
+      await card.getByTestId('line-pause').click();
+      await untilText(card.getByTestId('stat-line-rate'), (t) => t === 'paused', 'the line paused');
+      expect((await call(stack.api.url, 'GET', `/api/admin/sales/${saleId}/waiting-room`, { token: admin })).body.settings.paused).toBe(true);
+      await card.getByTestId('line-rate-input').fill('7.5');
+      await card.getByTestId('line-set-rate').click();
+      await card.getByTestId('line-pause').click();
+      await untilText(card.getByTestId('stat-line-rate'), (t) => t === '7.5/s', 'the new rate, resumed');
+      expect(a.problems).toEqual([]);
+    });
+  });
+
   it('When a shopper buys on a sale with a 1-second hold and does not pay, then the purchase shows the hold ended and the unit back on sale, and the stock goes back up', async () => {
     const name = `Short hold ${randomUUID().slice(0, 8)}`;
     // holdSeconds: 1 is the smallest the API accepts (src/modules/sales/validators.ts).

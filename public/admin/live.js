@@ -4,6 +4,7 @@ import { api } from '../common/api.js';
 import { byId, h } from '../common/dom.js';
 import { formatCount, shortId } from '../common/format.js';
 import { drawChart } from './chart.js';
+import { lineCard } from './line.js';
 import { managePanel, showLiveSale } from './manage.js';
 import { authFailed } from './session.js';
 import { state, subscribe, update } from './state.js';
@@ -106,6 +107,7 @@ async function openLive(saleId) {
     h('div', { class: 'stat-grid' }, ...Object.values(stats).map((s) => s.el)),
     checks,
     manage.el,
+    lineCard(sale),
     h(
       'div',
       { class: 'chart-card' },

@@ -3,6 +3,7 @@
 // refusal tells the shopper, in the place the click came from (its `target`). The sale view's
 // button state (sending, paused, closed) is buy-button.js's.
 import { NetworkError, api, newIdempotencyKey, sleep } from '../common/api.js';
+import { passFor } from './line.js';
 import { countdown } from '../common/countdown.js';
 import { h } from '../common/dom.js';
 import { formatCount } from '../common/format.js';
@@ -99,7 +100,8 @@ async function post(attempt) {
       return await api(`/api/sales/${attempt.saleId}/purchases`, {
         method: 'POST',
         token: state.token,
-        headers: { 'Idempotency-Key': attempt.key },
+        // A sale with a waiting room: the pass of this shopper's turn (line.js), if any.
+        headers: { 'Idempotency-Key': attempt.key, ...(passFor(attempt.saleId) ? { 'Sale-Pass': passFor(attempt.saleId) } : {}) },
         body: { quantity: attempt.quantity },
       });
     } catch (err) {

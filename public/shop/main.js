@@ -8,6 +8,7 @@ import './socket.js';
 import './purchases.js';
 import './list.js';
 import './buy.js';
+import './line.js';
 import { render } from './route.js';
 
 window.addEventListener('hashchange', () => {

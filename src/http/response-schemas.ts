@@ -66,6 +66,7 @@ export const saleSchema = z.strictObject({
   holdSeconds: count.describe('How long a confirmed purchase may stay unpaid'),
   listed: z.boolean().describe('false: left out of GET /api/sales; reachable by id'),
   lowStockThreshold: count.nullable().describe('sale.low_stock webhook fires when remaining falls to this or below; null: never'),
+  waitingRoom: z.boolean().describe('true: shoppers join the line (POST /api/sales/:id/line) and buy with the pass their turn gives'),
   remaining: count.describe("Units a new attempt could still get right now (the Redis gate's view)"),
 });
 

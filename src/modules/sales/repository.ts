@@ -17,6 +17,7 @@ type Row = {
   listed: boolean;
   low_stock_threshold: number | null;
   cancelled_at: Date | null;
+  waiting_room?: { enabled?: boolean } | null;
 };
 
 const toSale = (r: Row): SaleRecord => ({
@@ -32,6 +33,7 @@ const toSale = (r: Row): SaleRecord => ({
   listed: r.listed,
   lowStockThreshold: r.low_stock_threshold,
   cancelledAt: r.cancelled_at,
+  waitingRoom: r.waiting_room?.enabled === true,
 });
 
 /** Inserts the sale and its authoritative stock row in one transaction. */

@@ -14,6 +14,7 @@ const sale: SaleRecord = {
   holdSeconds: 600,
   listed: true,
   lowStockThreshold: null,
+  waitingRoom: false,
   cancelledAt: null,
 };
 const before = new Date('2026-01-01T09:00:00Z');

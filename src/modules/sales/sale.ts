@@ -14,6 +14,8 @@ export type SaleRecord = {
   /** `sale.low_stock` fires when PostgreSQL's remaining falls to this or below (null: never). */
   lowStockThreshold: number | null;
   cancelledAt: Date | null;
+  /** A waiting room is on: shoppers join its line and buy with a pass (settings: waiting-room module). */
+  waitingRoom: boolean;
 };
 
 export type SaleStatus = 'upcoming' | 'active' | 'sold_out' | 'ended' | 'cancelled';
@@ -33,6 +35,7 @@ export type SaleView = {
   listed: boolean;
   lowStockThreshold: number | null;
   remaining: number;
+  waitingRoom: boolean;
 };
 
 /** Status follows the clock, cancellation and the gate's remaining units, in that order of precedence. */
@@ -58,5 +61,6 @@ export function toSaleView(sale: SaleRecord, remaining: number, now: Date): Sale
     listed: sale.listed,
     lowStockThreshold: sale.lowStockThreshold,
     remaining,
+    waitingRoom: sale.waitingRoom,
   };
 }
