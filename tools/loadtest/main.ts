@@ -4,8 +4,16 @@
  */
 import { parseLoadtestArgs, USAGE, UsageError } from './args';
 import { RunError, runLoadtest } from './run';
+import { parseWaitingRoomArgs, runWaitingRoom, WAITING_ROOM_USAGE } from './waiting-room';
 
 async function main(): Promise<number> {
+  if (process.argv.includes('--waiting-room')) {
+    if (process.argv.includes('--help')) {
+      process.stdout.write(`${WAITING_ROOM_USAGE}\n`);
+      return 0;
+    }
+    return (await runWaitingRoom(parseWaitingRoomArgs(process.argv.slice(2), process.env))).ok ? 0 : 1;
+  }
   let parsed;
   try {
     parsed = parseLoadtestArgs(process.argv.slice(2), process.env);
