@@ -5,6 +5,7 @@ import { ApiDeps, closeApiDeps, createApiDeps } from './deps';
 import { AppState, createApp } from './http/app';
 import { securityHeaderList } from './http/security-headers';
 import { soldOutLane } from './http/sold-out-lane';
+import { lineLane } from './http/line-lane';
 import { startMetricsServer } from './lib/metrics';
 import { checkRedisDurability } from './lib/redis-durability';
 import { exitOnStartupError, onShutdownSignal } from './lib/shutdown';
@@ -46,10 +47,16 @@ export async function startApi(config: Config, deps?: ApiDeps): Promise<RunningA
   const headers = securityHeaderList();
   const app = createApp(d, state, headers);
   const soldOut = soldOutLane({ soldOut: d.soldOut, jwtSecret: config.jwtSecret, headers, logger: d.logger });
+  const linePolls = lineLane({ line: d.line, jwtSecret: config.jwtSecret, headers, logger: d.logger });
   const server = http.createServer(serverOptions(config.http), (req, res) => {
     if (soldOut(req, res)) return d.metrics.soldOutLaneAnswered();
-    d.metrics.watch(req, res);
-    app(req, res);
+    const express = () => {
+      d.metrics.watch(req, res);
+      app(req, res);
+    };
+    // A shopper's poll of the line: answered before Express when the read succeeds, else by Express.
+    if (linePolls(req, res, express)) return;
+    express();
   });
   // Longer than nginx's upstream keepalive_timeout, so nginx never reuses a socket Node closed.
   server.keepAliveTimeout = config.http.keepAliveTimeoutMs;

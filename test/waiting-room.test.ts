@@ -72,6 +72,21 @@ describe('Waiting room', () => {
     expect((await call(url(), 'GET', `/api/sales/${open}/line/challenge`, { token: alice })).body).toEqual({ required: false, challenge: null });
   });
 
+  it('When a shopper polls their place, then it is answered before Express with the headers Express sends; errors still come from Express', async () => {
+    const saleId = await openRoom({ stock: 10 }, { paused: true });
+    const t = shopperToken(`lane-${randomUUID()}`);
+    await join(saleId, t);
+    const lane = await call(url(), 'GET', `/api/sales/${saleId}/line`, { token: t, headers: { 'x-request-id': 'lane-req-1' } });
+    expect(lane.status).toBe(200);
+    expect(lane.body).toMatchObject({ saleId, state: 'waiting', position: 1 });
+    expect(lane.headers.get('x-request-id')).toBe('lane-req-1');
+    const viaExpress = await read(saleId, shopperToken(`lane-none-${randomUUID()}`));
+    expect(viaExpress.body.error.code).toBe('LINE_PLACE_NOT_FOUND');
+    const names = (h: Headers) => [...h.keys()].filter((k) => !['content-length', 'date', 'connection', 'keep-alive'].includes(k)).sort();
+    expect(names(lane.headers)).toEqual(names(viaExpress.headers));
+    expect((await call(url(), 'GET', `/api/sales/${saleId}/line`, { token: 'forged.token.here' })).status).toBe(401);
+  });
+
   it('When a shopper joins twice, then they keep one place, and polls before pollAfterMs are answered from memory', async () => {
     const saleId = await openRoom({ stock: 100 }, { admitPerSecond: 0.1, paused: true });
     const tokens = Array.from({ length: 5 }, (_, i) => shopperToken(`j${i}-${randomUUID()}`));
