@@ -264,6 +264,17 @@ describe('Waiting room', () => {
     expect(after.map((r) => r.body.position)).toEqual(users.map((_, i) => i + 1));
   });
 
+  it('When Redis loses a sale\'s keys, then the rebuilt gate still asks for passes and the room comes back with the same commitment', async () => {
+    const saleId = await openRoom({ stock: 5 }, { paused: true });
+    const hash = (await call(url(), 'GET', `/api/sales/${saleId}/line/fairness`)).body.seedHash;
+    const { redis, keys } = stack.api.deps;
+    await redis.del(...Object.values(keys.sale(saleId)), ...Object.values(keys.line(saleId)));
+    expect((await call(url(), 'POST', `/api/admin/sales/${saleId}/reconcile`, { token: admin })).status).toBe(200);
+    expect((await buy(saleId, shopperToken(`lost-${randomUUID()}`))).body.error.code).toBe('PASS_REQUIRED');
+    expect((await join(saleId, shopperToken(`lost-${randomUUID()}`))).status).toBe(201);
+    expect((await call(url(), 'GET', `/api/admin/sales/${saleId}/waiting-room`, { token: admin })).body.seedHash).toBe(hash);
+  });
+
   it('When a sale\'s line keys are built, then they all share the sale\'s hash slot', () => {
     const saleId = randomUUID();
     const { keys } = stack.api.deps;

@@ -6,7 +6,7 @@ import { scripts } from './scripts';
 
 
 /** What the gate keeps of a sale (the sales module's record fits it). */
-export type GateSale = { id: string; startsAt: Date; endsAt: Date; cancelledAt: Date | null; perUserLimit: number; stock: number };
+export type GateSale = { id: string; startsAt: Date; endsAt: Date; cancelledAt: Date | null; perUserLimit: number; stock: number; /** The waiting room's flag admit-8 reads (meta `room`), when known. */ waitingRoom?: boolean };
 
 /**
  * Loads a sale's metadata and counters into the Redis gate. `remaining` is only set
@@ -22,6 +22,7 @@ export async function loadSaleIntoGate(redis: RedisClient, keys: Keys, sale: Gat
     cancelled: sale.cancelledAt ? 1 : 0,
     perUserLimit: sale.perUserLimit,
     stock: sale.stock,
+    ...(sale.waitingRoom === undefined ? {} : { room: sale.waitingRoom ? 1 : 0 }),
   });
   tx.set(k.remaining, remaining, 'NX');
   // Keys that exist now; hashes admit-8 creates later take the same expiry there (once, `kept`).

@@ -91,6 +91,8 @@ export async function reconcileSale(deps: ReconcileDeps, saleId: string, nowMs =
         'cancelled', sale.cancelledAt ? '1' : '0',
         'perUserLimit', String(sale.perUserLimit),
         'stock', String(sale.stock),
+        // A waiting room's flag comes back with the gate: admit-8 must keep asking for passes.
+        'room', sale.waitingRoom ? '1' : '0',
       ],
       pgRemaining: String(inventory.remaining),
       users: pg.users,
