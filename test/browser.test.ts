@@ -703,6 +703,8 @@ describe('Pages in a real browser', () => {
       await board.waitForLoadState('load');
       expect(new URL(board.url()).pathname).toBe('/admin/queues/');
       await board.getByText('purchases', { exact: false }).first().waitFor({ timeout: UI_TIMEOUT });
+      // The overview has loaded the queues' counts (its API answered on the cookie too).
+      await board.getByText('Loading', { exact: false }).first().waitFor({ state: 'hidden', timeout: UI_TIMEOUT });
       const cookies = await page.context().cookies(`${stack.api.url}/admin/queues/`);
       expect(cookies.find((c) => c.name === 'fs_queue_dashboard')).toEqual(expect.objectContaining({ httpOnly: true, sameSite: 'Strict', path: '/admin/queues' }));
       expect(await page.evaluate('document.cookie')).toBe('');
