@@ -92,6 +92,7 @@ export const lineOperations: Operation[] = [
       404: saleNotFound,
       429: perAddress,
       409: err('Not joinable: no room, not open yet, or the sale is over', 'LINE_NOT_ENABLED', 'LINE_NOT_OPEN', 'LINE_CLOSED'),
+      503: retryable('The sale\'s gate is being rebuilt (Redis lost it)', 'SALE_UNAVAILABLE'),
     },
   },
   {

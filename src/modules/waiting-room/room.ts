@@ -142,7 +142,9 @@ export class WaitingRooms {
       await this.reload(saleId);
       [code, detail] = await run();
     }
-    if (code === -2 || code === -1) throw Errors.conflict('LINE_NOT_ENABLED', 'This sale has no waiting room: buy directly');
+    // The room is back but the sale's gate is not (Redis lost it): the first purchase attempt or a worker's start rebuilds it.
+    if (code === -1) throw Errors.unavailable('SALE_UNAVAILABLE', 'This sale is being restored; try again shortly', 1);
+    if (code === -2) throw Errors.conflict('LINE_NOT_ENABLED', 'This sale has no waiting room: buy directly');
     if (code === -3) throw new AppError('conflict', 'LINE_NOT_OPEN', `The line opens at ${new Date(Number(detail)).toISOString()}`);
     if (code === -4) throw Errors.conflict('LINE_CLOSED', 'This sale has ended or was cancelled');
     if (code === -5) throw new AppError('forbidden', 'PROOF_REQUIRED', 'This line asks a proof of work: GET .../line/challenge, solve it, join with header Line-Proof');
