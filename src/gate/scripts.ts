@@ -135,15 +135,17 @@ export const scripts = {
     return client.fsRejectOrphansV4(k.remaining, k.users, k.purchases, k.idempotency, k.stats, k.unqueued, reason, ...purchaseIds);
   },
   /** A shopper's place in the waiting room (line-join-4): `record` is "userId|joinedAtMs". */
-  lineJoin(client: RedisClient, k: SaleKeys, l: LineKeys, a: { placeId: string; record: string; nowMs: number; draw: number; proved: boolean }) {
-    return client.fsLineJoinV4(l.room, l.order, l.places, k.meta, a.placeId, a.record, a.nowMs, a.draw, SALE_KEY_RETENTION_MS, a.proved ? '1' : '0');
+  lineJoin(client: RedisClient, k: SaleKeys, l: LineKeys, a: { placeId: string; record: string; draw: number; proved: boolean }) {
+    // now "": the script reads Redis's clock, the one every node's line moves by.
+    return client.fsLineJoinV4(l.room, l.order, l.places, k.meta, a.placeId, a.record, '', a.draw, SALE_KEY_RETENTION_MS, a.proved ? '1' : '0');
   },
   /** One place and the room around it (line-read-6); the reply's fields are listed in the script. */
   lineRead(client: RedisClient, k: SaleKeys, l: LineKeys, placeId: string) {
     return client.fsLineReadV4(l.room, l.order, l.passes, k.remaining, k.meta, k.stats, placeId);
   },
   /** Sweeps expired passes and gives the next places their turn (line-advance-6). */
-  lineAdvance(client: RedisClient, k: SaleKeys, l: LineKeys, a: { nowMs: number; maxBatch: number }) {
-    return client.fsLineAdvanceV4(l.room, l.order, l.passes, k.remaining, k.meta, l.places, a.nowMs, a.maxBatch, SALE_KEY_RETENTION_MS);
+  lineAdvance(client: RedisClient, k: SaleKeys, l: LineKeys, a: { nowMs?: number; maxBatch: number }) {
+    // Without nowMs, Redis's own clock (the ticker); tests pass a clock of their own.
+    return client.fsLineAdvanceV4(l.room, l.order, l.passes, k.remaining, k.meta, l.places, a.nowMs ?? '', a.maxBatch, SALE_KEY_RETENTION_MS);
   },
 };

@@ -10,7 +10,8 @@
     KEYS[2] order zset   KEYS[3] passes zset   KEYS[4] remaining
     KEYS[5] sale meta (startsAt, endsAt, cancelled)   KEYS[6] places hash
 
-    ARGV[1] now, epoch ms
+    ARGV[1] now, epoch ms; "" (the ticker): Redis's own clock, one clock for every API node,
+            so nodes whose clocks disagree do not credit the line twice for the difference
     ARGV[2] most turns given in one call
     ARGV[3] how long the passes outlive the sale's end, ms (as the sale's other keys)
 
@@ -20,6 +21,10 @@
     not ended or cancelled, units left).
 ]]
 local now = tonumber(ARGV[1])
+if ARGV[1] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local maxBatch = tonumber(ARGV[2])
 
 local r = redis.call('HMGET', KEYS[1], 'enabled', 'paused', 'admitPerSecond', 'passSeconds', 'margin', 'cursor', 'credit', 'lastTick')

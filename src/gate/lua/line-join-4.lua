@@ -12,7 +12,8 @@
 
     ARGV[1] placeId
     ARGV[2] the place's record ("userId|joinedAtMs", built by the API)
-    ARGV[3] now, epoch ms
+    ARGV[3] now, epoch ms; "": Redis's own clock (what the API sends), so whether a place is
+            drawn or queued by arrival is decided on the clock line-advance-6 moves the line by
     ARGV[4] the place's draw (integer < 2^52)
     ARGV[5] how long the line's keys outlive the sale's end, ms (as the sale's other keys)
     ARGV[6] "1" when the request carried a proof of work the API verified, else "0"
@@ -25,6 +26,10 @@
 ]]
 local placeId = ARGV[1]
 local now = tonumber(ARGV[3])
+if ARGV[3] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 
 local room = redis.call('HMGET', KEYS[1], 'enabled', 'opensAt', 'pow')
 if not room[1] then return { -1 } end

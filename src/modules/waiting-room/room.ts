@@ -128,11 +128,9 @@ export class WaitingRooms {
     if (proof) await checkJoinProof(this.deps.config.line.passSecret, proof, { saleId, userId });
     const run = async () => {
       const seed = await this.seedOf(saleId);
-      const nowMs = Date.now();
       return scripts.lineJoin(this.deps.redis, this.deps.keys.sale(saleId), this.deps.keys.line(saleId), {
         placeId,
-        record: `${userId}|${nowMs}`,
-        nowMs,
+        record: `${userId}|${Date.now()}`,
         draw: drawOf(seed, placeId),
         proved: proof !== undefined,
       });
@@ -246,15 +244,15 @@ export class WaitingRooms {
           this.active.delete(saleId);
           continue;
         }
-        await this.advance(saleId, nowMs).catch((err: Error) => this.deps.logger.warn('line advance failed', { saleId, err: err.message }));
+        await this.advance(saleId).catch((err: Error) => this.deps.logger.warn('line advance failed', { saleId, err: err.message }));
       }
     } finally {
       this.ticking = false;
     }
   }
 
-  /** Moves one line now (the ticker's step; tests call it to serve a line at a chosen clock). */
-  async advance(saleId: string, nowMs = Date.now(), maxBatch = 1000): Promise<{ tick: RoomTick; turns: Turn[] }> {
+  /** Moves one line now, on Redis's clock (the ticker's step), or at a clock of the caller's (tests serve a line at a chosen time). */
+  async advance(saleId: string, nowMs?: number, maxBatch = 1000): Promise<{ tick: RoomTick; turns: Turn[] }> {
     const reply = await scripts.lineAdvance(this.deps.redis, this.deps.keys.sale(saleId), this.deps.keys.line(saleId), { nowMs, maxBatch });
     if (Number(reply[0]) !== 1) {
       const tick: RoomTick = { saleId, running: false, remaining: 0, soldOut: false, cursor: 0, total: 0, outstanding: 0, expiredNow: 0 };
