@@ -24,7 +24,7 @@ const WHAT: Record<string, string> = {
   'orphan-candidates-1': 'orphan sweep, every 5 s per sale with live keys (worker, orphan-sweep.ts)',
   evalsha: 'every script call (split by script in the table above)',
   set: 'BullMQ (locks, markers)',
-  publish: "Socket.io push of each outcome to its owner's room (worker, realtime/emitter.ts)",
+  spublish: "pushes: a worker batch's outcomes on its sale's outcome channel, one per batch; a payment's or hold end's to the owner's room (realtime/emitter.ts)",
   hdel: "sent: the `:unqueued` marker, one per add (API, queue.ts markQueued); inside: claim-2 and finalize-6, one per batch",
   bzpopmin: 'BullMQ workers waiting for a job marker (purchase and hold queues)',
   multi: 'BullMQ addBulk of the hold jobs (worker)',

@@ -1,6 +1,7 @@
 import { io as connect, Socket } from 'socket.io-client';
 import { call, createSale, shopperToken, Stack, startStack, testConfig, waitFor } from './helpers';
 import { moved, Scrape, scrape, value } from './support/prometheus';
+import { shardOf } from '../src/modules/purchases/queue';
 
 /**
  * Issue 14, item 1: Prometheus metrics on every API and worker process, scraped over HTTP
@@ -128,6 +129,14 @@ describe('Prometheus metrics', () => {
     // PostgreSQL loses a unit the gate still has: the gate is one ahead.
     await stack.api.deps.db('sale_inventory').where({ sale_id: saleId }).decrement('remaining', 1);
     await scrapeUntil(apiMetrics, (s) => value(s, 'flashsale_sale_drift_units', { sale_id: saleId }) === 1, 'the planted drift to show');
+
+    // Two units the gate counts as admitted and not decided: the sale's pending units and its
+    // queue shard's backlog both show them (planted: a live worker would decide real ones at once).
+    const shard = String(shardOf(saleId, stack.config.queueShards));
+    const beforeBacklog = await scrape(apiMetrics);
+    await stack.api.deps.redis.hincrby(stack.api.deps.keys.sale(saleId).stats, 'admittedUnits', 2);
+    const withBacklog = await scrapeUntil(apiMetrics, (s) => value(s, 'flashsale_sale_pending_units', { sale_id: saleId }) === 2, 'the planted backlog to show');
+    expect(moved(beforeBacklog, withBacklog, 'flashsale_queue_backlog_units', { shard })).toBe(2);
   });
 
   it('When a socket connects, then the connection gauge counts it, and not after it leaves', async () => {

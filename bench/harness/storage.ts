@@ -20,7 +20,8 @@ export async function openStorage(redisUrl: string, opts: { ownServer: boolean }
   await prepareDatabase(DATABASE_URL);
   const db = createDb(DATABASE_URL, 2);
   // This database belongs to the bench alone: start every run from empty tables.
-  await db.raw('TRUNCATE orders, purchases, sale_inventory, sales, products');
+  // CASCADE: the tables that point at these (webhook events and deliveries, purchase failures) go too.
+  await db.raw('TRUNCATE orders, purchases, sale_inventory, sales, products, webhook_endpoints CASCADE');
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3, connectionName: 'fs-bench' });
   if (opts.ownServer) await redis.flushdb();
   else await deleteOwnKeys(redis, [`${REDIS_PREFIX}:*`, `{${REDIS_PREFIX}:bull*`]);

@@ -7,6 +7,7 @@ import { persistenceStatus } from '../../lib/redis-durability';
 import { Keys } from '../../gate/keys';
 import { gatePending } from '../../gate/sale-gate';
 import { openSaleIds } from '../sales/repository';
+import { shardOf } from '../purchases/queue';
 
 type CountedQueue = { name: string; getJobCounts(...types: JobType[]): Promise<Record<string, number>> };
 
@@ -66,6 +67,20 @@ export function registerStateGauges(registry: Registry, deps: StateGaugeDeps): v
     async collect() {
       this.reset();
       for (const s of await sales().catch(() => [])) this.labels(s.saleId).set(s.pending);
+    },
+  });
+  new Gauge({
+    name: `${METRIC_PREFIX}queue_backlog_units`,
+    help: 'Units of admitted purchases not decided yet, per purchase queue shard (the pending units of the open sales whose purchases that shard carries)',
+    labelNames: ['shard'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const shards = deps.queues.purchases?.length ?? 0;
+      if (shards === 0) return;
+      const perShard = new Array<number>(shards).fill(0);
+      for (const s of await sales().catch(() => [])) perShard[shardOf(s.saleId, shards)]! += s.pending;
+      perShard.forEach((units, shard) => this.labels(String(shard)).set(units));
     },
   });
   new Gauge({

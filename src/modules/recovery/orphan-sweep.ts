@@ -10,6 +10,7 @@ import { recordNotQueued } from '../purchases/not-queued';
 import { salesEndingAfter } from '../sales/repository';
 import { LIVE_JOB_STATES, purchasesInJobs } from './queue-scan';
 import { Reconciler } from './reconciler';
+import { Periodic, runEvery } from '../../lib/periodic';
 
 /**
  * The orphan sweep: settles purchases the gate admitted whose queue job never landed.
@@ -91,36 +92,22 @@ export async function sweepOrphans(deps: OrphanSweepDeps, nowMs = Date.now(), sa
   return report;
 }
 
-export type RunningSweep = { stop: () => Promise<void> };
+export type RunningSweep = Periodic;
 
 /**
  * Runs the sweep every `everyMs` in this process. With many workers, a short Redis lease
  * lets one of them sweep per period (the sweep is safe to run twice at once, just wasteful).
  */
 export function startOrphanSweep(deps: OrphanSweepDeps & { reconciler: Reconciler }, everyMs: number, leaseKey: string): RunningSweep {
-  let running: Promise<void> | undefined;
   const tick = async () => {
-    try {
-      const leased = await deps.redis.set(leaseKey, '1', 'PX', Math.max(100, everyMs - 50), 'NX');
-      if (leased !== 'OK') return;
-      const nowMs = Date.now();
-      const sales = await salesWithLiveKeys(deps, nowMs);
-      // An open sale with no gate would show 0 left and never be tried: rebuild it first.
-      await deps.reconciler.rebuildMissing(nowMs, sales.filter((s) => !s.cancelled && s.endsAt.getTime() > nowMs).map((s) => s.id));
-      const report = await sweepOrphans(deps, nowMs, sales.map((s) => s.id));
-      if (report.candidates > 0) deps.logger.info('orphan sweep', { ...report });
-    } catch (err) {
-      deps.logger.warn('orphan sweep failed; the next one retries', { err: (err as Error).message });
-    }
+    const leased = await deps.redis.set(leaseKey, '1', 'PX', Math.max(100, everyMs - 50), 'NX');
+    if (leased !== 'OK') return;
+    const nowMs = Date.now();
+    const sales = await salesWithLiveKeys(deps, nowMs);
+    // An open sale with no gate would show 0 left and never be tried: rebuild it first.
+    await deps.reconciler.rebuildMissing(nowMs, sales.filter((s) => !s.cancelled && s.endsAt.getTime() > nowMs).map((s) => s.id));
+    const report = await sweepOrphans(deps, nowMs, sales.map((s) => s.id));
+    if (report.candidates > 0) deps.logger.info('orphan sweep', { ...report });
   };
-  const timer = setInterval(() => {
-    if (!running) running = tick().finally(() => (running = undefined));
-  }, everyMs);
-  timer.unref();
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return runEvery(everyMs, tick, (err) => deps.logger.warn('orphan sweep failed; the next one retries', { err: err.message }));
 }

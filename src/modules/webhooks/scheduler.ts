@@ -1,6 +1,7 @@
 import { Db } from '../../lib/db';
 import { Logger } from '../../lib/logger';
 import { recordEvents } from './outbox';
+import { Periodic, runEvery } from '../../lib/periodic';
 
 /**
  * A sale starts and ends by the clock, not by a write: this scheduler records
@@ -53,23 +54,14 @@ export async function pruneEvents(db: Db, retentionDays: number, limit = 5000): 
 const PRUNE_EVERY_MS = 3600_000;
 
 /** Every `everyMs`: sales that started or ended are announced; once an hour old events are pruned. */
-export function startLifecycleScheduler(deps: { db: Db; logger: Logger }, everyMs: number, retentionDays: number): { stop: () => Promise<void> } {
-  let running: Promise<unknown> = Promise.resolve();
+export function startLifecycleScheduler(deps: { db: Db; logger: Logger }, everyMs: number, retentionDays: number): Periodic {
   let lastPrune = 0;
-  const timer = setInterval(() => {
-    running = (async () => {
-      await announceLifecycle(deps.db);
-      if (Date.now() - lastPrune > PRUNE_EVERY_MS) {
-        lastPrune = Date.now();
-        await pruneEvents(deps.db, retentionDays);
-      }
-    })().catch((err: Error) => deps.logger.warn('sale lifecycle announcement or event pruning failed; retrying', { err: err.message }));
-  }, everyMs);
-  timer.unref();
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
+  const tick = async () => {
+    await announceLifecycle(deps.db);
+    if (Date.now() - lastPrune > PRUNE_EVERY_MS) {
+      lastPrune = Date.now();
+      await pruneEvents(deps.db, retentionDays);
+    }
   };
+  return runEvery(everyMs, tick, (err) => deps.logger.warn('sale lifecycle announcement or event pruning failed; retrying', { err: err.message }));
 }
