@@ -92,7 +92,7 @@ export async function createApiDeps(config: Config, logger = createLogger(config
 
 export async function closeApiDeps(deps: ApiDeps): Promise<void> {
   deps.backlog.stop();
-  deps.line.stop();
+  await deps.line.stop();
   await deps.soldOut.stop();
   await Promise.all([deps.queues.close(), deps.holdQueues.close(), deps.webhookQueue.close()]);
   await deps.redis.quit().catch(() => undefined);

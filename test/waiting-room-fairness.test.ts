@@ -21,7 +21,7 @@ describe('Waiting room fairness', () => {
     const N = 20_000;
     const url = stack.api.url;
     const line = stack.api.deps.line;
-    line.stop(); // this test serves the line at a clock it chooses
+    await line.stop(); // this test serves the line at a clock it chooses
     const { saleId } = await createSale(url, { stock: 30_000, perUserLimit: 1, startsAt: new Date(Date.now() + 3600_000).toISOString() });
     const room = await call(url, 'PUT', `/api/admin/sales/${saleId}/waiting-room`, {
       token: adminToken(),

@@ -145,7 +145,7 @@ describe('Waiting room', () => {
     const line = stack.api.deps.line;
     const tokens = [`a-${randomUUID()}`, `b-${randomUUID()}`].map(shopperToken);
     for (const t of tokens) await join(saleId, t);
-    line.stop(); // this test moves the clock itself
+    await line.stop(); // this test moves the clock itself
     try {
     await setRoom(saleId, { paused: false }, 'PATCH');
     const now = Date.now();
@@ -201,7 +201,7 @@ describe('Waiting room', () => {
     const line = stack.api.deps.line;
     const users = Array.from({ length: 10 }, (_, i) => `st${i}-${randomUUID()}`);
     for (const u of users) await join(saleId, shopperToken(u));
-    line.stop(); // this test moves the line itself
+    await line.stop(); // this test moves the line itself
     try {
       await setRoom(saleId, { paused: false }, 'PATCH');
       const t0 = Date.now();

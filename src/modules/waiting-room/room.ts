@@ -1,6 +1,7 @@
 import { Db } from '../../lib/db';
 import { AppError, Errors } from '../../lib/errors';
 import { Logger } from '../../lib/logger';
+import { Periodic, runEvery } from '../../lib/periodic';
 import { RedisClient } from '../../lib/redis';
 import { Keys, SALE_KEY_RETENTION_MS } from '../../gate/keys';
 import { scripts } from '../../gate/scripts';
@@ -47,8 +48,7 @@ export class WaitingRooms {
   private readonly lastTick = new Map<string, RoomTick>();
   private readonly tickListeners: ((tick: RoomTick, changed: boolean) => void)[] = [];
   private readonly turnListeners: ((turn: Turn) => void)[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private ticking = false;
+  private ticker: Periodic | undefined;
 
   constructor(private readonly deps: WaitingRoomDeps) {}
 
@@ -226,28 +226,23 @@ export class WaitingRooms {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.tick(), this.deps.config.line.tickMs);
-    this.timer.unref();
+    // A slow Redis skips ticks rather than piling them up (runEvery never runs two at once).
+    this.ticker = runEvery(this.deps.config.line.tickMs, () => this.tick(), (err) => this.deps.logger.warn('line tick failed', { err: err.message }));
   }
 
-  stop(): void {
-    clearInterval(this.timer);
+  async stop(): Promise<void> {
+    await this.ticker?.stop();
+    this.ticker = undefined;
   }
 
-  /** One pass over the lines this node serves; a slow Redis skips ticks rather than piling them up. */
+  /** One pass over the lines this node serves. */
   async tick(nowMs = Date.now()): Promise<void> {
-    if (this.ticking) return;
-    this.ticking = true;
-    try {
-      for (const [saleId, seen] of this.active) {
-        if (nowMs - seen > ACTIVE_FOR_MS) {
-          this.active.delete(saleId);
-          continue;
-        }
-        await this.advance(saleId).catch((err: Error) => this.deps.logger.warn('line advance failed', { saleId, err: err.message }));
+    for (const [saleId, seen] of this.active) {
+      if (nowMs - seen > ACTIVE_FOR_MS) {
+        this.active.delete(saleId);
+        continue;
       }
-    } finally {
-      this.ticking = false;
+      await this.advance(saleId).catch((err: Error) => this.deps.logger.warn('line advance failed', { saleId, err: err.message }));
     }
   }
 
