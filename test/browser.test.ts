@@ -574,6 +574,24 @@ describe('Pages in a real browser', () => {
     });
   });
 
+  it('When a waiting room asks a proof of work, then the page solves it in the browser (altcha-lib, WebCrypto) and joins', async () => {
+    const { saleId } = await createSale(stack.api.url, { name: `PoW drop ${randomUUID().slice(0, 8)}`, stock: 5, perUserLimit: 1, startsAt: new Date(Date.now() - 1000).toISOString() });
+    const room = await call(stack.api.url, 'PUT', `/api/admin/sales/${saleId}/waiting-room`, { token: adminToken(), body: { enabled: true, paused: true, proofOfWork: 20_000 } });
+    expect(room.status).toBe(200);
+    const sub = `pow-${randomUUID()}`;
+    let o: Opened | undefined;
+    await withScreenshot('shopper-line-proof', () => o?.page, async () => {
+      // Expected refusals the browser logs: not in line yet (404), then the join without a proof (403 PROOF_REQUIRED).
+      o = await open(`/#token=${shopperToken(sub)}&sale=${saleId}`, { allow: (m) => /\b(403|404)\b/.test(m.text()) && m.location().url.endsWith('/line') });
+      const { page } = o;
+      await page.getByTestId('join-line').click();
+      await untilText(page.getByTestId('line-position'), (t) => t === '1', 'place 1, after the proof');
+      const mine = await call(stack.api.url, 'GET', `/api/sales/${saleId}/line`, { token: shopperToken(sub) });
+      expect(mine.body).toMatchObject({ state: 'waiting', position: 1 });
+      expect(o.problems).toEqual([]);
+    });
+  });
+
   it('When a shopper buys on a sale with a 1-second hold and does not pay, then the purchase shows the hold ended and the unit back on sale, and the stock goes back up', async () => {
     const name = `Short hold ${randomUUID().slice(0, 8)}`;
     // holdSeconds: 1 is the smallest the API accepts (src/modules/sales/validators.ts).

@@ -43,6 +43,7 @@ function show(saleId, s) {
   if (s.state === 'waiting') {
     rows.push(h('p', { class: 'line-position' }, 'Your place: ', h('strong', { 'data-testid': 'line-position' }, formatCount(s.position)), ` (${formatCount(s.aheadOfYou)} ahead of you)`));
     if (s.etaRange) rows.push(h('p', { class: 'hint', 'data-testid': 'line-eta' }, `Your turn in about ${s.etaRange.p25}–${s.etaRange.p75} s`));
+    else rows.push(h('p', { class: 'hint', 'data-testid': 'line-eta' }, 'The shop has paused the line for now; your place is kept.'));
   }
   if (s.state === 'your_turn') rows.push(h('p', { class: 'line-pass', 'data-testid': 'line-pass' }, 'Pass valid for ', countdown(Date.parse(s.passExpiresAt))));
   if (s.likelyToGetOne !== null && s.state !== 'sold_out' && s.state !== 'closed')
@@ -74,6 +75,17 @@ async function poll(saleId) {
   current.timer = setTimeout(() => void poll(saleId), wait);
 }
 
+/** The line's proof of work: a challenge for this shopper, solved here with altcha-lib (WebCrypto), as the Line-Proof header. */
+async function solveProof(saleId) {
+  const c = await api(`/api/sales/${saleId}/line/challenge`, { token: state.token });
+  if (!c.ok || !c.data.challenge) return null;
+  const [{ solveChallenge }, { deriveKey }] = await Promise.all([import('/vendor/altcha/pow.js'), import('/vendor/altcha/algorithms/web/sha.js')]);
+  const solution = await solveChallenge({ challenge: c.data.challenge, deriveKey });
+  if (!solution) return null;
+  const json = JSON.stringify({ challenge: c.data.challenge, solution });
+  return globalThis.btoa(String.fromCharCode(...new globalThis.TextEncoder().encode(json))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
 function offerJoin(saleId) {
   const { panel, form } = current;
   form.hidden = true;
@@ -87,7 +99,13 @@ function offerJoin(saleId) {
       'data-testid': 'join-line',
       onclick: async () => {
         button.disabled = true;
-        const r = await api(`/api/sales/${saleId}/line`, { method: 'POST', token: state.token }).catch(() => null);
+        let r = await api(`/api/sales/${saleId}/line`, { method: 'POST', token: state.token }).catch(() => null);
+        if (r?.error?.code === 'PROOF_REQUIRED') {
+          message.textContent = 'Proving you are not a script (a few seconds of work for your browser)…';
+          const proof = await solveProof(saleId).catch(() => null);
+          r = proof ? await api(`/api/sales/${saleId}/line`, { method: 'POST', token: state.token, headers: { 'Line-Proof': proof } }).catch(() => null) : null;
+          message.textContent = '';
+        }
         button.disabled = false;
         if (r?.ok) {
           state.socket?.emit('line:watch', { saleId }, () => undefined);
@@ -95,10 +113,7 @@ function offerJoin(saleId) {
           clearTimeout(current?.timer);
           if (current) current.timer = setTimeout(() => void poll(saleId), r.data.pollAfterMs);
         } else {
-          message.textContent =
-            r?.error.code === 'PROOF_REQUIRED'
-              ? 'This line asks a proof of work, which this page cannot solve yet: use the shop’s app.'
-              : r?.error.message ?? 'The shop cannot be reached right now.';
+          message.textContent = r?.error.message ?? 'The shop cannot be reached right now.';
         }
       },
     },

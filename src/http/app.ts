@@ -69,6 +69,8 @@ export function createApp(deps: ApiDeps, state: AppState = { shuttingDown: false
   const pages = path.join(__dirname, '..', '..', 'public');
   app.get('/admin', (_req, res) => res.sendFile(path.join(pages, 'admin.html')));
   app.use(express.static(pages, { index: 'index.html', maxAge: '5m' }));
+  // altcha-lib's browser build (ES modules, WebCrypto): the shop solves a line's proof of work with it.
+  app.use('/vendor/altcha', express.static(path.join(path.dirname(require.resolve('altcha-lib')).replace(`${path.sep}cjs${path.sep}`, `${path.sep}esm${path.sep}`)), { maxAge: '1h' }));
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
