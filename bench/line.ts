@@ -26,6 +26,10 @@ import { Proc, startRedisServer, stopProcess } from './harness/processes';
 import { mintShopperHeaders, TokenCursor } from './harness/tokens';
 
 const log = (s: string) => process.stderr.write(`[bench line] ${s}\n`);
+
+/** Where the phase writes its summary (npm run bench reads it into bench/results.json as `waitingRoom`). */
+export const LINE_RESULTS_PATH = path.join(__dirname, '..', 'artifacts', 'bench-line.json');
+export type LineSummary = { line100k: { pollsPerSecAtServerPace: number; cores: number }; soldOutStampede: { cores: number }; verdict: string } & Record<string, unknown>;
 const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/flashsale_bench_line';
 
 async function redisUsage(r: Redis): Promise<{ cpuMs: number; evalUsec: number; evalCalls: number }> {
@@ -122,9 +126,8 @@ async function main(): Promise<void> {
       soldOutStampede: { reqPerSec: so.reqPerSec, engineCpuUsPerReq: so.cpuUsPerReq.engine, cores: Math.round(stampedeCores * 100) / 100, from: 'bench/results.json medians' },
       verdict: lineCores <= stampedeCores ? 'a 100k line at the server pace costs no more than the stampede' : 'a 100k line at the server pace costs MORE than the stampede',
     };
-    const out = path.join(__dirname, '..', 'artifacts', 'bench-line.json');
-    fs.mkdirSync(path.dirname(out), { recursive: true });
-    fs.writeFileSync(out, JSON.stringify(summary, null, 2));
+    fs.mkdirSync(path.dirname(LINE_RESULTS_PATH), { recursive: true });
+    fs.writeFileSync(LINE_RESULTS_PATH, JSON.stringify(summary, null, 2));
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   } finally {
     if (api) {

@@ -20,6 +20,7 @@
  * Progress goes to stderr; the markdown table to stdout; all figures to bench/results.json.
  * See bench/README.md.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -33,6 +34,7 @@ import { censusFlags, compile, Server, spawnWorker, startServer, stopAll, stopPr
 import { cleanUpBenchRedis, rateLimitsFor, startBenchRedis } from './harness/redis-setup';
 import { closeStorage, machineInfo, openStorage, Storage } from './harness/storage';
 import { mintShopperHeaders } from './harness/tokens';
+import { LINE_RESULTS_PATH, LineSummary } from './line';
 import { report } from './report';
 import { runDrainRounds } from './scenarios/drain';
 import { measure, RunRecord } from './scenarios/http';
@@ -131,11 +133,28 @@ async function runBench(opts: Options): Promise<void> {
     fs.writeFileSync(RESULTS_PATH, `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write(`${r.table}\n`);
     log(`wrote ${path.relative(process.cwd(), RESULTS_PATH)}`);
+    if (opts.line > 0) {
+      // The waiting room's phase compares itself with this run's sold-out stampede (results.json, just written).
+      const waitingRoom = await runLinePhase(opts);
+      fs.writeFileSync(RESULTS_PATH, `${JSON.stringify({ ...results, waitingRoom }, null, 2)}\n`);
+      log(`waiting room: ${JSON.stringify(waitingRoom.line100k)} vs the stampede ${JSON.stringify(waitingRoom.soldOutStampede)}: ${waitingRoom.verdict}`);
+    }
   } finally {
     await closeStorage(storage);
     await stopAll();
     cleanUpBenchRedis(redis);
   }
+}
+
+/** bench/line.ts in a process of its own (its own Redis, API and database); returns its summary. */
+async function runLinePhase(opts: Options): Promise<LineSummary> {
+  log(`waiting room: ${opts.line} shoppers join, then poll (bench/line.ts)`);
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'line.ts'), '--line', String(opts.line), '--duration', String(opts.duration)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`bench/line.ts exited with ${code}`);
+  return JSON.parse(fs.readFileSync(LINE_RESULTS_PATH, 'utf8')) as LineSummary;
 }
 
 /** Kills every child on Ctrl-C / SIGTERM, and if the whole run overstays its budget. */
@@ -147,7 +166,8 @@ function installGuards(opts: Options): void {
   process.once('SIGINT', () => abort('SIGINT', 130));
   process.once('SIGTERM', () => abort('SIGTERM', 143));
   const perRunS = opts.warmup + opts.duration + MAX_RAMP_S + 30;
-  const budgetS = 300 + opts.rounds * SCENARIOS.length * perRunS + opts.drainRounds * 2 * 300;
+  const lineS = opts.line > 0 ? 120 + opts.duration + opts.line / 200 : 0;
+  const budgetS = 300 + opts.rounds * SCENARIOS.length * perRunS + opts.drainRounds * 2 * 300 + lineS;
   setTimeout(() => abort(`overall time budget of ${budgetS} s exceeded`, 1), budgetS * 1000).unref();
 }
 

@@ -14,6 +14,8 @@ export type Options = Readonly<{
   rateLimits: 'on' | 'off';
   /** private: a redis-server of the bench's own on a free port; shared: DB 2 of the Redis on 6379. */
   redis: 'private' | 'shared';
+  /** Shoppers in the waiting-room phase (bench/line.ts, after the others); 0 skips it. */
+  line: number;
 }>;
 
 type IntFlag = { min: number; max: number; help: string };
@@ -26,6 +28,7 @@ const INT_FLAGS = {
   'drain-jobs': { min: 100, max: 90_000, help: 'jobs pre-filled for the group-commit drain, default 20000' },
   'drain-jobs-batch1': { min: 100, max: 90_000, help: 'jobs pre-filled for the batch-1 drain, default min(3000, drain-jobs)' },
   'drain-rounds': { min: 1, max: 10, help: 'interleaved rounds of (d), default 1' },
+  line: { min: 0, max: 100_000, help: 'shoppers in the waiting-room phase (join, fresh and early polls; bench/line.ts), 0 skips it, default 20000' },
 } as const satisfies Record<string, IntFlag>;
 type IntFlagName = keyof typeof INT_FLAGS;
 
@@ -73,5 +76,6 @@ export function parseOptions(argv: string[]): Options | 'help' {
     drainRounds: flag('drain-rounds', raw('drain-rounds'), 1),
     rateLimits: choice('rate-limits', raw('rate-limits')),
     redis: choice('redis', raw('redis')),
+    line: flag('line', raw('line'), 20_000),
   });
 }
