@@ -15,7 +15,7 @@ import { createWebhookQueue, WebhookQueue } from './modules/webhooks/queue';
 import { PurchaseSales } from './modules/purchases/purchase-id';
 import { WaitingRooms } from './modules/waiting-room/room';
 import { createMetricsRegistry } from './lib/metrics';
-import { listDeadLetters } from './modules/dead-letters/repository';
+import { countDeadLetters } from './modules/dead-letters/repository';
 import { ApiMetrics, createApiMetrics } from './modules/metrics/api-metrics';
 import { registerStateGauges } from './modules/metrics/state-gauges';
 import { createWorkerMetrics, WorkerMetrics } from './modules/metrics/worker-metrics';
@@ -67,7 +67,7 @@ export async function createApiDeps(config: Config, logger = createLogger(config
   webhookQueue.on('error', (err) => logger.debug('webhook queue client error', { err: err.message }));
   registerStateGauges(metrics.registry, { db, redis, keys, queues: { purchases: queues.shards, holds: holdQueues.shards, webhooks: [webhookQueue] } });
   // The open dead letters, as GET /api/admin/dead-letters lists them (read at each scrape).
-  for (const kind of ['purchase', 'webhook'] as const) metrics.countDeadLetters(kind, async () => (await listDeadLetters(db, { limit: 1, offset: 0, kind })).total);
+  for (const kind of ['purchase', 'webhook'] as const) metrics.countDeadLetters(kind, () => countDeadLetters(db, kind));
   const backlog = new BacklogMonitor(queues, config.queueMaxBacklog, config.backlogPollMs, logger);
   await backlog.start();
   const enqueue = new EnqueueBatcher(queues, backlog, config.enqueueBatchMax, {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { buildCompiled, HOST, ROOT } from '../stack';
 import { log, sleep } from './context';
+import { freePort } from '../../scripts/stack';
 
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -117,17 +118,6 @@ export function spawnWorker(env: NodeJS.ProcessEnv, extra: Record<string, string
   return spawnScript('worker', 'workers/purchase-worker.ts', { ...env, ...extra }, /WORKER_READY/, { ipc: false, nodeFlags: censusFlags() });
 }
 
-/** A free TCP port on the loopback (closed again at once: a small race another process could win). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * redis-server is not a Node child and would outlive a bench killed with SIGKILL: a
@@ -144,7 +134,7 @@ const REDIS_WATCHDOG =
  */
 export async function startRedisServer(dir: string): Promise<{ proc: Proc; port: number }> {
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = await freePort(HOST);
     const args = ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir, '--loglevel', 'warning'];
     const child = spawn('sh', ['-c', REDIS_WATCHDOG, 'sh', ...args], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
     if (child.pid === undefined) throw new Error('could not spawn sh for redis-server');

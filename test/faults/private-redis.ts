@@ -1,11 +1,11 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { waitFor } from '../helpers';
 import { exited, hasExited, stopProcess, track } from './processes';
+import { freePort } from '../../scripts/stack';
 
 /**
  * A redis-server of the test's own, on a free loopback port and a temporary directory,
@@ -30,17 +30,8 @@ export type PrivateRedis = {
   destroy: () => Promise<void>;
 };
 
-/** A TCP port nothing listens on right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** The one free-port finder (scripts/stack.ts), re-exported for the fault rigs. */
+export { freePort };
 
 /**
  * Resolves once a fresh connection gets PONG (not LOADING) from the server. With `pid`, only

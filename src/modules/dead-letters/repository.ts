@@ -72,11 +72,14 @@ const OPEN = `
 
 export async function listDeadLetters(db: Db, q: { limit: number; offset: number; kind?: DeadLetterKind }): Promise<{ items: DeadLetter[]; total: number }> {
   const params = { kind: q.kind ?? null, limit: q.limit, offset: q.offset };
-  const [page, count] = await Promise.all([
-    db.raw<{ rows: Row[] }>(`${OPEN} ORDER BY failed_at DESC, id LIMIT :limit OFFSET :offset`, params),
-    db.raw<{ rows: { total: string }[] }>(`SELECT count(*) AS total FROM (${OPEN}) open`, params),
-  ]);
-  return { items: page.rows.map(toDeadLetter), total: Number(count.rows[0]!.total) };
+  const [page, total] = await Promise.all([db.raw<{ rows: Row[] }>(`${OPEN} ORDER BY failed_at DESC, id LIMIT :limit OFFSET :offset`, params), countDeadLetters(db, q.kind)]);
+  return { items: page.rows.map(toDeadLetter), total };
+}
+
+/** How many dead letters are open (of one kind, or all): the list's total and the metrics' gauge. */
+export async function countDeadLetters(db: Db, kind?: DeadLetterKind): Promise<number> {
+  const count = await db.raw<{ rows: { total: string }[] }>(`SELECT count(*) AS total FROM (${OPEN}) open`, { kind: kind ?? null });
+  return Number(count.rows[0]!.total);
 }
 
 /** A dead webhook delivery goes back to the outbox (a new job id, attempts from zero); false if it is not dead. */
