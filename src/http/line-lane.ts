@@ -2,7 +2,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { Logger } from '../lib/logger';
 import { bearerToken, verificationKey, verifyToken } from '../modules/auth/tokens';
 import type { LineState } from '../modules/waiting-room/state';
-import { requestIdOf } from './middleware';
+import { replyLikeExpress } from './lane-reply';
 
 /** `GET /api/sales/:saleId/line` (a UUID sale id; Express matches case-insensitively, with an optional trailing slash). */
 const LINE_PATH = /^\/api\/sales\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/line\/?(?:\?|$)/i;
@@ -30,17 +30,7 @@ export function lineLane(deps: {
     const principal = token ? verifyToken(token, key) : null;
     if (!principal) return false;
     deps.line.read(path[1]!.toLowerCase(), principal.userId).then(
-      (state) => {
-        const body = JSON.stringify(state);
-        const requestId = requestIdOf(req.headers['x-request-id']);
-        for (const [name, value] of deps.headers) res.setHeader(name, value);
-        res.setHeader('X-Request-Id', requestId);
-        res.setHeader('Content-Type', 'application/json; charset=utf-8');
-        res.setHeader('Content-Length', String(Buffer.byteLength(body)));
-        res.statusCode = 200;
-        res.end(body);
-        if (deps.logger.isLevelEnabled('http')) deps.logger.http('request', { method: 'GET', path: req.url, status: 200, requestId });
-      },
+      (state) => replyLikeExpress(req, res, deps, 200, JSON.stringify(state)),
       () => fallback(),
     );
     return true;

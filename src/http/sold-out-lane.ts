@@ -3,7 +3,7 @@ import { Logger } from '../lib/logger';
 import { SOLD_OUT_MESSAGE } from '../gate/codes';
 import { bearerToken, verificationKey, verifyToken } from '../modules/auth/tokens';
 import { SoldOutCache } from '../modules/purchases/admission/sold-out-cache';
-import { requestIdOf } from './middleware';
+import { replyLikeExpress } from './lane-reply';
 
 /** The exact body the error handler sends for SOLD_OUT, as one string (one socket write). */
 export const SOLD_OUT_JSON = JSON.stringify({ error: { code: 'SOLD_OUT', message: SOLD_OUT_MESSAGE } });
@@ -40,16 +40,7 @@ export function soldOutLane(deps: {
     if (!token || !verifyToken(token, key)) return false;
 
     deps.soldOut.countRefusal(saleId);
-    const requestId = requestIdOf(req.headers['x-request-id']);
-    for (const [name, value] of deps.headers) res.setHeader(name, value);
-    res.setHeader('X-Request-Id', requestId);
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.setHeader('Content-Length', SOLD_OUT_LENGTH);
-    res.statusCode = 409;
-    res.end(SOLD_OUT_JSON);
-    if (deps.logger.isLevelEnabled('http')) {
-      deps.logger.http('request', { method: 'POST', path: req.url, status: 409, requestId });
-    }
+    replyLikeExpress(req, res, deps, 409, SOLD_OUT_JSON, SOLD_OUT_LENGTH);
     return true;
   };
 }
